@@ -1,0 +1,24 @@
+"""Saving benchmark results: ``bench/results/<name>.json`` and a section of ``bench/RESULTS.md``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+BENCH_DIR = Path(__file__).parent
+RESULTS_MD = BENCH_DIR / "RESULTS.md"
+
+
+def write_results(name: str, data: dict[str, Any], markdown: str) -> None:
+    results = BENCH_DIR / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"{name}.json").write_bytes(msgspec.json.format(msgspec.json.encode(data)) + b"\n")
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    section = f"{begin}\n## {name}\n\n{markdown}\n{end}"
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.DOTALL)
+    text = pattern.sub(section, text) if pattern.search(text) else f"{text.rstrip()}\n\n{section}\n"
+    RESULTS_MD.write_text(text)

@@ -1,0 +1,56 @@
+"""`create_app(settings)`: the one place that wires the web application.
+
+Production (`collectbridge serve`), the demo and the tests all call it. Every resource is a
+``cleanup_ctx`` generator: the adapters from `plugin.bootstrap` (database opened and migrated,
+shared HTTP session) and, unless disabled, an embedded worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+from plugin import health
+from plugin.bootstrap import build_worker, open_services
+from plugin.keys import CLOCK, DATABASE, HTTP, METRICS, QUEUE, SERVICES, SETTINGS, WORKER
+from plugin.metrics import Metrics
+from plugin.settings import Settings
+from sync.worker import Clock, Handler, utcnow
+
+
+def create_app(
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    handlers: Mapping[str, Handler] | None = None,
+    clock: Clock = utcnow,
+) -> web.Application:
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[METRICS] = Metrics()
+
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        async with open_services(settings, clock=clock, metrics=app[METRICS]) as s:
+            app[SERVICES] = s
+            app[DATABASE] = s.db
+            app[QUEUE] = s.queue
+            app[HTTP] = s.http
+            yield
+
+    async def worker(app: web.Application) -> AsyncIterator[None]:
+        embedded = build_worker(app[SERVICES], handlers)
+        app[WORKER] = embedded
+        stop = asyncio.Event()
+        task = asyncio.create_task(embedded.run(stop), name="embedded-worker")
+        yield
+        stop.set()
+        await task
+
+    app.cleanup_ctx.append(services)
+    if run_worker:
+        app.cleanup_ctx.append(worker)
+    health.setup_routes(app)
+    return app

@@ -1,0 +1,103 @@
+"""Builds the adapters once and hands them in: used by the web app and the worker process alike."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from plugin.metrics import Metrics
+from plugin.settings import Settings
+from sync.jobs import JobQueue
+from sync.store.db import Database, open_database
+from sync.store.migrate import migrate
+from sync.store.problems import Problems
+from sync.worker import Clock, Handler, Worker, WorkerConfig, utcnow
+
+log = logging.getLogger(__name__)
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10, sock_read=30)
+
+
+class Services:
+    """The adapters one process shares: database, queue, HTTP session, metrics, clock."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        db: Database,
+        http: aiohttp.ClientSession,
+        metrics: Metrics,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = db
+        self.queue = JobQueue(db)
+        self.http = http
+        self.metrics = metrics
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, *, clock: Clock = utcnow, metrics: Metrics | None = None
+) -> AsyncIterator[Services]:
+    db = await open_database(settings.database_url)
+    try:
+        applied = await migrate(db, clock())
+        if applied:
+            log.info("migrations applied", extra={"versions": [m.version for m in applied]})
+        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as http:
+            yield Services(settings, clock, db, http, metrics or Metrics())
+    finally:
+        await db.close()
+
+
+def build_worker(
+    services: Services,
+    handlers: Mapping[str, Handler] | None = None,
+    *,
+    concurrency: int | None = None,
+) -> Worker:
+    from plugin.jobkinds import build_handlers
+
+    settings = services.settings
+    config = WorkerConfig(
+        concurrency=concurrency or settings.worker_concurrency,
+        installation_cap=settings.installation_concurrency,
+        lease_seconds=settings.job_lease_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+    )
+    kinds = dict(handlers) if handlers is not None else build_handlers(services)
+    return Worker(
+        services.queue,
+        kinds,
+        config,
+        clock=services.clock,
+        problems=Problems(services.db),
+        observer=services.metrics,
+    )
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    burst: bool = False,
+    concurrency: int | None = None,
+    handlers: Mapping[str, Handler] | None = None,
+) -> int:
+    """The ``collectbridge worker`` process: until SIGTERM/SIGINT, or in burst until idle."""
+    async with open_services(settings) as services:
+        worker = build_worker(services, handlers, concurrency=concurrency)
+        if burst:
+            return await worker.run_burst()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+        return worker.processed

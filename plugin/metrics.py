@@ -1,0 +1,61 @@
+"""Prometheus metrics, in a registry of the app's own (no module-level state).
+
+Job counts by kind and state are read from the database at scrape time, so they are true for
+all processes; latencies and counters are those of this process.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from sync.jobs import JOB_STATES, JobQueue
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.jobs = Gauge(
+            "collectbridge_jobs",
+            "Jobs by kind and state",
+            ["kind", "state"],
+            registry=self.registry,
+        )
+        self.job_seconds = Histogram(
+            "collectbridge_job_duration_seconds",
+            "Time a job's handler ran",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.webhooks_received = Counter(
+            "collectbridge_webhooks_received_total",
+            "Webhook deliveries stored",
+            ["source"],
+            registry=self.registry,
+        )
+        self.webhooks_rejected = Counter(
+            "collectbridge_webhooks_rejected_total",
+            "Webhook deliveries refused",
+            ["source", "reason"],
+            registry=self.registry,
+        )
+        self.api_calls = Counter(
+            "collectbridge_api_calls_total",
+            "Calls to a platform",
+            ["platform", "status"],
+            registry=self.registry,
+        )
+        for source in ("economic", "collection"):
+            self.webhooks_received.labels(source=source)
+
+    def job_finished(self, kind: str, outcome: str, seconds: float) -> None:
+        self.job_seconds.labels(kind=kind, outcome=outcome).observe(seconds)
+
+    async def render(self, queue: JobQueue) -> bytes:
+        self.jobs.clear()
+        counts = await queue.counts()
+        for kind, state, count in counts:
+            self.jobs.labels(kind=kind, state=state).set(count)
+        if not counts:
+            for state in JOB_STATES:
+                self.jobs.labels(kind="", state=state).set(0)
+        return generate_latest(self.registry)

@@ -1,0 +1,178 @@
+"""Settings, read once from ``COLLECTBRIDGE_*`` environment variables into a frozen Struct.
+
+A missing or malformed value raises `SettingsError` whose message is one line naming the
+variable; the CLI prints it and exits. Secrets are wrapped in `Secret`, whose ``repr`` and ``str``
+are masked, so a settings object can be logged or shown in a traceback without leaking them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from yarl import URL
+
+PREFIX = "COLLECTBRIDGE_"
+MIN_SECRET_KEY_LENGTH = 32
+DEFAULT_DATABASE_URL = "sqlite:///var/collectbridge.db"
+
+
+class SettingsError(Exception):
+    """A configuration problem, described in one line that names the variable."""
+
+
+class Secret:
+    """A secret string: masked whenever it is printed, revealed only on purpose."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = DEFAULT_DATABASE_URL
+    public_url: str = "http://127.0.0.1:8080"
+    secret_keys: tuple[Secret, ...] = ()
+    economic_app_secret_token: Secret | None = None
+    economic_app_public_token: Secret | None = None
+    economic_api_url: str = "https://restapi.e-conomic.com"
+    economic_openapi_url: str = "https://apis.e-conomic.com"
+    economic_install_url: str = "https://secure.e-conomic.com/secure/api1/requestaccess.aspx"
+    collection_api_url: str | None = None
+    collection_client_id: str | None = None
+    collection_client_secret: Secret | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    job_lease_seconds: float = 60.0
+    worker_concurrency: int = 8
+    installation_concurrency: int = 2
+    shutdown_grace_seconds: float = 30.0
+    worker_poll_seconds: float = 1.0
+
+
+def _url(name: str, value: str) -> str:
+    url = URL(value)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise SettingsError(f"{PREFIX}{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _database_url(value: str) -> str:
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return value
+    if value.startswith(("postgresql://", "postgres://")):
+        url = URL(value)
+        if url.host and url.path.strip("/"):
+            return value
+    raise SettingsError(
+        f"{PREFIX}DATABASE_URL must be sqlite:///relative/path.db, sqlite:////absolute/path.db "
+        "or postgresql://user@host:port/db"
+    )
+
+
+def _secret_keys(value: str) -> tuple[Secret, ...]:
+    keys = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not keys:
+        raise SettingsError(f"{PREFIX}SECRET_KEY is empty")
+    for position, key in enumerate(keys, start=1):
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"{PREFIX}SECRET_KEY: key {position} is shorter than {MIN_SECRET_KEY_LENGTH} "
+                "characters (generate one with `openssl rand -base64 32`)"
+            )
+    return tuple(Secret(k) for k in keys)
+
+
+def _number(name: str, value: str, kind: type[int] | type[float], minimum: float) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, got {value!r}")
+    return number
+
+
+REQUIRED_TO_SERVE = (
+    "SECRET_KEY",
+    "ECONOMIC_APP_SECRET_TOKEN",
+    "ECONOMIC_APP_PUBLIC_TOKEN",
+    "COLLECTION_API_URL",
+    "COLLECTION_CLIENT_ID",
+    "COLLECTION_CLIENT_SECRET",
+)
+
+
+def load_settings(environ: Mapping[str, str], *, require: tuple[str, ...] = ()) -> Settings:
+    """Build `Settings` from an environment; ``require`` names variables that must be set."""
+
+    def get(name: str) -> str | None:
+        value = environ.get(PREFIX + name)
+        return value.strip() if value is not None and value.strip() else None
+
+    for name in require:
+        if get(name) is None:
+            raise SettingsError(f"{PREFIX}{name} is required but not set")
+    values: dict[str, object] = {}
+    if (raw := get("DATABASE_URL")) is not None:
+        values["database_url"] = _database_url(raw)
+    for name in (
+        "PUBLIC_URL",
+        "ECONOMIC_API_URL",
+        "ECONOMIC_OPENAPI_URL",
+        "ECONOMIC_INSTALL_URL",
+        "COLLECTION_API_URL",
+    ):
+        if (raw := get(name)) is not None:
+            values[name.lower()] = _url(name, raw)
+    if (raw := get("SECRET_KEY")) is not None:
+        values["secret_keys"] = _secret_keys(raw)
+    for name in (
+        "ECONOMIC_APP_SECRET_TOKEN",
+        "ECONOMIC_APP_PUBLIC_TOKEN",
+        "COLLECTION_CLIENT_SECRET",
+    ):
+        if (raw := get(name)) is not None:
+            values[name.lower()] = Secret(raw)
+    if (raw := get("COLLECTION_CLIENT_ID")) is not None:
+        values["collection_client_id"] = raw
+    if (raw := get("LOG_FORMAT")) is not None:
+        if raw not in ("text", "json"):
+            raise SettingsError(f"{PREFIX}LOG_FORMAT must be 'text' or 'json', got {raw!r}")
+        values["log_format"] = raw
+    if (raw := get("LOG_LEVEL")) is not None:
+        if raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        values["log_level"] = raw.upper()
+    for name, kind, minimum in (
+        ("JOB_LEASE_SECONDS", float, 1.0),
+        ("WORKER_CONCURRENCY", int, 1),
+        ("INSTALLATION_CONCURRENCY", int, 1),
+        ("SHUTDOWN_GRACE_SECONDS", float, 0.0),
+        ("WORKER_POLL_SECONDS", float, 0.01),
+    ):
+        if (raw := get(name)) is not None:
+            values[name.lower()] = _number(name, raw, kind, minimum)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file of a ``sqlite:///`` URL (three slashes: relative, four: absolute)."""
+    return Path(database_url.removeprefix("sqlite:///"))

@@ -1,0 +1,146 @@
+"""Records → the JSON documents e-conomic serves. Booleans appear only when true, absent values
+are omitted (never ``null``), money is a 2-decimal number, timestamps ISO 8601 UTC with ``Z``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.economic.money import encode_json, scale, to_decimal
+from sandbox.economic.state import Company, Customer, Invoice, Line
+
+CUSTOMER_OPTIONAL = (
+    ("email", "email"),
+    ("corporateIdentificationNumber", "cvr"),
+    ("ean", "ean"),
+    ("publicEntryNumber", "public_entry_number"),
+    ("address", "address"),
+    ("zip", "zip"),
+    ("city", "city"),
+    ("country", "country"),
+    ("telephoneAndFaxNumber", "phone"),
+    ("mobilePhone", "mobile"),
+)
+
+
+def timestamp(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def balances(company: Company, customer: int, today: dt.date) -> tuple[int, int]:
+    """(balance, dueAmount): open remainders, and those whose due date has passed."""
+    balance = due = 0
+    for number in company.by_customer.get(customer, ()):
+        invoice = company.invoices[number]
+        balance += invoice.remainder
+        if invoice.due_date < today:
+            due += invoice.remainder
+    return balance, due
+
+
+def customer_doc(company: Company, c: Customer, base: str, today: dt.date) -> dict[str, Any]:
+    balance, due = balances(company, c.number, today)
+    doc: dict[str, Any] = {"customerNumber": c.number, "name": c.name, "currency": c.currency}
+    for key, attr in CUSTOMER_OPTIONAL:
+        value = getattr(c, attr)
+        if value is not None:
+            doc[key] = value
+    doc |= {
+        "paymentTerms": {
+            "paymentTermsNumber": c.payment_terms,
+            "self": f"{base}/payment-terms/{c.payment_terms}",
+        },
+        "customerGroup": {
+            "customerGroupNumber": c.group,
+            "self": f"{base}/customer-groups/{c.group}",
+        },
+        "vatZone": {"vatZoneNumber": c.vat_zone, "self": f"{base}/vat-zones/{c.vat_zone}"},
+        "balance": to_decimal(balance),
+        "dueAmount": to_decimal(due),
+        "lastUpdated": timestamp(c.last_updated),
+        "self": f"{base}/customers/{c.number}",
+    }
+    if c.barred:
+        doc["barred"] = True
+    return doc
+
+
+def invoice_doc(company: Company, inv: Invoice, base: str) -> dict[str, Any]:
+    terms = company.payment_terms[inv.payment_terms]
+    r = inv.recipient
+    recipient: dict[str, Any] = {"name": r.name}
+    for key, value in (
+        ("address", r.address),
+        ("zip", r.zip),
+        ("city", r.city),
+        ("country", r.country),
+        ("ean", r.ean),
+        ("cvr", r.cvr),
+    ):
+        if value is not None:
+            recipient[key] = value
+    recipient["vatZone"] = {"vatZoneNumber": r.vat_zone, "self": f"{base}/vat-zones/{r.vat_zone}"}
+    self_url = f"{base}/invoices/booked/{inv.number}"
+    doc: dict[str, Any] = {
+        "bookedInvoiceNumber": inv.number,
+        "date": inv.date.isoformat(),
+        "dueDate": inv.due_date.isoformat(),
+        "currency": inv.currency,
+        "exchangeRate": inv.rate,
+        "netAmount": to_decimal(inv.net),
+        "netAmountInBaseCurrency": to_decimal(scale(inv.net, inv.rate)),
+        "vatAmount": to_decimal(inv.vat),
+        "grossAmount": to_decimal(inv.gross),
+        "grossAmountInBaseCurrency": to_decimal(scale(inv.gross, inv.rate)),
+        "roundingAmount": Decimal("0.00"),
+        "remainder": to_decimal(inv.remainder),
+        "customer": {"customerNumber": inv.customer, "self": f"{base}/customers/{inv.customer}"},
+        "recipient": recipient,
+        "paymentTerms": {
+            "paymentTermsNumber": terms.number,
+            "daysOfCredit": terms.days,
+            "paymentTermsType": terms.kind,
+            "name": terms.name,
+            "self": f"{base}/payment-terms/{terms.number}",
+        },
+        "notes": {"heading": inv.heading},
+        "layout": {"layoutNumber": 19, "self": f"{base}/layouts/19"},
+        "pdf": {"download": f"{self_url}/pdf"},
+        "self": self_url,
+    }
+    if inv.remainder:
+        doc["remainderInBaseCurrency"] = to_decimal(scale(inv.remainder, inv.rate))
+    if inv.reference is not None:
+        doc["references"] = {"other": inv.reference}
+    return doc
+
+
+def line_doc(line: Line, base: str) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "lineNumber": line.number,
+        "sortKey": line.number,
+        "description": line.description,
+        "quantity": to_decimal(line.quantity),
+        "unit": {"name": line.unit},
+        "unitNetPrice": to_decimal(line.unit_price),
+        "discountPercentage": Decimal("0.00"),
+        "totalNetAmount": to_decimal(line.total),
+    }
+    if line.product:
+        doc["product"] = {"productNumber": line.product, "self": f"{base}/products/{line.product}"}
+    return doc
+
+
+def invoice_with_lines(company: Company, inv: Invoice, base: str) -> dict[str, Any]:
+    return invoice_doc(company, inv, base) | {"lines": [line_doc(x, base) for x in inv.lines]}
+
+
+def respond(document: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=encode_json(document), content_type="application/json")
+
+
+def base_url(request: web.Request) -> str:
+    return str(request.url.origin())

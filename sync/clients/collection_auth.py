@@ -1,0 +1,335 @@
+"""OAuth 2.0 for the collection platform: pure request builders (authlib helpers), the
+`TokenStore` port, and `TokenKeeper`, which refreshes one installation's tokens safely.
+
+Refresh protocol (the platform rotates refresh tokens and honours an old one for a 30-second
+reuse interval, then revokes the whole grant):
+
+1. A refresh is due about 60 s before expiry, after a 401, or when the store shows a refresh
+   that was started and never finished (``refreshing``: a crash between receiving and storing).
+2. Within a process one coroutine at a time tries; across processes a lease held in the
+   database (`TokenStore.acquire_refresh_lock`). Whoever waits re-reads the stored tokens and
+   uses them when another holder already refreshed.
+3. Under the lease: re-read; record the refresh token about to be presented (durably); present
+   it; store the new pair durably (clearing the record); only then use it. A process killed
+   after step 3's request re-presents the same token on restart and, within the reuse
+   interval, receives the same pair.
+   The lease outlives the token request's timeout, and lease + restart stay well inside the
+   reuse interval (10 s lease by default), so a crashed holder cannot make recovery too late.
+4. ``invalid_grant`` (used after the interval, or revoked) marks the link ``lost`` and raises
+   `AuthLostError`; nothing retries it.
+
+On uninstall `TokenKeeper.revoke` presents the stored refresh token to the revocation endpoint
+(RFC 7009), which revokes the whole grant; afterwards the platform answers 401 ``invalid_token``,
+the one refresh that follows gets ``invalid_grant``, and the link is marked ``lost`` (step 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import aiohttp
+import msgspec
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749 import OAuth2Token
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_request
+from authlib.oauth2.rfc7009 import prepare_revoke_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+from sync.clients.collection_types import CreatedAccount, TokenResponse
+from sync.errors import AuthLostError, TransientError, ValidationError
+
+REFRESH_MARGIN = dt.timedelta(seconds=60)
+PLATFORM = "collection"
+
+
+class StoredTokens(msgspec.Struct, frozen=True, kw_only=True):
+    access_token: str
+    refresh_token: str
+    expires_at: dt.datetime
+    account_id: str | None = None
+    refreshing: str | None = None  # a refresh token presented whose answer was never stored
+    lost: bool = False
+
+
+class TokenStore(Protocol):
+    """Durable, per-installation storage of the collection grant."""
+
+    async def load_tokens(self, installation_id: int) -> StoredTokens | None: ...
+
+    async def save_tokens(
+        self, installation_id: int, tokens: StoredTokens, *, now: dt.datetime
+    ) -> None: ...
+
+    async def mark_refreshing(
+        self, installation_id: int, refresh_token: str, *, now: dt.datetime
+    ) -> None: ...
+
+    async def acquire_refresh_lock(
+        self, installation_id: int, holder: str, *, now: dt.datetime, ttl: float
+    ) -> bool: ...
+
+    async def release_refresh_lock(self, installation_id: int, holder: str) -> None: ...
+
+    async def mark_collection_lost(self, installation_id: int, *, now: dt.datetime) -> None: ...
+
+
+class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True):
+    url: str
+    state: str
+    code_verifier: str
+
+
+def authorization_request(
+    authorize_url: str, *, client_id: str, redirect_uri: str, scope: str
+) -> AuthorizationRequest:
+    """The link flow's first step: where to send the user, and what to keep for the callback."""
+    state, verifier = generate_token(32), generate_token(64)
+    url = prepare_grant_uri(
+        authorize_url,
+        client_id=client_id,
+        response_type="code",
+        redirect_uri=redirect_uri,
+        scope=scope,
+        state=state,
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
+    )
+    return AuthorizationRequest(url=str(url), state=state, code_verifier=verifier)
+
+
+def code_request_body(code: str, redirect_uri: str, code_verifier: str) -> str:
+    return str(
+        prepare_token_request(
+            "authorization_code", code=code, redirect_uri=redirect_uri, code_verifier=code_verifier
+        )
+    )
+
+
+def refresh_request_body(refresh_token: str) -> str:
+    return str(prepare_token_request("refresh_token", refresh_token=refresh_token))
+
+
+def partner_request_body() -> str:
+    return str(prepare_token_request("client_credentials", scope="accounts:create"))
+
+
+def revoke_request_body(refresh_token: str) -> str:
+    body, _ = prepare_revoke_token_request(
+        refresh_token,
+        token_type_hint="refresh_token",  # noqa: S106 - a token type hint, not a secret
+    )
+    return str(body)
+
+
+def stored_from_response(
+    answer: TokenResponse, now: dt.datetime, account_id: str | None = None
+) -> StoredTokens:
+    token = OAuth2Token.from_dict(msgspec.to_builtins(answer))
+    if not token.get("refresh_token"):
+        raise ValidationError("the token answer has no refresh token", platform=PLATFORM)
+    return StoredTokens(
+        access_token=str(token["access_token"]),
+        refresh_token=str(token["refresh_token"]),
+        expires_at=now + dt.timedelta(seconds=int(token.get("expires_in", 3600))),
+        account_id=answer.account_id or account_id,
+    )
+
+
+async def save_created_grant(
+    store: TokenStore, installation_id: int, created: CreatedAccount, *, now: dt.datetime
+) -> StoredTokens:
+    """Store the grant that came with a new account (partner flow) before anybody uses it."""
+    tokens = stored_from_response(created.grant, now, created.account.id)
+    await store.save_tokens(installation_id, tokens, now=now)
+    return tokens
+
+
+def needs_refresh(
+    tokens: StoredTokens, now: dt.datetime, margin: dt.timedelta = REFRESH_MARGIN
+) -> bool:
+    return tokens.refreshing is not None or tokens.expires_at - margin <= now
+
+
+TokenHook = Callable[[TokenResponse], Awaitable[None]]
+
+
+class TokenKeeper:
+    """The access token for one installation, refreshed under a database lease."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        installation_id: int,
+        store: TokenStore,
+        holder: str,
+        now: Callable[[], dt.datetime],
+        timeout: aiohttp.ClientTimeout,
+        lock_ttl: float = 10.0,
+        lock_poll: float = 0.05,
+        after_token_answer: TokenHook | None = None,
+    ) -> None:
+        self.session = session
+        self.token_url = token_url
+        self.client_auth = aiohttp.encode_basic_auth(client_id, client_secret)
+        self.installation_id = installation_id
+        self.store = store
+        self.holder = holder
+        self.now = now
+        self.timeout = timeout
+        self.lock_ttl = lock_ttl
+        self.lock_poll = lock_poll
+        self.after_token_answer = after_token_answer  # a seam for crash tests
+        self._tokens: StoredTokens | None = None
+        self._local = asyncio.Lock()
+
+    async def access_token(self) -> str:
+        tokens = self._tokens or await self._load()
+        if needs_refresh(tokens, self.now()):
+            tokens = await self.refresh(stale=tokens.access_token)
+        return tokens.access_token
+
+    async def refresh(self, *, stale: str) -> StoredTokens:
+        """A fresh pair; ``stale`` is the access token found wanting (expired or refused)."""
+        async with self._local:
+            if self._tokens and self._usable(self._tokens, stale):
+                return self._tokens
+            deadline = self.now() + dt.timedelta(seconds=self.lock_ttl * 2)
+            while not await self.store.acquire_refresh_lock(
+                self.installation_id, self.holder, now=self.now(), ttl=self.lock_ttl
+            ):
+                current = await self._load()
+                if self._usable(current, stale):
+                    return current
+                if self.now() > deadline:
+                    raise TransientError("the token refresh lease stayed busy", platform=PLATFORM)
+                await asyncio.sleep(self.lock_poll)
+            try:
+                return await self._refresh_holding_lease(stale)
+            finally:
+                await self.store.release_refresh_lock(self.installation_id, self.holder)
+
+    def _usable(self, tokens: StoredTokens, stale: str) -> bool:
+        return tokens.access_token != stale and not needs_refresh(tokens, self.now())
+
+    async def _refresh_holding_lease(self, stale: str) -> StoredTokens:
+        current = await self._load()
+        if self._usable(current, stale):
+            return current
+        presented = current.refresh_token
+        await self.store.mark_refreshing(self.installation_id, presented, now=self.now())
+        answer = await self._token_call(refresh_request_body(presented))
+        if self.after_token_answer is not None:
+            await self.after_token_answer(answer)
+        fresh = stored_from_response(answer, self.now(), current.account_id)
+        await self.store.save_tokens(self.installation_id, fresh, now=self.now())
+        self._tokens = fresh
+        return fresh
+
+    async def revoke(self, revoke_url: str) -> bool:
+        """Revoke the grant (RFC 7009) by its refresh token; False when nothing is stored.
+
+        The stored tokens stay as they are: the next call meets 401 ``invalid_token``, its one
+        refresh meets ``invalid_grant`` and marks the link ``lost``.
+        """
+        tokens = await self.store.load_tokens(self.installation_id)
+        if tokens is None:
+            return False
+        body = revoke_request_body(tokens.refresh_token)
+        status, raw = await post_token_form(
+            self.session, revoke_url, self.client_auth, body, self.timeout
+        )
+        if status == 200:
+            return True
+        error = _oauth_error(raw)
+        if status == 429 or status >= 500:
+            raise TransientError(
+                f"the revocation endpoint answered {status}", detail=error, platform=PLATFORM
+            )
+        if error.get("error") == "invalid_client":
+            raise AuthLostError(
+                "the client credentials were refused", detail=error, platform=PLATFORM
+            )
+        raise ValidationError("the revocation was refused", detail=error, platform=PLATFORM)
+
+    async def _load(self) -> StoredTokens:
+        tokens = await self.store.load_tokens(self.installation_id)
+        if tokens is None or tokens.lost:
+            raise AuthLostError("the collection account is not linked", platform=PLATFORM)
+        self._tokens = tokens
+        return tokens
+
+    async def _token_call(self, body: str) -> TokenResponse:
+        status, raw = await post_token_form(
+            self.session, self.token_url, self.client_auth, body, self.timeout
+        )
+        if status == 200:
+            return msgspec.json.decode(raw, type=TokenResponse)
+        error = _oauth_error(raw)
+        if status in (400, 401) and error.get("error") in ("invalid_grant", "invalid_client"):
+            await self.store.mark_collection_lost(self.installation_id, now=self.now())
+            self._tokens = None
+            raise AuthLostError(
+                "the collection grant is no longer valid", detail=error, platform=PLATFORM
+            )
+        raise TransientError(
+            f"the token endpoint answered {status}", detail=error, platform=PLATFORM
+        )
+
+
+async def post_token_form(
+    session: aiohttp.ClientSession,
+    token_url: str,
+    client_auth: str,
+    body: str,
+    limits: aiohttp.ClientTimeout,
+) -> tuple[int, bytes]:
+    """POST a form to an OAuth endpoint (token, revoke) with HTTP Basic client authentication."""
+    headers = {
+        "Authorization": client_auth,
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+    }
+    try:
+        async with session.post(token_url, data=body, headers=headers, timeout=limits) as resp:
+            return resp.status, await resp.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise TransientError("the OAuth endpoint did not answer", platform=PLATFORM) from exc
+
+
+async def request_tokens(
+    session: aiohttp.ClientSession,
+    token_url: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    body: str,
+    limits: aiohttp.ClientTimeout,
+) -> TokenResponse:
+    """One token request (code exchange or client credentials); OAuth errors → SyncError."""
+    auth = aiohttp.encode_basic_auth(client_id, client_secret)
+    status, raw = await post_token_form(session, token_url, auth, body, limits)
+    if status == 200:
+        return msgspec.json.decode(raw, type=TokenResponse)
+    error = _oauth_error(raw)
+    if status >= 500:
+        raise TransientError(
+            f"the token endpoint answered {status}", detail=error, platform=PLATFORM
+        )
+    if error.get("error") == "invalid_client":
+        raise AuthLostError("the client credentials were refused", detail=error, platform=PLATFORM)
+    raise ValidationError("the token request was refused", detail=error, platform=PLATFORM)
+
+
+def _oauth_error(raw: bytes) -> dict[str, Any]:
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return {"error": "unknown"}
+    return value if isinstance(value, dict) else {"error": "unknown"}

@@ -1,0 +1,387 @@
+"""The Visma e-conomic client: one class around an injected `aiohttp.ClientSession`.
+
+Every request carries ``X-AppSecretToken`` and ``X-AgreementGrantToken``, explicit timeouts,
+and is counted through `ApiCallRecorder` (the database store, so all processes share one
+rolling 24-hour count per installation). Transient failures (429, 500, 502-504, timeouts,
+connection errors) are retried with tenacity: a ``Retry-After`` of at most 30 s is waited out
+(never less), a longer one raises `RateLimitedError(retry_after=…)` at once so the job is
+rescheduled; otherwise capped exponential backoff with jitter. 401 → `AuthLostError` (the grant
+was revoked: no retry), 403/404/409 and 400/422 → the matching `PermanentError`, with the
+platform's ``message``/``errors``/``logId`` in ``detail``.
+
+Collections are async iterators over pages of ``page_size`` (1000 by default) sorted by a stable
+key; an iteration that ends without an exception reached the last page (``nextPage`` absent),
+i.e. the scan is complete. Every write needs an ``Idempotency-Key`` derived from our own ids.
+Money is integer minor units on our side; `economic_wire` is the one place that converts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal, Protocol, TypeVar
+
+import aiohttp
+import msgspec
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from sync.clients.economic_types import (
+    Account,
+    AccountingYear,
+    BookedInvoice,
+    BookingResult,
+    Customer,
+    CustomerPayment,
+    EventType,
+    FinanceEntry,
+    InvoiceTotals,
+    Journal,
+    NewVoucher,
+    PaymentTerms,
+    RawPage,
+    SelfInfo,
+    VatZone,
+    Voucher,
+    Webhook,
+)
+from sync.clients.economic_wire import (
+    PLATFORM,
+    decode,
+    decode_raw,
+    encode,
+    error_body,
+    error_for,
+    minor_to_decimal,
+    parse_retry_after,
+)
+from sync.errors import TransientError
+
+T = TypeVar("T")
+InvoiceList = Literal["booked", "unpaid", "overdue", "paid"]
+MAX_RETRY_AFTER = 30.0
+PAGE_SIZE = 1000
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5, sock_read=20)
+JOURNALS_API = "/journalsapi/v16.0.1"
+WEBHOOKS_API = "/webhooksapi/v1.0.0"
+
+
+class ApiCallRecorder(Protocol):
+    """Counts API calls per installation (implemented by `sync.store.usage.ApiUsage`)."""
+
+    async def record_api_call(
+        self, installation_id: int, platform: str, at: dt.datetime
+    ) -> None: ...
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError):
+        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
+    return False
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _filter_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EconomicClient:
+    """e-conomic as one installation (one agreement grant) sees it."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        app_secret_token: str,
+        grant_token: str,
+        installation_id: int,
+        recorder: ApiCallRecorder,
+        openapi_url: str | None = None,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        attempts: int = 5,
+        backoff: float = 0.5,
+        backoff_max: float = 20.0,
+        now: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+        self.openapi_url = (openapi_url or base_url).rstrip("/")
+        self._headers = {
+            "X-AppSecretToken": app_secret_token,
+            "X-AgreementGrantToken": grant_token,
+        }
+        self.installation_id = installation_id
+        self.recorder = recorder
+        self.timeout = timeout
+        self.attempts = attempts
+        self.now = now
+        self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            return exc.retry_after  # never earlier than the platform asked
+        return float(self._backoff(state))
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        idempotency_key: str | None = None,
+        accept: str = "application/json",
+    ) -> bytes:
+        headers = {**self._headers, "Accept": accept}
+        if method != "GET":
+            if not idempotency_key:
+                raise ValueError("every write to e-conomic needs an Idempotency-Key")
+            headers["Idempotency-Key"] = idempotency_key
+        data = encode(body) if body is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            wait=self._wait,
+            stop=stop_after_attempt(self.attempts),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._send(method, url, headers, data, params)
+        raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        data: bytes | None,
+        params: dict[str, str] | None,
+    ) -> bytes:
+        await self.recorder.record_api_call(self.installation_id, PLATFORM, self.now())
+        try:
+            async with self.session.request(
+                method, url, headers=headers, data=data, params=params, timeout=self.timeout
+            ) as resp:
+                answer = await resp.read()
+                if 200 <= resp.status < 300:
+                    return answer
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"), self.now())
+                raise error_for(resp.status, error_body(answer), retry_after)
+        except TimeoutError as exc:
+            raise TransientError("e-conomic timed out", platform=PLATFORM) from exc
+        except aiohttp.ClientError as exc:
+            raise TransientError(
+                f"cannot reach e-conomic: {type(exc).__name__}", platform=PLATFORM
+            ) from exc
+
+    async def _get(self, path: str, kind: type[T], params: dict[str, str] | None = None) -> T:
+        return decode(await self._request("GET", self.base_url + path, params=params), kind)
+
+    async def _pages(
+        self,
+        path: str,
+        kind: type[T],
+        sort: str,
+        filter_: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncIterator[T]:
+        """Every item of a collection, page by page, in ``sort`` order (a stable key)."""
+        skip = 0
+        while True:
+            params = {"skippages": str(skip), "pagesize": str(page_size), "sort": sort}
+            if filter_:
+                params["filter"] = filter_
+            page = await self._get(path, RawPage, params)
+            for item in page.collection:
+                yield msgspec.convert(item, kind)
+            if page.pagination.next_page is None:
+                return
+            skip += 1
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def self_info(self) -> SelfInfo:
+        return await self._get("/self", SelfInfo)
+
+    def customers(
+        self, *, updated_since: dt.datetime | None = None, page_size: int = PAGE_SIZE
+    ) -> AsyncIterator[Customer]:
+        """All customers by number; with ``updated_since``, those changed at or after it."""
+        since = f"lastUpdated$gte:{_filter_time(updated_since)}" if updated_since else None
+        return self._pages("/customers", Customer, "customerNumber", since, page_size)
+
+    async def customer(self, customer_number: int) -> Customer:
+        return await self._get(f"/customers/{customer_number}", Customer)
+
+    def invoices(
+        self,
+        which: InvoiceList = "overdue",
+        *,
+        customer_number: int | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncIterator[BookedInvoice]:
+        """``/invoices/{which}`` by invoice number (without lines)."""
+        only = f"customer.customerNumber$eq:{customer_number}" if customer_number else None
+        return self._pages(
+            f"/invoices/{which}", BookedInvoice, "bookedInvoiceNumber", only, page_size
+        )
+
+    async def invoice(self, number: int) -> BookedInvoice:
+        """One booked invoice with its lines."""
+        return await self._get(f"/invoices/booked/{number}", BookedInvoice)
+
+    async def invoice_pdf(self, number: int) -> bytes:
+        return await self._request(
+            "GET", f"{self.base_url}/invoices/booked/{number}", accept="application/pdf"
+        )
+
+    async def overdue_totals(self) -> InvoiceTotals:
+        """A cheap checksum: count and gross remainder of the overdue invoices."""
+        return await self._get("/invoices/totals/booked/unpaid/overdue", InvoiceTotals)
+
+    def journals(self) -> AsyncIterator[Journal]:
+        return self._pages("/journals", Journal, "journalNumber")
+
+    def accounts(self) -> AsyncIterator[Account]:
+        return self._pages("/accounts", Account, "accountNumber")
+
+    def accounting_years(self) -> AsyncIterator[AccountingYear]:
+        return self._pages("/accounting-years", AccountingYear, "year")
+
+    def payment_terms(self) -> AsyncIterator[PaymentTerms]:
+        return self._pages("/payment-terms", PaymentTerms, "paymentTermsNumber")
+
+    def vat_zones(self) -> AsyncIterator[VatZone]:
+        return self._pages("/vat-zones", VatZone, "vatZoneNumber")
+
+    # -- writes -------------------------------------------------------------------------------
+
+    async def post_voucher(
+        self, journal_number: int, voucher: NewVoucher, *, idempotency_key: str
+    ) -> list[Voucher]:
+        """Draft voucher(s) in a journal; the remainder drops only once the journal is booked."""
+        body = voucher_document(journal_number, voucher)
+        answer = await self._request(
+            "POST",
+            f"{self.base_url}/journals/{journal_number}/vouchers",
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return decode(answer, list[Voucher])
+
+    async def book_journal(self, journal_number: int, *, idempotency_key: str) -> BookingResult:
+        url = f"{self.openapi_url}{JOURNALS_API}/journals/{journal_number}/book"
+        answer = await self._request("POST", url, body={}, idempotency_key=idempotency_key)
+        return decode(answer, BookingResult)
+
+    async def set_barred(
+        self, customer_number: int, barred: bool, *, idempotency_key: str
+    ) -> Customer:
+        """GET the whole customer document, change ``barred``, PUT it back (no PATCH exists)."""
+        url = f"{self.base_url}/customers/{customer_number}"
+        document = decode_raw(await self._request("GET", url))
+        if barred:
+            document["barred"] = True
+        else:
+            document.pop("barred", None)  # booleans are present only when true
+        answer = await self._request("PUT", url, body=document, idempotency_key=idempotency_key)
+        return decode(answer, Customer)
+
+    # -- webhooks API -------------------------------------------------------------------------
+
+    async def event_types(self) -> list[EventType]:
+        url = f"{self.openapi_url}{WEBHOOKS_API}/EventTypes"
+        return decode(await self._request("GET", url), list[EventType])
+
+    async def webhooks(self) -> list[Webhook]:
+        url = f"{self.openapi_url}{WEBHOOKS_API}/webhooks"
+        return decode(await self._request("GET", url), list[Webhook])
+
+    async def create_webhook(
+        self,
+        *,
+        event_type: str,
+        name: str,
+        url: str,
+        headers: dict[str, str],
+        idempotency_key: str,
+    ) -> Webhook:
+        """Subscribe; a second subscription for the same event type raises `ConflictError`."""
+        body = {
+            "eventType": event_type,
+            "name": name,
+            "url": url,
+            "contentType": "application/json",
+            "headers": [{"name": k, "value": v} for k, v in headers.items()],
+        }
+        answer = await self._request(
+            "POST",
+            f"{self.openapi_url}{WEBHOOKS_API}/webhooks",
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return decode(answer, Webhook)
+
+    async def delete_webhook(self, webhook_id: str, *, idempotency_key: str) -> None:
+        url = f"{self.openapi_url}{WEBHOOKS_API}/webhooks/{webhook_id}"
+        await self._request("DELETE", url, idempotency_key=idempotency_key)
+
+
+def _payment_document(p: CustomerPayment) -> dict[str, Any]:
+    # The sign convention lives here: a positive amount is money received from the customer.
+    doc: dict[str, Any] = {
+        "customer": {"customerNumber": p.customer_number},
+        "amount": minor_to_decimal(p.amount),
+        "currency": {"code": p.currency},
+        "date": p.date.isoformat(),
+        "text": p.text[:250],
+    }
+    if p.invoice_number is not None:
+        doc["customerInvoice"] = p.invoice_number
+    if p.contra_account is not None:
+        doc["contraAccount"] = {"accountNumber": p.contra_account}
+    return doc
+
+
+def _finance_document(f: FinanceEntry) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "account": {"accountNumber": f.account},
+        "amount": minor_to_decimal(f.amount),
+        "currency": {"code": f.currency},
+        "date": f.date.isoformat(),
+        "text": f.text[:250],
+    }
+    if f.contra_account is not None:
+        doc["contraAccount"] = {"accountNumber": f.contra_account}
+    return doc
+
+
+def voucher_document(journal_number: int, voucher: NewVoucher) -> dict[str, Any]:
+    """Our voucher → the JSON e-conomic takes (amounts as 2-decimal numbers)."""
+    entries: dict[str, Any] = {}
+    if voucher.customer_payments:
+        entries["customerPayments"] = [_payment_document(p) for p in voucher.customer_payments]
+    if voucher.finance_vouchers:
+        entries["financeVouchers"] = [_finance_document(f) for f in voucher.finance_vouchers]
+    return {
+        "accountingYear": {"year": voucher.accounting_year},
+        "journal": {"journalNumber": journal_number},
+        "entries": entries,
+    }
+
+
+__all__ = ["ApiCallRecorder", "EconomicClient", "voucher_document"]

@@ -1,0 +1,73 @@
+"""The sync engine's exceptions, each with a stable ``code``.
+
+    SyncError                      base; ``code`` is stable, ``message`` is safe to show a person
+    ├── TransientError             429, 500, 502-504, timeouts, connection errors: retry later
+    │   └── RateLimitedError       429 (or a budget reached) with the time to wait
+    ├── AuthLostError              the platform no longer accepts our credentials: park
+    ├── PermanentError             400, 403, 404, 409, 422: record a problem, no retry
+    │   ├── PermissionDeniedError  403
+    │   ├── NotFoundError          404
+    │   ├── ConflictError          409
+    │   └── ValidationError        400/422 with the platform's details
+    └── (anything else)            a bug: the job goes dead, visible and retryable
+
+Messages never carry secrets: adapters put the platform's own error text in ``detail``, never
+request headers or tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class SyncError(Exception):
+    code = "sync_error"
+
+    def __init__(self, message: str, *, detail: Any = None, platform: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+        self.platform = platform
+
+
+class TransientError(SyncError):
+    code = "unavailable"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        detail: Any = None,
+        platform: str | None = None,
+    ) -> None:
+        super().__init__(message, detail=detail, platform=platform)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TransientError):
+    code = "rate_limited"
+
+
+class AuthLostError(SyncError):
+    code = "auth_lost"
+
+
+class PermanentError(SyncError):
+    code = "rejected"
+
+
+class PermissionDeniedError(PermanentError):
+    code = "permission_denied"
+
+
+class NotFoundError(PermanentError):
+    code = "not_found"
+
+
+class ConflictError(PermanentError):
+    code = "conflict"
+
+
+class ValidationError(PermanentError):
+    code = "validation_failed"

@@ -1,0 +1,68 @@
+"""The retry policy: a pure function from a failure to a decision.
+
+It follows DESIGN.md's failure table. Transient failures (429, 5xx, timeouts, connection errors)
+retry with capped exponential backoff and full jitter, never earlier than a ``Retry-After`` the
+platform asked for; lost access parks the job until a person acts; permanent refusals (400, 403,
+404, 409, 422) become a recorded problem and are not retried; anything unexpected is a bug and
+goes dead at once, visible and retryable by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Literal
+
+import msgspec
+
+from sync.errors import AuthLostError, PermanentError, SyncError, TransientError
+
+BASE_DELAY = 2.0
+MAX_DELAY = 3600.0
+
+Outcome = Literal["retry", "park", "problem", "dead"]
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True):
+    outcome: Outcome
+    state: Literal["failed", "parked", "dead"]
+    run_at: dt.datetime
+    code: str
+
+
+def backoff(
+    attempts: int, rng: random.Random, *, base: float = BASE_DELAY, cap: float = MAX_DELAY
+) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**(attempts-1))]."""
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    return rng.uniform(0, ceiling)
+
+
+def classify(exc: BaseException) -> Outcome:
+    if isinstance(exc, TransientError):
+        return "retry"
+    if isinstance(exc, AuthLostError):
+        return "park"
+    if isinstance(exc, PermanentError):
+        return "problem"
+    return "dead"
+
+
+def decide(
+    exc: BaseException, *, attempts: int, max_attempts: int, now: dt.datetime, rng: random.Random
+) -> Decision:
+    outcome = classify(exc)
+    code = exc.code if isinstance(exc, SyncError) else "bug"
+    if outcome == "retry":
+        if attempts >= max_attempts:
+            return Decision(outcome="dead", state="dead", run_at=now, code="attempts_exhausted")
+        delay = backoff(attempts, rng)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = max(delay, float(retry_after))
+        return Decision(
+            outcome="retry", state="failed", run_at=now + dt.timedelta(seconds=delay), code=code
+        )
+    if outcome == "park":
+        return Decision(outcome="park", state="parked", run_at=now, code=code)
+    return Decision(outcome=outcome, state="dead", run_at=now, code=code)

@@ -1,0 +1,116 @@
+"""PostgreSQL adapter: an asyncpg pool; ``jsonb`` columns decoded with msgspec."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+from asyncpg.pool import PoolConnectionProxy
+
+from sync.store.db import DatabaseUnavailable, Row
+from sync.store.queries import Dialect, Query, load
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: msgspec.json.encode(value).decode(),
+        decoder=msgspec.json.decode,
+        schema="pg_catalog",
+    )
+
+
+def _rowcount(status: str) -> int:
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class _Runner:
+    dialect: Dialect = "postgresql"
+
+    def __init__(
+        self, conn: asyncpg.Connection[Any] | PoolConnectionProxy[Any], queries: dict[str, Query]
+    ) -> None:
+        self._conn = conn
+        self._queries = queries
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        q = self._queries[query]
+        return [dict(r) for r in await self._conn.fetch(q.sql, *q.bind(params))]
+
+    async def fetchrow(self, query: str, **params: Any) -> Row | None:
+        q = self._queries[query]
+        row = await self._conn.fetchrow(q.sql, *q.bind(params))
+        return dict(row) if row is not None else None
+
+    async def execute(self, query: str, **params: Any) -> int:
+        q = self._queries[query]
+        return _rowcount(await self._conn.execute(q.sql, *q.bind(params)))
+
+    async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        q = self._queries[query]
+        await self._conn.executemany(q.sql, [q.bind(r) for r in rows])
+
+    async def run_script(self, sql: str) -> None:
+        await self._conn.execute(sql)
+
+
+class PostgresDatabase:
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, queries: dict[str, Query]) -> None:
+        self._pool = pool
+        self._queries = queries
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=pool_size, init=_init_connection, timeout=10
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from exc
+        return cls(pool, load("postgresql"))
+
+    @asynccontextmanager
+    async def _runner(self) -> AsyncIterator[_Runner]:
+        async with self._pool.acquire() as conn:
+            yield _Runner(conn, self._queries)
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        async with self._runner() as r:
+            return await r.fetch(query, **params)
+
+    async def fetchrow(self, query: str, **params: Any) -> Row | None:
+        async with self._runner() as r:
+            return await r.fetchrow(query, **params)
+
+    async def execute(self, query: str, **params: Any) -> int:
+        async with self._runner() as r:
+            return await r.execute(query, **params)
+
+    async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(query, rows)
+
+    async def run_script(self, sql: str) -> None:
+        async with self.transaction() as tx:
+            await tx.run_script(sql)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_Runner]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield _Runner(conn, self._queries)
+
+    async def ping(self) -> None:
+        try:
+            async with self._pool.acquire(timeout=5) as conn:
+                await conn.fetchval("SELECT 1")
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise DatabaseUnavailable(f"PostgreSQL unreachable: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        await self._pool.close()

@@ -1,0 +1,3 @@
+-- name: ping
+-- Cheapest possible round trip.
+SELECT 1 AS ok

@@ -1,0 +1,28 @@
+-- name: create_installation
+-- Create an installation for an agreement, or return the existing one's id (a reinstall keeps history).
+INSERT INTO installations (agreement_number, installation_key, company_name, status, created_at, updated_at)
+VALUES (:agreement_number, :installation_key, :company_name, :status, :now, :now)
+ON CONFLICT (agreement_number) DO UPDATE SET company_name = excluded.company_name, updated_at = excluded.updated_at
+RETURNING id
+
+-- name: get_installation
+-- One installation by id.
+SELECT * FROM installations WHERE id = :id
+
+-- name: get_installation_by_agreement
+-- One installation by its e-conomic agreement number.
+SELECT * FROM installations WHERE agreement_number = :agreement_number
+
+-- name: get_installation_by_key
+-- One installation by the key in its webhook URLs.
+SELECT * FROM installations WHERE installation_key = :installation_key
+
+-- name: list_installations
+-- Every installation, oldest first.
+SELECT * FROM installations ORDER BY id
+
+-- name: set_installation_status
+-- Change an installation's status (revoked, paused, …).
+UPDATE installations SET status = :status, updated_at = :now,
+       revoked_at = CASE WHEN :status = 'revoked' THEN :now ELSE revoked_at END
+WHERE id = :id

@@ -1,0 +1,10 @@
+-- name: acquire_lease
+-- Take a named lease if it is free, expired or already ours; returns a row only when taken.
+INSERT INTO leases (name, holder, until) VALUES (:name, :holder, :until)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+WHERE leases.until < :now OR leases.holder = excluded.holder
+RETURNING holder
+
+-- name: release_lease
+-- Give a named lease back, only if we still hold it.
+DELETE FROM leases WHERE name = :name AND holder = :holder

@@ -1,0 +1,17 @@
+-- name: record_problem
+-- Record an actionable problem, or count one more occurrence of the same open problem.
+INSERT INTO problems (installation_id, category, code, subject, message, detail, first_seen_at, last_seen_at)
+VALUES (:installation_id, :category, :code, :subject, :message, :detail, :now, :now)
+ON CONFLICT (installation_id, code, subject) WHERE resolved_at IS NULL
+DO UPDATE SET occurrences = problems.occurrences + 1, last_seen_at = excluded.last_seen_at,
+              message = excluded.message, detail = excluded.detail
+RETURNING id
+
+-- name: list_open_problems
+-- Open problems of one installation, newest first.
+SELECT * FROM problems WHERE installation_id = :installation_id AND resolved_at IS NULL
+ORDER BY last_seen_at DESC, id DESC
+
+-- name: resolve_problem
+-- Close a problem.
+UPDATE problems SET resolved_at = :now WHERE id = :id AND resolved_at IS NULL

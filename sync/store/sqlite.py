@@ -1,0 +1,160 @@
+"""SQLite adapter: one aiosqlite connection in WAL mode, serialised by an asyncio lock.
+
+Writes take ``BEGIN IMMEDIATE`` so that concurrent processes queue on the database lock (with a
+busy timeout) instead of failing half-way. Timestamps are stored as fixed-width UTC text
+(``2026-11-23T19:15:04.123456Z``), which compares correctly as text; columns declared
+``TIMESTAMPTZ``, ``JSON`` or ``BOOLEAN`` are converted back on read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from sync.store.db import DatabaseUnavailable, Row
+from sync.store.queries import Dialect, Query, load
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def format_timestamp(value: dt.datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetimes are not stored; pass an aware datetime")
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_timestamp(raw: bytes) -> dt.datetime:
+    return dt.datetime.fromisoformat(raw.decode())
+
+
+sqlite3.register_converter("TIMESTAMPTZ", _parse_timestamp)
+sqlite3.register_converter("JSON", msgspec.json.decode)
+sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, dict | list):
+        return msgspec.json.encode(value).decode()
+    return value
+
+
+class _Runner:
+    """Runs named queries on the connection; the caller holds the lock."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: aiosqlite.Connection, queries: dict[str, Query]) -> None:
+        self._conn = conn
+        self._queries = queries
+
+    def _bind(self, query: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        q = self._queries[query]
+        return q.sql, [_param(v) for v in q.bind(params)]
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        sql, args = self._bind(query, params)
+        async with self._conn.execute(sql, args) as cursor:
+            return [dict(row) for row in await cursor.fetchall()]
+
+    async def fetchrow(self, query: str, **params: Any) -> Row | None:
+        rows = await self.fetch(query, **params)
+        return rows[0] if rows else None
+
+    async def execute(self, query: str, **params: Any) -> int:
+        sql, args = self._bind(query, params)
+        async with self._conn.execute(sql, args) as cursor:
+            return cursor.rowcount
+
+    async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        q = self._queries[query]
+        await self._conn.executemany(q.sql, [[_param(v) for v in q.bind(r)] for r in rows])
+
+    async def run_script(self, sql: str) -> None:
+        # executescript() would COMMIT first; run statement by statement inside the transaction.
+        for statement in sqlite3_statements(sql):
+            await self._conn.execute(statement)
+
+
+def sqlite3_statements(sql: str) -> list[str]:
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements
+
+
+class SQLiteDatabase(_Runner):
+    def __init__(self, conn: aiosqlite.Connection, queries: dict[str, Query]) -> None:
+        super().__init__(conn, queries)
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str) -> SQLiteDatabase:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(
+                path, isolation_level=None, detect_types=sqlite3.PARSE_DECLTYPES
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(f"cannot open SQLite database: {exc}") from exc
+        conn.row_factory = sqlite3.Row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+        ):
+            await conn.execute(pragma)
+        return cls(conn, load("sqlite"))
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        async with self._lock:
+            return await super().fetch(query, **params)
+
+    async def execute(self, query: str, **params: Any) -> int:
+        async with self._lock:
+            return await super().execute(query, **params)
+
+    async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        async with self.transaction() as tx:
+            await tx.executemany(query, rows)
+
+    async def run_script(self, sql: str) -> None:
+        async with self.transaction() as tx:
+            await tx.run_script(sql)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_Runner]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Runner(self._conn, self._queries)
+            except BaseException:
+                await asyncio.shield(self._conn.execute("ROLLBACK"))
+                raise
+            await asyncio.shield(self._conn.execute("COMMIT"))
+
+    async def ping(self) -> None:
+        async with self._lock:
+            await self._conn.execute("SELECT 1")
+
+    async def close(self) -> None:
+        await self._conn.close()

@@ -1,0 +1,43 @@
+"""API budget: calls per installation and platform, counted in the database.
+
+Every process adds to the same minute buckets, so the rolling 24-hour count that keeps an
+agreement inside e-conomic's fair-use limit (50,000 calls) is shared by all workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sync.store.db import Database
+
+WINDOW = dt.timedelta(hours=24)
+
+
+def minute_bucket(at: dt.datetime) -> dt.datetime:
+    return at.astimezone(dt.UTC).replace(second=0, microsecond=0)
+
+
+class ApiUsage:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record_api_call(self, installation_id: int, platform: str, at: dt.datetime) -> None:
+        await self.db.execute(
+            "record_api_call",
+            installation_id=installation_id,
+            platform=platform,
+            minute=minute_bucket(at),
+        )
+
+    async def calls_24h(self, installation_id: int, platform: str, now: dt.datetime) -> int:
+        """Calls in the last 24 hours, counting the whole minute at the window's start."""
+        row = await self.db.fetchrow(
+            "api_calls_since",
+            installation_id=installation_id,
+            platform=platform,
+            since=minute_bucket(now - WINDOW),
+        )
+        return int(row["calls"]) if row else 0
+
+    async def purge(self, now: dt.datetime) -> int:
+        return await self.db.execute("purge_api_usage", before=minute_bucket(now - WINDOW))

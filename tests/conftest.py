@@ -1,0 +1,5 @@
+"""Shared fixtures: PostgreSQL discovery (required in CI) and the simulator fixtures."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.collection", "tests.fixtures.economic"]

@@ -1,0 +1,199 @@
+"""Outgoing webhooks: legacy URLs with placeholders, bursts, retries, drops; the Webhooks API."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+
+from tests.contract.economic.receiver import webhook_receiver
+from tests.fixtures.economic import EconomicSandbox
+
+
+async def register(
+    http: aiohttp.ClientSession, agreement: int, topic: str, url: str, method: str = "POST"
+) -> None:
+    body = {"agreement": agreement, "topic": topic, "url": url, "method": method}
+    async with http.post("/_sandbox/legacy-webhooks", json=body) as r:
+        assert r.status == 201
+
+
+async def test_placeholders_are_filled(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    agreement = sb.agreement()
+    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+        base = f"{hook.url}/hooks/secret"
+        await register(http, agreement, "invoice", f"{base}/invoice?number=[INVOICENO]")
+        await register(
+            http, agreement, "customer", f"{base}/customer?new=[NEWNUMBER]&old=[OLDNUMBER]", "GET"
+        )
+        await register(
+            http,
+            agreement,
+            "daybook",
+            f"{base}/daybook?daybook=[DAYBOOKNO]&from=[FROMSERIALNO]&to=[TOSERIALNO]",
+        )
+        async with http.post(
+            "/_sandbox/invoices",
+            json={
+                "agreement": agreement,
+                "customer_number": 2,
+                "currency": "DKK",
+                "date": "2026-11-23",
+                "due_date": "2026-12-07",
+                "lines": [
+                    {
+                        "description": "Rådgivning",
+                        "quantity": 2,
+                        "unit_price": 509.995,
+                        "vat_rate": 25,
+                    }
+                ],
+            },
+        ) as r:
+            invoice = await r.json()
+        number = invoice["bookedInvoiceNumber"]
+        received = await hook.next()
+        assert received.method == "POST" and received.path == "/hooks/secret/invoice"
+        assert received.query == {"number": str(number)} and received.body == b""
+        async with http.put(
+            "/_sandbox/customers/5", json={"agreement": agreement, "city": "Vejle"}
+        ):
+            pass
+        received = await hook.next()
+        assert received.method == "GET" and received.query == {"new": "5", "old": "5"}
+        async with http.post(
+            f"/_sandbox/invoices/{number}/payments", json={"agreement": agreement, "amount": 100}
+        ) as r:
+            assert (await r.json())["remainder"] == invoice["grossAmount"] - 100
+        received = await hook.next()
+        assert received.path.endswith("/daybook") and received.query["daybook"] == "1"
+        assert received.query["from"] == received.query["to"]
+        async with http.post(
+            f"/_sandbox/invoices/{number}/credit-note",
+            json={"agreement": agreement, "amount": 50.5},
+        ) as r:
+            note = await r.json()
+        assert note["grossAmount"] == -50.5 and note["remainder"] == 0
+        received = await hook.next()
+        assert received.query == {"number": str(note["bookedInvoiceNumber"])}
+        async with http.get(f"/invoices/booked/{number}") as r:
+            assert (await r.json())["remainder"] == round(invoice["grossAmount"] - 150.5, 2)
+        assert "signature" not in {k.lower() for k in received.headers}
+
+
+async def test_bulk_import_is_a_burst_of_one_request_per_record(
+    economic_sandbox: EconomicSandbox,
+) -> None:
+    sb = economic_sandbox
+    agreement = sb.agreement()
+    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+        await register(http, agreement, "invoice", f"{hook.url}/i/[INVOICENO]")
+        specs = [
+            {
+                "agreement": agreement,
+                "customer_number": 1 + n % 8,
+                "lines": [{"description": f"Vare {n}", "quantity": 1, "unit_price": 10 + n}],
+            }
+            for n in range(60)
+        ]
+        async with http.post("/_sandbox/invoices", json=specs) as r:
+            numbers = {str(i["bookedInvoiceNumber"]) for i in await r.json()}
+        received = await hook.collect(60)
+    assert {item.path.rsplit("/", 1)[1] for item in received} == numbers
+
+
+async def test_failed_deliveries_are_retried(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    agreement = sb.agreement()
+    async with webhook_receiver(fail_first=2) as hook, sb.session(sb.grant()) as http:
+        await register(http, agreement, "customer", f"{hook.url}/c?n=[NEWNUMBER]")
+        async with http.put("/_sandbox/customers/3", json={"zip": "8000"}):
+            pass
+        received = await hook.collect(3)
+        await sb.dispatcher.idle()
+    assert [r.query for r in received] == [{"n": "3"}] * 3
+    attempts = [(d.attempt, d.status) for d in sb.dispatcher.deliveries]
+    assert attempts == [(0, 503), (1, 503), (2, 204)]
+    gaps = [
+        (b.at - a.at).total_seconds()
+        for a, b in zip(sb.dispatcher.deliveries, sb.dispatcher.deliveries[1:])
+    ]
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1  # the fixture's retry delays (0.05, 0.1)
+
+
+async def test_gives_up_after_the_last_retry(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    async with webhook_receiver(fail_first=99) as hook, sb.session(sb.grant()) as http:
+        await register(http, sb.agreement(), "customer", f"{hook.url}/c")
+        async with http.put("/_sandbox/customers/3", json={"zip": "8000"}):
+            pass
+        await sb.dispatcher.idle()
+    assert len(hook.received) == 3  # first try + two retries
+
+
+async def test_dropped_webhooks(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+        await register(http, sb.agreement(), "customer", f"{hook.url}/c/[NEWNUMBER]")
+        async with http.post("/_sandbox/faults", json={"drop_webhooks_rate": 1.0}):
+            pass
+        async with http.put("/_sandbox/customers/3", json={"zip": "8000"}):
+            pass
+        await sb.dispatcher.idle()
+        assert hook.received == []
+        async with http.post("/_sandbox/faults", json={"drop_webhooks_rate": 0.5}):
+            pass
+        for n in range(40):
+            async with http.put(f"/_sandbox/customers/{1 + n % 8}", json={"zip": "8000"}):
+                pass
+        await sb.dispatcher.idle()
+        assert 5 < len(hook.received) < 35
+        dropped = [d for d in sb.dispatcher.deliveries if d.status == -1]
+        assert len(dropped) + len(hook.received) == 41
+
+
+async def test_webhooks_api_crud_conflict_and_delivery(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    prefix = "/webhooksapi/v1.0.0"
+    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+        async with http.get(f"{prefix}/EventTypes") as r:
+            types = {t["eventType"] for t in await r.json()}
+        assert {"invoice.booked", "customer.updated", "journal.booked"} <= types
+        sub = {
+            "eventType": "customer.updated",
+            "name": "collectbridge",
+            "url": f"{hook.url}/api",
+            "contentType": "application/json",
+            "headers": [{"name": "X-Key", "value": "s3cret"}],
+        }
+        async with http.post(f"{prefix}/webhooks", json=sub) as r:
+            assert r.status == 201
+            created = await r.json()
+        async with http.post(f"{prefix}/webhooks", json=sub) as r:
+            assert r.status == 409
+        async with http.post(
+            f"{prefix}/webhooks", json=sub | {"headers": [{"name": "a", "value": "b"}] * 6}
+        ) as r:
+            assert r.status == 400
+        async with http.get(f"{prefix}/webhooks/{created['id']}") as r:
+            assert (await r.json())["url"] == f"{hook.url}/api"
+        async with http.put("/_sandbox/customers/6", json={"city": "Odense C"}):
+            pass
+        received = await hook.next()
+        assert received.headers["X-Key"] == "s3cret"
+        payload = json.loads(received.body)
+        assert payload["eventType"] == "customer.updated"
+        assert (
+            payload["data"]["customerNumber"] == 6 and payload["agreementNumber"] == sb.agreement()
+        )
+        async with http.put(
+            f"{prefix}/webhooks/{created['id']}", json=sub | {"name": "renamed"}
+        ) as r:
+            assert (await r.json())["name"] == "renamed"
+        async with http.delete(f"{prefix}/webhooks/{created['id']}") as r:
+            assert r.status == 204
+        async with http.get(f"{prefix}/webhooks") as r:
+            assert await r.json() == []
+        async with http.delete(f"{prefix}/webhooks/{created['id']}") as r:
+            assert r.status == 404

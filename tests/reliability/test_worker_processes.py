@@ -1,0 +1,223 @@
+"""Worker processes for real: several at once, SIGKILL in the middle of a job, SIGTERM.
+
+The processes run `run_worker` (what ``collectbridge worker`` runs) with test job kinds from
+`tests.reliability.worker_process`, and write what they did to JSON lines the test reads back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from sync.jobs import JobQueue, NewJob
+from sync.store.db import Database
+
+NOW = dt.datetime.now(dt.UTC)
+
+
+def start_worker(
+    database_url: str,
+    logs: Path,
+    *,
+    lease: float = 30,
+    grace: float = 30,
+    concurrency: int = 4,
+    burst: bool = False,
+) -> subprocess.Popen[bytes]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "COLLECTBRIDGE_DATABASE_URL": database_url,
+        "COLLECTBRIDGE_JOB_LEASE_SECONDS": str(lease),
+        "COLLECTBRIDGE_SHUTDOWN_GRACE_SECONDS": str(grace),
+        "COLLECTBRIDGE_WORKER_CONCURRENCY": str(concurrency),
+        "COLLECTBRIDGE_INSTALLATION_CONCURRENCY": "100",
+        "COLLECTBRIDGE_WORKER_POLL_SECONDS": "0.05",
+    }
+    args = [sys.executable, "-m", "tests.reliability.worker_process", str(logs)]
+    return subprocess.Popen(
+        args + (["--burst"] if burst else []),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def events(logs: Path) -> list[dict]:
+    found = []
+    for path in logs.glob("*.jsonl"):
+        found += [msgspec.json.decode(line) for line in path.read_bytes().splitlines() if line]
+    return sorted(found, key=lambda e: e["at"])
+
+
+async def wait_until(condition: Callable[[], object], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not await _check(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _check(condition: Callable[[], object]) -> bool:
+    result = condition()
+    if asyncio.iscoroutine(result):
+        result = await result
+    return bool(result)
+
+
+@pytest.fixture
+def logs(tmp_path: Path) -> Path:
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+        p.wait(timeout=30)
+        for stream in (p.stdout, p.stderr):
+            if stream is not None:
+                stream.close()
+
+
+async def states(queue: JobQueue) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for _, state, n in await queue.counts():
+        counts[state] = counts.get(state, 0) + n
+    return counts
+
+
+def intervals(found: list[dict]) -> list[tuple[int, str | None, float, float, int]]:
+    starts = {(e["job"], e["attempt"]): e for e in found if e["event"] == "start"}
+    return [
+        (e["job"], e["serial"], starts[(e["job"], e["attempt"])]["at"], e["at"], e["pid"])
+        for e in found
+        if e["event"] == "end"
+    ]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_three_processes_share_the_queue_without_overlap(
+    postgres_url: str, db_for: Callable[[str], Database], logs: Path, processes: list
+) -> None:
+    db = await db_for(postgres_url)
+    queue = JobQueue(db)
+    await queue.enqueue_many(
+        [
+            NewJob(kind="work", serial_key=f"invoice:{n % 5}", payload={"seconds": 0.02})
+            for n in range(60)
+        ]
+        + [NewJob(kind="work", payload={"seconds": 0.01}) for _ in range(60)],
+        now=NOW,
+    )
+    processes += [start_worker(postgres_url, logs) for _ in range(3)]
+    await wait_until(lambda: _all_succeeded(queue, 120), within=90)
+    for p in processes:
+        p.send_signal(signal.SIGTERM)
+    for p in processes:
+        assert p.wait(timeout=30) == 0
+    runs = intervals(events(logs))
+    assert sorted(r[0] for r in runs) == sorted({r[0] for r in runs})  # each job ran once
+    assert len(runs) == 120
+    assert len({r[4] for r in runs}) >= 2  # the work was shared
+    by_key: dict[str, list[tuple[float, float]]] = {}
+    for _, key, start, end, _ in runs:
+        if key is not None:
+            by_key.setdefault(key, []).append((start, end))
+    for key, spans in by_key.items():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end, f"two jobs of {key} overlapped"
+
+
+async def _all_succeeded(queue: JobQueue, total: int) -> bool:
+    return (await states(queue)).get("succeeded", 0) == total
+
+
+async def test_a_killed_worker_job_runs_again_after_its_lease_and_completes_once(
+    database_url: str, db_for: Callable[[str], Database], logs: Path, processes: list
+) -> None:
+    db = await db_for(database_url)
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="work", payload={"hang_first": True}), now=NOW)
+    victim = start_worker(database_url, logs, lease=2)
+    processes.append(victim)
+    await wait_until(lambda: any(e["event"] == "start" for e in events(logs)))
+    victim.kill()
+    assert victim.wait(timeout=30) == -signal.SIGKILL
+    heir = start_worker(database_url, logs, lease=2)
+    processes.append(heir)
+    await wait_until(lambda: _job_state(queue, job_id, "succeeded"), within=60)
+    heir.send_signal(signal.SIGTERM)
+    assert heir.wait(timeout=30) == 0
+    found = [e for e in events(logs) if e["job"] == job_id]
+    assert [(e["event"], e["attempt"]) for e in found if e["event"] == "start"] == [
+        ("start", 1),
+        ("start", 2),
+    ]
+    assert [e["attempt"] for e in found if e["event"] == "end"] == [2]
+    job = await queue.get(job_id)
+    assert job is not None and job.attempts == 2
+
+
+async def _job_state(queue: JobQueue, job_id: int, state: str) -> bool:
+    job = await queue.get(job_id)
+    return job is not None and job.state == state
+
+
+async def test_sigterm_lets_the_running_job_finish(
+    database_url: str, db_for: Callable[[str], Database], logs: Path, processes: list
+) -> None:
+    db = await db_for(database_url)
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="work", payload={"seconds": 1.5}), now=NOW)
+    worker = start_worker(database_url, logs, grace=30)
+    processes.append(worker)
+    await wait_until(lambda: any(e["event"] == "start" for e in events(logs)))
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    assert await _job_state(queue, job_id, "succeeded")
+    assert [e["event"] for e in events(logs)] == ["start", "end"]
+
+
+async def test_sigterm_releases_a_job_that_outlives_the_grace_period(
+    database_url: str, db_for: Callable[[str], Database], logs: Path, processes: list
+) -> None:
+    db = await db_for(database_url)
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="work", payload={"hang_first": True}), now=NOW)
+    worker = start_worker(database_url, logs, grace=0.3)
+    processes.append(worker)
+    await wait_until(lambda: any(e["event"] == "start" for e in events(logs)))
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    job = await queue.get(job_id)
+    assert job is not None
+    assert (job.state, job.error_code, job.attempts, job.lease_token) == (
+        "failed",
+        "released",
+        0,
+        None,
+    )
+    # released, it is due at once: the next worker takes it without waiting for a lease
+    runner = start_worker(database_url, logs, burst=True)
+    processes.append(runner)
+    assert runner.wait(timeout=60) == 0
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "succeeded"

@@ -1,0 +1,185 @@
+"""Queue semantics on both engines: coalescing, serial keys, leases, sweeping, fairness."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sync.jobs import JobQueue, NewJob
+from sync.store.db import Database
+from sync.store.installations import Installations
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+def later(seconds: float) -> dt.datetime:
+    return NOW + dt.timedelta(seconds=seconds)
+
+
+async def installation(db: Database, number: int) -> int:
+    return (await Installations(db).create(agreement_number=number, company_name="c", now=NOW)).id
+
+
+async def claim(
+    queue: JobQueue,
+    *,
+    limit: int = 10,
+    cap: int = 100,
+    now: dt.datetime = NOW,
+    worker: str = "w1",
+    lease: float = 30,
+):
+    return await queue.claim(worker_id=worker, limit=limit, cap=cap, lease_seconds=lease, now=now)
+
+
+async def test_enqueue_claim_complete(db: Database) -> None:
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="k", payload={"n": 1}), now=NOW)
+    got = await claim(queue)
+    assert [j.id for j in got.jobs] == [job_id]
+    job = got.jobs[0]
+    assert job.state == "running" and job.attempts == 1 and job.payload == {"n": 1}
+    assert job.lease_until == later(30)
+    assert (await claim(queue)).jobs == ()
+    assert await queue.complete([(job_id, got.token)], now=later(1)) == {job_id}
+    done = await queue.get(job_id)
+    assert done is not None and done.state == "succeeded" and done.finished_at == later(1)
+
+
+async def test_waiting_duplicates_coalesce_but_a_running_one_does_not(db: Database) -> None:
+    queue = JobQueue(db)
+    first = await queue.enqueue(
+        NewJob(kind="k", dedupe_key="customer:42", run_at=later(60)), now=NOW
+    )
+    second = await queue.enqueue(
+        NewJob(kind="k", dedupe_key="customer:42", run_at=later(5)), now=NOW
+    )
+    assert first == second
+    job = await queue.get(first)
+    assert job is not None and job.run_at == later(5)  # the earlier wish wins
+    got = await claim(queue, now=later(5))
+    assert [j.id for j in got.jobs] == [first]
+    third = await queue.enqueue(NewJob(kind="k", dedupe_key="customer:42"), now=later(6))
+    assert third != first  # the record may have changed after the running job read it
+
+
+async def test_bulk_enqueue_coalesces_too(db: Database) -> None:
+    queue = JobQueue(db)
+    await queue.enqueue_many(
+        [NewJob(kind="k", dedupe_key=f"invoice:{n % 10}") for n in range(100)], now=NOW
+    )
+    assert len(await queue.list()) == 10
+
+
+async def test_serial_key_never_runs_twice_at_once(db: Database) -> None:
+    queue = JobQueue(db)
+    a = await queue.enqueue(NewJob(kind="k", serial_key="invoice:1"), now=NOW)
+    b = await queue.enqueue(NewJob(kind="k", serial_key="invoice:1"), now=NOW)
+    c = await queue.enqueue(NewJob(kind="k", serial_key="invoice:2"), now=NOW)
+    first = await claim(queue)
+    assert sorted(j.id for j in first.jobs) == [a, c]
+    assert (await claim(queue, worker="w2")).jobs == ()
+    await queue.complete([(a, first.token)], now=NOW)
+    second = await claim(queue, worker="w2")
+    assert [j.id for j in second.jobs] == [b]
+
+
+async def test_only_the_current_lease_holder_may_finish(db: Database) -> None:
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="k"), now=NOW)
+    old = await claim(queue, lease=10)
+    swept = await queue.sweep(now=later(11))
+    assert [(r["id"], r["state"]) for r in swept] == [(job_id, "failed")]
+    assert await queue.heartbeat(old.token, lease_seconds=10, now=later(11)) == set()
+    new = await claim(queue, now=later(11), worker="w2")
+    assert [j.attempts for j in new.jobs] == [2]
+    assert await queue.complete([(job_id, old.token)], now=later(12)) == set()
+    assert not await queue.set_progress(job_id, old.token, done=1, total=2, now=later(12))
+    assert await queue.set_progress(job_id, new.token, done=1, total=2, now=later(12))
+    assert await queue.heartbeat(new.token, lease_seconds=10, now=later(12)) == {job_id}
+    assert await queue.complete([(job_id, new.token)], now=later(13)) == {job_id}
+
+
+async def test_sweep_buries_a_job_out_of_attempts(db: Database) -> None:
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="k", max_attempts=1), now=NOW)
+    await claim(queue, lease=1)
+    assert [r["state"] for r in await queue.sweep(now=later(2))] == ["dead"]
+    assert await queue.retry(job_id, now=later(3))
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "queued" and job.attempts == 0
+
+
+async def test_future_jobs_wait_for_their_time(db: Database) -> None:
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="k", run_at=later(100)), now=NOW)
+    assert (await claim(queue)).jobs == ()
+    assert await queue.next_run_at() == later(100)
+    assert [j.id for j in (await claim(queue, now=later(100))).jobs] == [job_id]
+
+
+async def test_installation_cap_and_fairness_bound(db: Database) -> None:
+    """A lone job of a second installation behind 10,000 of the first starts within two rounds."""
+    queue = JobQueue(db)
+    big, small = await installation(db, 1), await installation(db, 2)
+    await queue.enqueue_many(
+        [NewJob(kind="backfill", installation_id=big, payload={"page": n}) for n in range(10_000)],
+        now=NOW,
+    )
+    lone = await queue.enqueue(NewJob(kind="one", installation_id=small), now=later(1))
+    rounds = []
+    for n in range(2):
+        got = await claim(queue, limit=8, cap=4, now=later(2), worker=f"w{n}")
+        rounds.append([j.installation_id for j in got.jobs])
+        if lone in [j.id for j in got.jobs]:
+            break
+    assert lone in [j.id for j in got.jobs]
+    assert len(rounds) <= 2
+    assert rounds[0].count(big) <= 4  # the cap holds for the big one
+
+
+async def test_round_robin_between_installations(db: Database) -> None:
+    queue = JobQueue(db)
+    a, b = await installation(db, 1), await installation(db, 2)
+    await queue.enqueue_many([NewJob(kind="k", installation_id=a) for _ in range(5)], now=NOW)
+    await queue.enqueue_many([NewJob(kind="k", installation_id=b) for _ in range(5)], now=later(1))
+    got = await claim(queue, limit=4, now=later(2))
+    assert sorted(j.installation_id for j in got.jobs) == [a, a, b, b]
+
+
+async def test_park_and_unpark_an_installation(db: Database) -> None:
+    queue = JobQueue(db)
+    inst = await installation(db, 1)
+    ids = [await queue.enqueue(NewJob(kind="k", installation_id=inst), now=NOW) for _ in range(3)]
+    assert await queue.park_installation(inst, now=NOW) == 3
+    assert (await claim(queue)).jobs == ()
+    assert await queue.unpark_installation(inst, now=later(1)) == 3
+    assert sorted(j.id for j in (await claim(queue, now=later(1))).jobs) == ids
+
+
+async def test_retry_dead_and_purge(db: Database) -> None:
+    queue = JobQueue(db)
+    ok = await queue.enqueue(NewJob(kind="k"), now=NOW)
+    bad = await queue.enqueue(NewJob(kind="other"), now=NOW)
+    got = await claim(queue)
+    await queue.complete([(ok, got.token)], now=NOW)
+    assert await queue.finish(
+        bad, got.token, state="dead", run_at=NOW, error="boom", code="bug", now=NOW
+    )
+    assert [j.id for j in await queue.list(state="dead")] == [bad]
+    assert await queue.retry_dead(kind="k", now=later(1)) == 0
+    assert await queue.retry_dead(kind=None, now=later(1)) == 1
+    assert await queue.purge(before=later(2)) == 1
+    assert [j.id for j in await queue.list()] == [bad]
+    counts = await queue.counts()
+    assert ("other", "queued", 1) in counts
+
+
+async def test_retry_of_a_dead_job_with_a_queued_twin_keeps_one_queued(db: Database) -> None:
+    queue = JobQueue(db)
+    dead = await queue.enqueue(NewJob(kind="k", dedupe_key="x"), now=NOW)
+    got = await claim(queue)
+    await queue.finish(dead, got.token, state="dead", run_at=NOW, error="e", code="bug", now=NOW)
+    twin = await queue.enqueue(NewJob(kind="k", dedupe_key="x"), now=NOW)
+    assert await queue.retry(dead, now=NOW)
+    states = {j.id: j.state for j in await queue.list()}
+    assert states == {dead: "failed", twin: "queued"}

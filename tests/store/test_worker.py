@@ -1,0 +1,147 @@
+"""The worker in burst mode on both engines: outcomes of the failure table, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+
+from sync.errors import AuthLostError, RateLimitedError, ValidationError
+from sync.jobs import JobQueue, NewJob
+from sync.store.db import Database
+from sync.store.installations import Installations
+from sync.store.problems import Problems
+from sync.worker import JobContext, Worker, WorkerConfig
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+async def test_burst_runs_everything_due_with_group_commit(db: Database) -> None:
+    queue, seen = JobQueue(db), []
+
+    async def record(ctx: JobContext) -> None:
+        await asyncio.sleep(0)
+        seen.append(ctx.payload["n"])
+        await ctx.progress(1, 1)
+
+    await queue.enqueue_many([NewJob(kind="record", payload={"n": n}) for n in range(25)], now=NOW)
+    worker = Worker(queue, {"record": record}, WorkerConfig(concurrency=10), clock=Clock())
+    assert await worker.run_burst() == 25
+    assert sorted(seen) == list(range(25))
+    jobs = await queue.list(limit=100)
+    assert {j.state for j in jobs} == {"succeeded"}
+    assert {(j.progress_done, j.progress_total) for j in jobs} == {(1, 1)}
+
+
+async def test_failure_table_outcomes(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    inst = (await Installations(db).create(agreement_number=5, company_name="c", now=NOW)).id
+    lost = (await Installations(db).create(agreement_number=6, company_name="d", now=NOW)).id
+    later = NOW + dt.timedelta(hours=1)
+    other = await queue.enqueue(NewJob(kind="later", installation_id=lost, run_at=later), now=NOW)
+
+    async def rate_limited(ctx: JobContext) -> None:
+        raise RateLimitedError("429", retry_after=120, platform="economic")
+
+    async def refused(ctx: JobContext) -> None:
+        raise ValidationError("no address", detail={"field": "address"}, platform="collection")
+
+    async def revoked(ctx: JobContext) -> None:
+        raise AuthLostError("grant revoked", platform="economic")
+
+    async def bug(ctx: JobContext) -> None:
+        raise ZeroDivisionError("oops")
+
+    handlers = {"rate_limited": rate_limited, "refused": refused, "revoked": revoked, "bug": bug}
+    ids = {
+        kind: await queue.enqueue(
+            NewJob(kind=kind, installation_id=lost if kind == "revoked" else inst), now=NOW
+        )
+        for kind in handlers
+    }
+    problems = Problems(db)
+    config = WorkerConfig(installation_cap=10)  # all four in one claim, before the park
+    worker = Worker(queue, handlers, config, clock=clock, rng=random.Random(3), problems=problems)
+    assert await worker.run_burst() == 4
+    state = {kind: await queue.get(job_id) for kind, job_id in ids.items()}
+    assert state["rate_limited"].state == "failed"
+    assert state["rate_limited"].run_at >= NOW + dt.timedelta(seconds=120)
+    assert state["refused"].state == "dead" and state["refused"].error_code == "validation_failed"
+    assert state["revoked"].state == "parked"
+    assert state["bug"].state == "dead" and state["bug"].error_code == "bug"
+    assert "ZeroDivisionError" in (state["bug"].last_error or "")
+    parked_other = await queue.get(other)
+    assert parked_other is not None and parked_other.state == "parked"
+    [problem] = await problems.open(inst)
+    assert problem.code == "validation_failed" and problem.category == "rejected_by_collector"
+
+
+async def test_unknown_kind_goes_dead_and_can_be_retried(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    job_id = await queue.enqueue(NewJob(kind="new_kind"), now=NOW)
+    assert await Worker(queue, {}, clock=clock).run_burst() == 1
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "dead" and "new_kind" in (job.last_error or "")
+    ran = []
+
+    async def new_kind(ctx: JobContext) -> None:
+        ran.append(ctx.job.id)
+
+    assert await queue.retry(job_id, now=NOW)
+    assert await Worker(queue, {"new_kind": new_kind}, clock=clock).run_burst() == 1
+    assert ran == [job_id]
+
+
+async def test_a_job_whose_lease_was_taken_over_cannot_complete(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    job_id = await queue.enqueue(NewJob(kind="slow"), now=NOW)
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def slow(ctx: JobContext) -> None:
+        started.set()
+        await release.wait()
+
+    worker = Worker(queue, {"slow": slow}, WorkerConfig(lease_seconds=5), clock=clock)
+    burst = asyncio.create_task(worker.run_burst())
+    await started.wait()
+    # the lease expires and another worker takes the job over
+    clock.now = NOW + dt.timedelta(seconds=6)
+    await queue.sweep(now=clock.now)
+    other = await queue.claim(worker_id="w2", limit=1, cap=10, lease_seconds=60, now=clock.now)
+    assert [j.id for j in other.jobs] == [job_id]
+    release.set()
+    await burst
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "running" and job.lease_token == other.token
+
+
+async def test_heartbeat_cancels_a_job_whose_lease_was_lost(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    await queue.enqueue(NewJob(kind="forever"), now=NOW)
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def forever(ctx: JobContext) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    worker = Worker(queue, {"forever": forever}, WorkerConfig(lease_seconds=5), clock=clock)
+    burst = asyncio.create_task(worker.run_burst())
+    await started.wait()
+    clock.now = NOW + dt.timedelta(seconds=6)
+    await queue.sweep(now=clock.now)
+    await worker.heartbeat()
+    await asyncio.wait_for(cancelled.wait(), 5)
+    burst.cancel()
+    await asyncio.gather(burst, return_exceptions=True)
