@@ -11,19 +11,12 @@ from collections.abc import Callable, Sequence
 
 from plugin import logs
 from plugin.settings import REQUIRED_TO_SERVE, Settings, SettingsError, load_settings
+from sync.store.db import DatabaseError
 
 
 def _settings(require: tuple[str, ...] = ()) -> Settings:
     settings = load_settings(os.environ, require=require)
-    secrets = [s.reveal() for s in settings.secret_keys]
-    for value in (
-        settings.economic_app_secret_token,
-        settings.economic_app_public_token,
-        settings.collection_client_secret,
-    ):
-        if value is not None:
-            secrets.append(value.reveal())
-    logs.configure(settings.log_level, settings.log_format, secrets)
+    logs.configure(settings.log_level, settings.log_format, settings.secret_values())
     return settings
 
 
@@ -147,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"collectbridge: configuration error: {exc}", file=sys.stderr)
         return 2
+    except DatabaseError as exc:
+        # Outages and refused URLs get one line, not a traceback (messages carry no secrets).
+        print(f"collectbridge: database error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -71,12 +71,30 @@ class JobQueue:
         self.db = db
 
     async def enqueue(self, job: NewJob, *, now: dt.datetime) -> int:
-        row = await self.db.fetchrow("enqueue_job", **_enqueue_params(job, now))
+        """Add a job and return its id, or the id of the waiting twin that absorbed it.
+
+        A twin waiting out a backoff (``failed``) absorbs the new job without moving its run_at:
+        a burst of hints must not hammer a platform that just asked us to wait.
+        """
+        async with self.db.transaction() as tx:
+            if job.dedupe_key is not None:
+                twin = await tx.fetchrow("find_failed_twin", dedupe_key=job.dedupe_key)
+                if twin is not None:
+                    return int(twin["id"])
+            row = await tx.fetchrow("enqueue_job", **_enqueue_params(job, now))
         assert row is not None
         return int(row["id"])
 
     async def enqueue_many(self, jobs: Iterable[NewJob], *, now: dt.datetime) -> None:
-        await self.db.executemany("enqueue_job", [_enqueue_params(j, now) for j in jobs])
+        batch = list(jobs)
+        async with self.db.transaction() as tx:
+            keys = sorted({j.dedupe_key for j in batch if j.dedupe_key is not None})
+            if keys:
+                rows = await tx.fetch("failed_twin_keys", keys=keys)
+                waiting = {r["dedupe_key"] for r in rows}
+                batch = [j for j in batch if j.dedupe_key not in waiting]
+            if batch:
+                await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
 
     async def claim(
         self, *, worker_id: str, limit: int, cap: int, lease_seconds: float, now: dt.datetime
@@ -172,10 +190,15 @@ class JobQueue:
         return [(r["kind"], r["state"], int(r["n"])) for r in await self.db.fetch("count_jobs")]
 
     async def retry(self, job_id: int, *, now: dt.datetime) -> bool:
-        return await self.db.execute("retry_job", id=job_id, now=now) == 1
+        # Under the claim lock, so two retries of twins cannot both become the queued one.
+        async with self.db.transaction() as tx:
+            await tx.execute("lock_claims")
+            return await tx.execute("retry_job", id=job_id, now=now) == 1
 
     async def retry_dead(self, *, kind: str | None = None, now: dt.datetime) -> int:
-        return await self.db.execute("retry_dead_jobs", kind=kind, now=now)
+        async with self.db.transaction() as tx:
+            await tx.execute("lock_claims")
+            return await tx.execute("retry_dead_jobs", kind=kind, now=now)
 
     async def park_installation(self, installation_id: int, *, now: dt.datetime) -> int:
         return await self.db.execute(

@@ -102,7 +102,7 @@ class Worker:
         self.observer = observer
         self._running: dict[int, tuple[asyncio.Task[None], str]] = {}
         self._pending_done: list[tuple[int, str, asyncio.Future[bool]]] = []
-        self._flush_lock = asyncio.Lock()
+        self._flusher: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.processed = 0
 
@@ -134,19 +134,24 @@ class Worker:
     async def run_burst(self) -> int:
         """Run every job that is due now (and what they enqueue), then return how many ran."""
         start = self.processed
-        while True:
-            await self.queue.sweep(now=self.clock())
-            claimed = await self._claim_into_slots()
-            if not claimed and not self._running:
-                return self.processed - start
-            if self._running:
-                await asyncio.wait(
-                    [t for t, _ in self._running.values()], return_when=asyncio.FIRST_COMPLETED
-                )
+        beats = asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat")
+        try:
+            while True:
+                await self.queue.sweep(now=self.clock())
+                claimed = await self._claim_into_slots()
+                if not claimed and not self._running:
+                    return self.processed - start
+                if self._running:
+                    await asyncio.wait(
+                        [t for t, _ in self._running.values()],
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+        finally:
+            await _cancel(beats)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then shut down gracefully."""
-        beats = asyncio.create_task(self._heartbeat_loop(stop), name="worker-heartbeat")
+        beats = asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat")
         log.info("worker started", extra={"worker_id": self.config.worker_id})
         failures = 0
         last_sweep = -math.inf
@@ -162,7 +167,7 @@ class Worker:
                     # wait (longer each time, at most a minute) and try again.
                     failures += 1
                     log.exception("worker could not reach the queue (failure %d)", failures)
-                    pause = min(60.0, self.config.poll_seconds * 2**failures)
+                    pause = min(60.0, self.config.poll_seconds * 2 ** min(failures, 16))
                     await self._idle(stop, busy=bool(self._running), pause=pause)
                     continue
                 failures = 0
@@ -170,9 +175,9 @@ class Worker:
                     continue
                 await self._idle(stop, busy=bool(self._running))
         finally:
+            # Leases stay alive through the grace period: heartbeats stop only after shutdown.
             await self._shutdown()
-            beats.cancel()
-            await asyncio.gather(beats, return_exceptions=True)
+            await _cancel(beats)
             log.info("worker stopped", extra={"worker_id": self.config.worker_id})
 
     async def _idle(self, stop: asyncio.Event, *, busy: bool, pause: float | None = None) -> None:
@@ -195,6 +200,10 @@ class Worker:
         tasks = [t for t, _ in self._running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.shutdown_grace_seconds)
+        # A commit under way decides jobs that are already done; let it land before releasing.
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            await asyncio.sleep(0)
         for job_id, (task, token) in list(self._running.items()):
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -205,15 +214,13 @@ class Worker:
                 log.exception(
                     "could not release a job; its lease will expire", extra={"job_id": job_id}
                 )
-        try:
-            await self._flush()
-        except Exception:
-            log.exception("could not record finished jobs at shutdown; they will run again")
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
 
     # --- leases ---------------------------------------------------------------------------
-    async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
+    async def _heartbeat_loop(self) -> None:
         interval = max(self.config.lease_seconds / 3, 0.05)
-        while not stop.is_set():
+        while True:
             await asyncio.sleep(interval)
             try:
                 await self.heartbeat()
@@ -293,27 +300,39 @@ class Worker:
     async def _complete(self, job_id: int, token: str) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending_done.append((job_id, token, future))
-        await self._flush()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="worker-flush")
         return await future
 
     async def _flush(self) -> None:
-        # Group commit: whoever gets the lock commits everything pending, including jobs that
-        # finished while the previous commit was running. Yielding once first lets the other
-        # jobs that finished in this turn of the loop join the same commit.
+        """Group commit, in a task of its own so that a cancelled job cannot strand the others.
+
+        Yielding once first lets the jobs finishing in this turn of the loop join the commit;
+        jobs finishing while a commit runs join the next one.
+        """
         await asyncio.sleep(0)
-        async with self._flush_lock:
+        while self._pending_done:
             batch, self._pending_done = self._pending_done, []
-            if not batch:
-                return
             try:
                 accepted = await self.queue.complete(
                     [(job_id, token) for job_id, token, _ in batch], now=self.clock()
                 )
-            except Exception as exc:
-                for _, _, future in batch:
+            except BaseException as exc:
+                for _, _, future in batch + self._pending_done:
                     if not future.done():
-                        future.set_exception(exc)
-                raise
+                        if isinstance(exc, Exception):
+                            future.set_exception(exc)
+                        else:
+                            future.cancel()
+                self._pending_done = []
+                if not isinstance(exc, Exception):
+                    raise
+                return
             for job_id, _, future in batch:
                 if not future.done():
                     future.set_result(job_id in accepted)
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -43,9 +43,11 @@ async def _applied(conn: Connection) -> set[int]:
 
 
 async def pending(db: Database) -> list[Migration]:
-    """Migrations not yet applied (read without taking the migration lock)."""
-    async with db.transaction() as tx:
-        done = await _applied(tx)
+    """Migrations not yet applied: plain reads, no lock (``/readyz`` calls this often)."""
+    row = await db.fetchrow("schema_migrations_exists")
+    done: set[int] = set()
+    if row is not None and row["present"]:
+        done = {row["version"] for row in await db.fetch("list_schema_migrations")}
     return [m for m in available(db.dialect) if m.version not in done]
 
 

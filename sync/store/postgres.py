@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -26,6 +26,25 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 def _rowcount(status: str) -> int:
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else 0
+
+
+# Failures of the database as a service (not of our SQL): retrying later can succeed.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.TransactionRollbackError,
+)
+
+
+@contextmanager
+def _unavailable_on_outage() -> Iterator[None]:
+    try:
+        yield
+    except _OUTAGES as exc:
+        raise DatabaseUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
 
 
 class _Runner:
@@ -77,8 +96,9 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def _runner(self) -> AsyncIterator[_Runner]:
-        async with self._pool.acquire() as conn:
-            yield _Runner(conn, self._queries)
+        with _unavailable_on_outage():
+            async with self._pool.acquire() as conn:
+                yield _Runner(conn, self._queries)
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         async with self._runner() as r:
@@ -102,8 +122,9 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Runner]:
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield _Runner(conn, self._queries)
+        with _unavailable_on_outage():
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield _Runner(conn, self._queries)
 
     async def ping(self) -> None:
         try:

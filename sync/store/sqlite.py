@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,21 @@ def _param(value: Any) -> Any:
     return value
 
 
+_OUTAGE_WORDS = ("locked", "busy", "disk i/o", "unable to open")
+
+
+@contextmanager
+def _unavailable_when_busy() -> Iterator[None]:
+    """A database another process holds past the busy timeout, or a failing disk, is an outage
+    to wait out, not a bug in our SQL."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if any(word in str(exc).lower() for word in _OUTAGE_WORDS):
+            raise DatabaseUnavailable(f"SQLite unavailable: {exc}") from exc
+        raise
+
+
 class _Runner:
     """Runs named queries on the connection; the caller holds the lock."""
 
@@ -65,8 +80,9 @@ class _Runner:
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         sql, args = self._bind(query, params)
-        async with self._conn.execute(sql, args) as cursor:
-            return [dict(row) for row in await cursor.fetchall()]
+        with _unavailable_when_busy():
+            async with self._conn.execute(sql, args) as cursor:
+                return [dict(row) for row in await cursor.fetchall()]
 
     async def fetchrow(self, query: str, **params: Any) -> Row | None:
         rows = await self.fetch(query, **params)
@@ -74,12 +90,14 @@ class _Runner:
 
     async def execute(self, query: str, **params: Any) -> int:
         sql, args = self._bind(query, params)
-        async with self._conn.execute(sql, args) as cursor:
-            return cursor.rowcount
+        with _unavailable_when_busy():
+            async with self._conn.execute(sql, args) as cursor:
+                return cursor.rowcount
 
     async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
         q = self._queries[query]
-        await self._conn.executemany(q.sql, [[_param(v) for v in q.bind(r)] for r in rows])
+        with _unavailable_when_busy():
+            await self._conn.executemany(q.sql, [[_param(v) for v in q.bind(r)] for r in rows])
 
     async def run_script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statement by statement inside the transaction.
@@ -144,13 +162,21 @@ class SQLiteDatabase(_Runner):
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Runner]:
         async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
+            with _unavailable_when_busy():
+                await self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield _Runner(self._conn, self._queries)
             except BaseException:
                 await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
-            await asyncio.shield(self._conn.execute("COMMIT"))
+            try:
+                with _unavailable_when_busy():
+                    await asyncio.shield(self._conn.execute("COMMIT"))
+            except BaseException:
+                # A COMMIT refused as busy leaves the transaction open: end it.
+                if self._conn.in_transaction:
+                    await asyncio.shield(self._conn.execute("ROLLBACK"))
+                raise
 
     async def ping(self) -> None:
         async with self._lock:

@@ -66,3 +66,12 @@ async def test_migrate_then_manage_jobs(tmp_path: Path) -> None:
         assert await queue.get(old) is None and await queue.get(dead) is not None
     finally:
         await db.close()
+
+
+def test_an_unreachable_database_is_one_clear_line_without_the_password() -> None:
+    # Port 9 (discard) refuses connections on loopback.
+    result = cli("postgresql://collect:hunter2secret@127.0.0.1:9/none", "migrate")
+    assert result.returncode == 1
+    assert result.stderr.startswith("collectbridge: database error:")
+    assert "Traceback" not in result.stderr and "hunter2secret" not in result.stderr
+    assert "hunter2secret" not in result.stdout

@@ -183,3 +183,53 @@ async def test_retry_of_a_dead_job_with_a_queued_twin_keeps_one_queued(db: Datab
     assert await queue.retry(dead, now=NOW)
     states = {j.id: j.state for j in await queue.list()}
     assert states == {dead: "failed", twin: "queued"}
+
+
+async def test_retrying_dead_twins_queues_only_the_oldest(db: Database) -> None:
+    queue = JobQueue(db)
+    twins = []
+    for _ in range(2):
+        job_id = await queue.enqueue(NewJob(kind="k", dedupe_key="customer:7"), now=NOW)
+        got = await claim(queue)
+        await queue.finish(
+            job_id, got.token, state="dead", run_at=NOW, error="e", code="bug", now=NOW
+        )
+        twins.append(job_id)
+    assert await queue.retry_dead(now=later(1)) == 2
+    states = {j.id: j.state for j in await queue.list()}
+    assert states == {twins[0]: "queued", twins[1]: "failed"}
+    # Both run again, one after the other's claim, and a new hint joins the queued one.
+    assert await queue.enqueue(NewJob(kind="k", dedupe_key="customer:7"), now=later(1)) in twins
+
+
+async def test_a_hint_joins_a_twin_waiting_out_its_backoff(db: Database) -> None:
+    queue = JobQueue(db)
+    first = await queue.enqueue(NewJob(kind="k", dedupe_key="customer:9"), now=NOW)
+    got = await claim(queue)
+    backoff_until = later(600)
+    await queue.finish(
+        first, got.token, state="failed", run_at=backoff_until, error="429", code="rl", now=NOW
+    )
+    assert await queue.enqueue(NewJob(kind="k", dedupe_key="customer:9"), now=later(1)) == first
+    await queue.enqueue_many(
+        [NewJob(kind="k", dedupe_key="customer:9"), NewJob(kind="k", dedupe_key="other")],
+        now=later(2),
+    )
+    jobs = await queue.list()
+    assert sorted(j.dedupe_key or "" for j in jobs) == ["customer:9", "other"]
+    waiting = await queue.get(first)
+    assert waiting is not None and waiting.run_at == backoff_until  # the wait is not cut short
+    assert [j.dedupe_key for j in (await claim(queue, now=later(3))).jobs] == ["other"]
+
+
+async def test_a_job_swept_out_of_attempts_is_dead_with_an_end_time_and_purgeable(
+    db: Database,
+) -> None:
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="k", max_attempts=1), now=NOW)
+    await claim(queue, lease=5)
+    swept = await queue.sweep(now=later(10))
+    assert [(r["id"], r["state"]) for r in swept] == [(job_id, "dead")]
+    job = await queue.get(job_id)
+    assert job is not None and job.finished_at == later(10)
+    assert await queue.purge(before=later(11), include_dead=True) == 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections.abc import Callable
+from typing import Any
 
 from sync.errors import AuthLostError, RateLimitedError, ValidationError
 from sync.jobs import JobQueue, NewJob
@@ -145,3 +147,57 @@ async def test_heartbeat_cancels_a_job_whose_lease_was_lost(db: Database) -> Non
     await asyncio.wait_for(cancelled.wait(), 5)
     burst.cancel()
     await asyncio.gather(burst, return_exceptions=True)
+
+
+async def _lease_renewed_past(queue: JobQueue, job_id: int, moment: dt.datetime) -> bool:
+    for _ in range(250):
+        job = await queue.get(job_id)
+        if job is not None and job.lease_until is not None and job.lease_until > moment:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def _blocking_handler() -> tuple[asyncio.Event, asyncio.Event, Callable[..., Any]]:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def blocking(ctx: JobContext) -> None:
+        started.set()
+        await release.wait()
+
+    return started, release, blocking
+
+
+async def test_a_burst_keeps_the_leases_of_long_jobs_alive(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    job_id = await queue.enqueue(NewJob(kind="long"), now=NOW)
+    started, release, blocking = await _blocking_handler()
+    worker = Worker(queue, {"long": blocking}, WorkerConfig(lease_seconds=0.3), clock=clock)
+    burst = asyncio.create_task(worker.run_burst())
+    await started.wait()
+    clock.now = NOW + dt.timedelta(seconds=10)  # far past the first lease
+    assert await _lease_renewed_past(queue, job_id, clock.now)
+    assert await queue.sweep(now=clock.now) == []
+    release.set()
+    assert await burst == 1
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "succeeded" and job.attempts == 1
+
+
+async def test_leases_stay_alive_through_the_shutdown_grace(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    job_id = await queue.enqueue(NewJob(kind="long"), now=NOW)
+    started, release, blocking = await _blocking_handler()
+    config = WorkerConfig(lease_seconds=0.3, poll_seconds=0.05, shutdown_grace_seconds=10)
+    worker = Worker(queue, {"long": blocking}, config, clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await started.wait()
+    stop.set()  # the worker now waits out its grace period; the old lease soon lapses
+    clock.now = NOW + dt.timedelta(seconds=10)
+    assert await _lease_renewed_past(queue, job_id, clock.now)
+    assert await queue.sweep(now=clock.now) == []
+    release.set()
+    await asyncio.wait_for(running, 5)
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "succeeded" and job.attempts == 1

@@ -62,3 +62,32 @@ def test_failure_table() -> None:
 def test_transient_failures_stop_after_max_attempts() -> None:
     d = decide(TransientError("503"), attempts=5, max_attempts=5, now=NOW, rng=random.Random(1))
     assert (d.outcome, d.state, d.code) == ("dead", "dead", "attempts_exhausted")
+
+
+def test_our_database_being_unreachable_is_transient() -> None:
+    from sync.store.db import DatabaseUnavailable
+
+    now = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    decision = decide(
+        DatabaseUnavailable("PostgreSQL unavailable: ConnectionDoesNotExistError"),
+        attempts=1,
+        max_attempts=10,
+        now=now,
+        rng=random.Random(1),
+    )
+    assert decision.outcome == "retry" and decision.code == "database_unavailable"
+    assert decision.run_at > now
+
+
+def test_backoff_does_not_overflow_and_absurd_retry_after_is_bounded() -> None:
+    now = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    assert 0 <= backoff(10_000, random.Random(2)) <= 3600
+    for wait, most in ((float("inf"), 86400), (float("nan"), 3600), (-5.0, 3600), (1e300, 86400)):
+        decision = decide(
+            RateLimitedError("429", retry_after=wait),
+            attempts=3,
+            max_attempts=10,
+            now=now,
+            rng=random.Random(3),
+        )
+        assert now <= decision.run_at <= now + dt.timedelta(seconds=most)

@@ -56,12 +56,18 @@ WHERE id = :id AND lease_token = :token AND state = 'running'
 UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
                 lease_token = NULL, lease_until = NULL, worker_id = NULL,
                 last_error = 'lease expired: the worker stopped answering', error_code = 'lease_expired',
-                run_at = :now, updated_at = :now
+                run_at = :now, updated_at = :now,
+                finished_at = CASE WHEN attempts >= max_attempts THEN :now ELSE NULL END
 WHERE state = 'running' AND lease_until < :now
 RETURNING id, kind, state
 
+-- name: find_failed_twin
+-- A job with this dedupe key waiting out a backoff: a new hint joins it rather than jumping the wait.
+SELECT id FROM jobs WHERE dedupe_key = :dedupe_key AND state = 'failed' ORDER BY id LIMIT 1
+
 -- name: retry_job
--- Run a dead, parked or failed job again now with a fresh attempt count.
+-- Run a dead, parked or failed job again now with a fresh attempt count. It becomes the queued job
+-- of its dedupe key unless one is queued already (callers hold the claim lock, so none appears meanwhile).
 UPDATE jobs SET state = CASE WHEN dedupe_key IS NOT NULL AND EXISTS (
                     SELECT 1 FROM jobs twin WHERE twin.dedupe_key = jobs.dedupe_key AND twin.state = 'queued'
                 ) THEN 'failed' ELSE 'queued' END,
@@ -70,9 +76,11 @@ UPDATE jobs SET state = CASE WHEN dedupe_key IS NOT NULL AND EXISTS (
 WHERE id = :id AND state IN ('dead', 'parked', 'failed')
 
 -- name: retry_dead_jobs
--- Run every dead job (optionally of one kind) again now.
+-- Run every dead job (optionally of one kind) again now. Of dead twins sharing a dedupe key only the
+-- oldest becomes the queued one (the unique index allows one), the others wait as failed.
 UPDATE jobs SET state = CASE WHEN dedupe_key IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM jobs twin WHERE twin.dedupe_key = jobs.dedupe_key AND twin.state = 'queued'
+                    SELECT 1 FROM jobs twin WHERE twin.dedupe_key = jobs.dedupe_key
+                      AND (twin.state = 'queued' OR (twin.state = 'dead' AND twin.id < jobs.id))
                 ) THEN 'failed' ELSE 'queued' END,
                 run_at = :now, attempts = 0, last_error = NULL, error_code = NULL,
                 finished_at = NULL, updated_at = :now

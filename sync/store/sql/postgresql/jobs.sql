@@ -39,7 +39,9 @@ WITH RECURSIVE installations_waiting(inst) AS (
     ORDER BY turn, priority DESC, run_at, id
     LIMIT :limit
 ), locked AS (
-    SELECT id FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM picked)) FOR UPDATE SKIP LOCKED
+    SELECT id FROM jobs WHERE id = ANY(ARRAY(SELECT id FROM picked))
+      AND state IN ('queued', 'failed') AND run_at <= :now
+    FOR UPDATE SKIP LOCKED
 )
 UPDATE jobs SET state = 'running', lease_token = :token, lease_until = :lease_until,
                 worker_id = :worker_id, attempts = attempts + 1, started_at = :now, updated_at = :now
@@ -53,3 +55,7 @@ UPDATE jobs SET state = 'succeeded', lease_token = NULL, lease_until = NULL, las
 FROM unnest(:ids::bigint[], :tokens::text[]) AS done(id, token)
 WHERE jobs.state = 'running' AND jobs.id = done.id AND jobs.lease_token = done.token
 RETURNING jobs.id
+
+-- name: failed_twin_keys
+-- Which of these dedupe keys have a job waiting out a backoff.
+SELECT DISTINCT dedupe_key FROM jobs WHERE state = 'failed' AND dedupe_key = ANY(:keys::text[])

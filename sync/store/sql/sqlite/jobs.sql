@@ -51,3 +51,7 @@ UPDATE jobs SET state = 'succeeded', lease_token = NULL, lease_until = NULL, las
 WHERE state = 'running' AND id IN (SELECT value FROM json_each(:ids))
   AND lease_token = json_extract(:tokens, '$[' || (SELECT key FROM json_each(:ids) WHERE value = jobs.id) || ']')
 RETURNING id
+
+-- name: failed_twin_keys
+-- Which of these dedupe keys have a job waiting out a backoff.
+SELECT DISTINCT dedupe_key FROM jobs WHERE state = 'failed' AND dedupe_key IN (SELECT value FROM json_each(:keys))
