@@ -1,15 +1,13 @@
-"""Helpers for the collection contract tests: an API caller, a webhook receiver, builders."""
+"""Helpers for the collection contract tests: an API caller, builders, a condition wait."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from tests.fixtures.collection import CollectionSandbox
@@ -52,45 +50,6 @@ class Api:
 async def account_api(sandbox: CollectionSandbox, account_id: str | None = None) -> Api:
     grant = await sandbox.link(account_id)
     return Api(sandbox, grant["access_token"])
-
-
-@dataclass
-class Delivery:
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A webhook endpoint on loopback: answers ``statuses`` in turn, then 200."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)
-    deliveries: asyncio.Queue[Delivery] = field(default_factory=asyncio.Queue)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        await self.deliveries.put(Delivery(dict(request.headers), await request.read()))
-        status = self.statuses.pop(0) if self.statuses else 200
-        return web.Response(status=status)
-
-    async def next(self, within: float = 5.0) -> Delivery:
-        return await asyncio.wait_for(self.deliveries.get(), within)
-
-
-@asynccontextmanager
-async def running_receiver(statuses: list[int] | None = None) -> AsyncIterator[Receiver]:
-    receiver = Receiver(statuses=list(statuses or []))
-    app = web.Application()
-    app.router.add_post("/hook", receiver.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    receiver.url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
-    try:
-        yield receiver
-    finally:
-        await runner.cleanup()
 
 
 async def eventually(

@@ -14,9 +14,9 @@ from tests.contract.collection.support import (
     claim,
     debtor,
     eventually,
-    running_receiver,
 )
 from tests.fixtures.collection import CollectionSandbox
+from tests.fixtures.receiver import webhook_receiver
 
 # The example from the Standard Webhooks specification.
 SPEC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -70,7 +70,7 @@ async def test_deliveries_verify_with_the_reference_library(
     collection_sandbox: CollectionSandbox,
 ) -> None:
     api = await account_api(collection_sandbox)
-    async with running_receiver() as receiver:
+    async with webhook_receiver() as receiver:
         created = await api(
             "POST", "/v1/webhook-endpoints", {"url": receiver.url, "event_types": ["*"]}
         )
@@ -104,7 +104,7 @@ async def test_rotation_signs_with_both_secrets_for_24_hours(
     collection_sandbox: CollectionSandbox,
 ) -> None:
     api = await account_api(collection_sandbox)
-    async with running_receiver() as receiver:
+    async with webhook_receiver() as receiver:
         created = await api(
             "POST", "/v1/webhook-endpoints", {"url": receiver.url, "event_types": ["case.opened"]}
         )
@@ -134,7 +134,7 @@ async def test_failed_deliveries_are_retried_on_the_schedule(
     collection_sandbox: CollectionSandbox,
 ) -> None:
     api = await account_api(collection_sandbox)
-    async with running_receiver(statuses=[500, 503]) as receiver:
+    async with webhook_receiver(statuses=[500, 503]) as receiver:
         await api(
             "POST", "/v1/webhook-endpoints", {"url": receiver.url, "event_types": ["case.opened"]}
         )
@@ -148,7 +148,7 @@ async def test_endpoint_failing_the_whole_schedule_is_disabled(
     collection_sandbox: CollectionSandbox,
 ) -> None:
     api = await account_api(collection_sandbox)
-    async with running_receiver(statuses=[500] * 10) as receiver:
+    async with webhook_receiver(statuses=[500] * 10) as receiver:
         created = await api(
             "POST", "/v1/webhook-endpoints", {"url": receiver.url, "event_types": ["case.opened"]}
         )
@@ -163,11 +163,11 @@ async def test_endpoint_failing_the_whole_schedule_is_disabled(
 async def test_events_feed_fills_gaps(collection_sandbox: CollectionSandbox) -> None:
     api = await account_api(collection_sandbox)
     await collection_sandbox.control("POST", "/_sandbox/faults", {"drop_webhooks_rate": 1.0})
-    async with running_receiver() as receiver:
+    async with webhook_receiver() as receiver:
         await api("POST", "/v1/webhook-endpoints", {"url": receiver.url, "event_types": ["*"]})
         await handover_one(api)
         await collection_sandbox.control("POST", "/_sandbox/clock", {"advance_days": 10})
-        assert receiver.deliveries.empty()
+        assert receiver.received == []
     assert all(d["dropped"] for d in collection_sandbox.state.deliveries)
     page = await api("GET", "/v1/events?after=0&limit=2")
     assert [e["sequence"] for e in page.body["items"]] == [1, 2]

@@ -6,8 +6,8 @@ import json
 
 import aiohttp
 
-from tests.contract.economic.receiver import webhook_receiver
 from tests.fixtures.economic import EconomicSandbox
+from tests.fixtures.receiver import webhook_receiver
 
 
 async def register(
@@ -21,7 +21,7 @@ async def register(
 async def test_placeholders_are_filled(economic_sandbox: EconomicSandbox) -> None:
     sb = economic_sandbox
     agreement = sb.agreement()
-    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+    async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
         base = f"{hook.url}/hooks/secret"
         await register(http, agreement, "invoice", f"{base}/invoice?number=[INVOICENO]")
         await register(
@@ -87,7 +87,7 @@ async def test_bulk_import_is_a_burst_of_one_request_per_record(
 ) -> None:
     sb = economic_sandbox
     agreement = sb.agreement()
-    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+    async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
         await register(http, agreement, "invoice", f"{hook.url}/i/[INVOICENO]")
         specs = [
             {
@@ -106,7 +106,7 @@ async def test_bulk_import_is_a_burst_of_one_request_per_record(
 async def test_failed_deliveries_are_retried(economic_sandbox: EconomicSandbox) -> None:
     sb = economic_sandbox
     agreement = sb.agreement()
-    async with webhook_receiver(fail_first=2) as hook, sb.session(sb.grant()) as http:
+    async with webhook_receiver([503] * 2, status=204) as hook, sb.session(sb.grant()) as http:
         await register(http, agreement, "customer", f"{hook.url}/c?n=[NEWNUMBER]")
         async with http.put("/_sandbox/customers/3", json={"zip": "8000"}):
             pass
@@ -124,7 +124,7 @@ async def test_failed_deliveries_are_retried(economic_sandbox: EconomicSandbox) 
 
 async def test_gives_up_after_the_last_retry(economic_sandbox: EconomicSandbox) -> None:
     sb = economic_sandbox
-    async with webhook_receiver(fail_first=99) as hook, sb.session(sb.grant()) as http:
+    async with webhook_receiver([503] * 99, status=204) as hook, sb.session(sb.grant()) as http:
         await register(http, sb.agreement(), "customer", f"{hook.url}/c")
         async with http.put("/_sandbox/customers/3", json={"zip": "8000"}):
             pass
@@ -134,7 +134,7 @@ async def test_gives_up_after_the_last_retry(economic_sandbox: EconomicSandbox) 
 
 async def test_dropped_webhooks(economic_sandbox: EconomicSandbox) -> None:
     sb = economic_sandbox
-    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+    async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
         await register(http, sb.agreement(), "customer", f"{hook.url}/c/[NEWNUMBER]")
         async with http.post("/_sandbox/faults", json={"drop_webhooks_rate": 1.0}):
             pass
@@ -156,7 +156,7 @@ async def test_dropped_webhooks(economic_sandbox: EconomicSandbox) -> None:
 async def test_webhooks_api_crud_conflict_and_delivery(economic_sandbox: EconomicSandbox) -> None:
     sb = economic_sandbox
     prefix = "/webhooksapi/v1.0.0"
-    async with webhook_receiver() as hook, sb.session(sb.grant()) as http:
+    async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
         async with http.get(f"{prefix}/EventTypes") as r:
             types = {t["eventType"] for t in await r.json()}
         assert {"invoice.booked", "customer.updated", "journal.booked"} <= types
