@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sync.store.db import Database
+from sync.store.db import Database, as_datetime
 
 WINDOW = dt.timedelta(hours=24)
 
@@ -38,6 +38,33 @@ class ApiUsage:
             since=minute_bucket(now - WINDOW),
         )
         return int(row["calls"]) if row else 0
+
+    async def budget_wait(
+        self, installation_id: int, platform: str, *, limit: int, now: dt.datetime
+    ) -> float:
+        """Seconds until the rolling count drops below ``limit`` again; 0 when it is below now.
+
+        Reads the minute buckets only when the window is full, which is rare.
+        """
+        since = minute_bucket(now - WINDOW)
+        if await self.calls_24h(installation_id, platform, now) < limit:
+            return 0.0
+        rows = await self.db.fetch(
+            "api_call_buckets_since",
+            installation_id=installation_id,
+            platform=platform,
+            since=since,
+        )
+        left = sum(int(r["calls"]) for r in rows)
+        for row in rows:
+            left -= int(row["calls"])
+            if left < limit:
+                # The bucket is counted until the window's start passes the whole minute.
+                minute = as_datetime(row["minute"])
+                assert minute is not None
+                reopens = minute + WINDOW + dt.timedelta(minutes=1)
+                return max((reopens - now).total_seconds(), 0.0)
+        return WINDOW.total_seconds()
 
     async def purge(self, now: dt.datetime) -> int:
         return await self.db.execute("purge_api_usage", before=minute_bucket(now - WINDOW))

@@ -41,6 +41,18 @@ async def test_api_usage_is_a_rolling_24h_window(db: Database) -> None:
     assert await usage.purge(NOW) == 1
 
 
+async def test_budget_wait_tells_when_the_window_has_room_again(db: Database) -> None:
+    inst = await Installations(db).create(agreement_number=2, company_name="x", now=NOW)
+    usage = ApiUsage(db)
+    for minutes_ago in (0, 0, 1, 60 * 23):
+        await usage.record_api_call(inst.id, "economic", NOW - dt.timedelta(minutes=minutes_ago))
+    assert await usage.budget_wait(inst.id, "economic", limit=5, now=NOW) == 0
+    # Full at 4: room opens when the bucket of 23 hours ago has left the window entirely
+    # (NOW is 30 s into its minute).
+    assert await usage.budget_wait(inst.id, "economic", limit=4, now=NOW) == 3660 - 30
+    assert await usage.budget_wait(inst.id, "economic", limit=2, now=NOW) == 24 * 3600 + 60 - 30
+
+
 async def test_lease_is_exclusive_until_it_expires(db: Database) -> None:
     leases = Leases(db)
     assert await leases.acquire("refresh:1", "a", ttl=30, now=NOW)

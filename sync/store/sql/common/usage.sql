@@ -12,3 +12,9 @@ WHERE installation_id = :installation_id AND platform = :platform AND minute >= 
 -- name: purge_api_usage
 -- Forget buckets older than the window.
 DELETE FROM api_usage WHERE minute < :before
+
+-- name: api_call_buckets_since
+-- The minute buckets of the rolling window, oldest first (to tell when room opens up again).
+SELECT minute, calls FROM api_usage
+WHERE installation_id = :installation_id AND platform = :platform AND minute >= :since
+ORDER BY minute
