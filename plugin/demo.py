@@ -1,12 +1,16 @@
 """``collectbridge demo``: both simulators, the app on SQLite, ready to try in a browser.
 
 Demo secrets (the encryption key and the sandbox credentials) are generated once and kept in
-``var/demo.env`` with mode 0600, so the demo database stays readable across runs.
+``var/demo.env``, so the demo database stays readable across runs. The file is created with mode
+0600 from its first byte (never readable by others, not even between a write and a chmod) and
+appears whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,6 +21,7 @@ from plugin import logs
 from plugin.app import create_app
 from plugin.sandbox_cli import credentials_from, running_sandboxes, wait_for_signal
 from plugin.settings import load_settings
+from sync.redaction import masked_url
 
 DEMO_DIR = Path("var")
 
@@ -33,10 +38,31 @@ def demo_environment(environ: Mapping[str, str], directory: Path = DEMO_DIR) -> 
             "COLLECTBRIDGE_COLLECTION_CLIENT_ID": "collectbridge-demo",
             "COLLECTBRIDGE_COLLECTION_CLIENT_SECRET": secrets.token_urlsafe(24),
         }
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-        env_file.chmod(0o600)
+        write_private(env_file, "".join(f"{k}={v}\n" for k, v in values.items()))
     kept = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
     return {**kept, **{k: v for k, v in environ.items() if k.startswith("COLLECTBRIDGE_")}}
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_EXCL, 0o600)  # mode 0600 from the first byte
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create ``path`` holding ``text``, mode 0600 from the start; an existing file is kept.
+
+    The text goes to a private temporary file beside it, which is then linked into place: a
+    crash leaves no half-written file, and a demo started at the same moment keeps its own.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with open(temporary, "x", encoding="utf-8", opener=_private) as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -61,9 +87,7 @@ async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         )
         env["COLLECTBRIDGE_COLLECTION_API_URL"] = urls.collection
         settings = load_settings(env)
-        logs.configure(
-            settings.log_level, settings.log_format, [s.reveal() for s in settings.secret_keys]
-        )
+        logs.configure(settings.log_level, settings.log_format, settings.secret_values())
         runner = web.AppRunner(create_app(settings), access_log=None)
         await runner.setup()
         try:
@@ -74,7 +98,7 @@ async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             )
             print(f"e-conomic simulator:  {urls.economic}")
             print(f"collection simulator: {urls.collection}")
-            print(f"database:             {settings.database_url}")
+            print(f"database:             {masked_url(settings.database_url)}")
             print("Ctrl-C stops.", flush=True)
             await wait_for_signal()
         finally:

@@ -17,8 +17,10 @@ import msgspec
 from aiohttp import web
 
 from sandbox.clock import SimClock
+from sync.redaction import redacted
 
 
+@redacted("app_secret_token", "app_public_token", "client_secret")
 class SandboxCredentials(msgspec.Struct, frozen=True, kw_only=True):
     app_secret_token: str
     app_public_token: str

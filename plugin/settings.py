@@ -2,7 +2,10 @@
 
 A missing or malformed value raises `SettingsError` whose message is one line naming the
 variable; the CLI prints it and exits. Secrets are wrapped in `Secret`, whose ``repr`` and ``str``
-are masked, so a settings object can be logged or shown in a traceback without leaking them.
+are masked, and the password in ``database_url`` (``postgresql://user:pass@host/db``) is masked in
+the settings' ``repr``, so a settings object can be logged or shown in a traceback without leaking
+them. Show the database URL to people with `masked_url`; `Settings.secret_values` lists what the
+log filter masks as a second line of defence.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import Literal
 
 import msgspec
 from yarl import URL
+
+from sync.redaction import masked_url, redacted
 
 PREFIX = "COLLECTBRIDGE_"
 MIN_SECRET_KEY_LENGTH = 32
@@ -46,6 +51,7 @@ class Secret:
         return hash(self._value)
 
 
+@redacted(database_url=masked_url)
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
     public_url: str = "http://127.0.0.1:8080"
@@ -66,11 +72,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_grace_seconds: float = 30.0
     worker_poll_seconds: float = 1.0
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret as plain text, for the log filter to mask."""
+        values = [s.reveal() for s in self.secret_keys]
+        for secret in (
+            self.economic_app_secret_token,
+            self.economic_app_public_token,
+            self.collection_client_secret,
+        ):
+            if secret is not None:
+                values.append(secret.reveal())
+        return values + database_passwords(self.database_url)
+
+
+def database_passwords(url: str) -> list[str]:
+    """The password of a database URL as written and decoded (empty for none or SQLite)."""
+    parts = URL(url) if url.startswith(("postgresql://", "postgres://")) else None
+    if parts is None:
+        return []
+    found = [parts.password or "", parts.raw_password or "", parts.query.get("password", "")]
+    return sorted({p for p in found if p})
+
 
 def _url(name: str, value: str) -> str:
     url = URL(value)
     if url.scheme not in ("http", "https") or not url.host:
-        raise SettingsError(f"{PREFIX}{name} must be an http(s) URL, got {value!r}")
+        raise SettingsError(f"{PREFIX}{name} must be an http(s) URL, got {masked_url(value)!r}")
     return value.rstrip("/")
 
 

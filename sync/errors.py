@@ -3,12 +3,14 @@
     SyncError                      base; ``code`` is stable, ``message`` is safe to show a person
     ├── TransientError             429, 500, 502-504, timeouts, connection errors: retry later
     │   └── RateLimitedError       429 (or a budget reached) with the time to wait
-    ├── AuthLostError              the platform no longer accepts our credentials: park
+    ├── AuthLostError              the platform no longer accepts an installation's grant: park
     ├── PermanentError             400, 403, 404, 409, 422: record a problem, no retry
     │   ├── PermissionDeniedError  403
     │   ├── NotFoundError          404
     │   ├── ConflictError          409
-    │   └── ValidationError        400/422 with the platform's details
+    │   ├── ValidationError        400/422 with the platform's details
+    │   └── ConfigurationError     our own set-up is wrong (e.g. client credentials refused):
+    │                              the operator must act; no installation loses its link
     └── (anything else)            a bug: the job goes dead, visible and retryable
 
 Messages never carry secrets: adapters put the platform's own error text in ``detail``, never
@@ -71,3 +73,7 @@ class ConflictError(PermanentError):
 
 class ValidationError(PermanentError):
     code = "validation_failed"
+
+
+class ConfigurationError(PermanentError):
+    code = "configuration_error"

@@ -15,8 +15,15 @@ reuse interval, then revokes the whole grant):
    interval, receives the same pair.
    The lease outlives the token request's timeout, and lease + restart stay well inside the
    reuse interval (10 s lease by default), so a crashed holder cannot make recovery too late.
+   The new pair exists nowhere else once the interval has passed, so a store that fails with
+   a passing error (`TransientError`) is retried a few times, still inside the lease, before
+   the refresh gives up (the recorded token then lets the next attempt recover it in time).
 4. ``invalid_grant`` (used after the interval, or revoked) marks the link ``lost`` and raises
-   `AuthLostError`; nothing retries it.
+   `AuthLostError`; nothing retries it. The store records that durably (with a problem a
+   person sees), so every later call fails fast without asking the token endpoint again.
+   ``invalid_client`` is different: our own client credentials were refused (wrong or
+   rotated), which says nothing about the installation's grant. It raises
+   `ConfigurationError` and leaves the link as it is.
 
 On uninstall `TokenKeeper.revoke` presents the stored refresh token to the revocation endpoint
 (RFC 7009), which revokes the whole grant; afterwards the platform answers 401 ``invalid_token``,
@@ -39,12 +46,14 @@ from authlib.oauth2.rfc7009 import prepare_revoke_token_request
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from sync.clients.collection_types import CreatedAccount, TokenResponse
-from sync.errors import AuthLostError, TransientError, ValidationError
+from sync.errors import AuthLostError, ConfigurationError, TransientError, ValidationError
+from sync.redaction import redacted
 
 REFRESH_MARGIN = dt.timedelta(seconds=60)
 PLATFORM = "collection"
 
 
+@redacted("access_token", "refresh_token", "refreshing")
 class StoredTokens(msgspec.Struct, frozen=True, kw_only=True):
     access_token: str
     refresh_token: str
@@ -55,7 +64,11 @@ class StoredTokens(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenStore(Protocol):
-    """Durable, per-installation storage of the collection grant."""
+    """Durable, per-installation storage of the collection grant.
+
+    A write that fails in a way that may pass (the database briefly unreachable) raises
+    `TransientError`, so the caller can try the same write again.
+    """
 
     async def load_tokens(self, installation_id: int) -> StoredTokens | None: ...
 
@@ -73,9 +86,14 @@ class TokenStore(Protocol):
 
     async def release_refresh_lock(self, installation_id: int, holder: str) -> None: ...
 
-    async def mark_collection_lost(self, installation_id: int, *, now: dt.datetime) -> None: ...
+    async def mark_collection_lost(
+        self, installation_id: int, *, now: dt.datetime, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Durably: the link is ``lost`` (loading then says so) and a person is told."""
+        ...
 
 
+@redacted("code_verifier")
 class AuthorizationRequest(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     state: str
@@ -173,6 +191,8 @@ class TokenKeeper:
         timeout: aiohttp.ClientTimeout,
         lock_ttl: float = 10.0,
         lock_poll: float = 0.05,
+        store_attempts: int = 4,
+        store_backoff: float = 0.25,
         after_token_answer: TokenHook | None = None,
     ) -> None:
         self.session = session
@@ -185,6 +205,9 @@ class TokenKeeper:
         self.timeout = timeout
         self.lock_ttl = lock_ttl
         self.lock_poll = lock_poll
+        # Waits of 0.25, 0.5 and 1 s between four attempts: well inside the lease by default.
+        self.store_attempts = store_attempts
+        self.store_backoff = store_backoff
         self.after_token_answer = after_token_answer  # a seam for crash tests
         self._tokens: StoredTokens | None = None
         self._local = asyncio.Lock()
@@ -228,9 +251,35 @@ class TokenKeeper:
         if self.after_token_answer is not None:
             await self.after_token_answer(answer)
         fresh = stored_from_response(answer, self.now(), current.account_id)
-        await self.store.save_tokens(self.installation_id, fresh, now=self.now())
+        await self._durably(
+            lambda: self.store.save_tokens(self.installation_id, fresh, now=self.now()),
+            "the refreshed collection tokens could not be stored",
+        )
         self._tokens = fresh
         return fresh
+
+    async def _durably(self, write: Callable[[], Awaitable[None]], failure: str) -> None:
+        """Run a store write, again after a passing failure, up to ``store_attempts`` times."""
+        for attempt in range(1, self.store_attempts + 1):
+            try:
+                return await write()
+            except TransientError as exc:
+                if attempt == self.store_attempts:
+                    raise TransientError(failure, detail=exc.detail) from exc
+                await asyncio.sleep(self.store_backoff * 2 ** (attempt - 1))
+
+    async def _lose_link(self, error: dict[str, Any]) -> AuthLostError:
+        """Record the lost link durably; the error to raise."""
+        self._tokens = None
+        await self._durably(
+            lambda: self.store.mark_collection_lost(
+                self.installation_id, now=self.now(), detail=error
+            ),
+            "the lost collection link could not be recorded",
+        )
+        return AuthLostError(
+            "the collection grant is no longer valid", detail=error, platform=PLATFORM
+        )
 
     async def revoke(self, revoke_url: str) -> bool:
         """Revoke the grant (RFC 7009) by its refresh token; False when nothing is stored.
@@ -253,9 +302,7 @@ class TokenKeeper:
                 f"the revocation endpoint answered {status}", detail=error, platform=PLATFORM
             )
         if error.get("error") == "invalid_client":
-            raise AuthLostError(
-                "the client credentials were refused", detail=error, platform=PLATFORM
-            )
+            raise client_refused(error)
         raise ValidationError("the revocation was refused", detail=error, platform=PLATFORM)
 
     async def _load(self) -> StoredTokens:
@@ -272,12 +319,10 @@ class TokenKeeper:
         if status == 200:
             return msgspec.json.decode(raw, type=TokenResponse)
         error = _oauth_error(raw)
-        if status in (400, 401) and error.get("error") in ("invalid_grant", "invalid_client"):
-            await self.store.mark_collection_lost(self.installation_id, now=self.now())
-            self._tokens = None
-            raise AuthLostError(
-                "the collection grant is no longer valid", detail=error, platform=PLATFORM
-            )
+        if status in (400, 401) and error.get("error") == "invalid_client":
+            raise client_refused(error)
+        if status in (400, 401) and error.get("error") == "invalid_grant":
+            raise await self._lose_link(error)
         raise TransientError(
             f"the token endpoint answered {status}", detail=error, platform=PLATFORM
         )
@@ -323,8 +368,18 @@ async def request_tokens(
             f"the token endpoint answered {status}", detail=error, platform=PLATFORM
         )
     if error.get("error") == "invalid_client":
-        raise AuthLostError("the client credentials were refused", detail=error, platform=PLATFORM)
+        raise client_refused(error)
     raise ValidationError("the token request was refused", detail=error, platform=PLATFORM)
+
+
+def client_refused(error: dict[str, Any]) -> ConfigurationError:
+    """``invalid_client``: the operator's client id or secret is wrong (or was rotated)."""
+    return ConfigurationError(
+        "the collection platform refused the app's client credentials (invalid_client): check "
+        "COLLECTBRIDGE_COLLECTION_CLIENT_ID and COLLECTBRIDGE_COLLECTION_CLIENT_SECRET",
+        detail=error,
+        platform=PLATFORM,
+    )
 
 
 def _oauth_error(raw: bytes) -> dict[str, Any]:

@@ -5,16 +5,35 @@ current pair, ``collection_previous_refresh_token`` the refresh token of a refre
 (set before it is presented, cleared when the new pair is stored), ``collection_token_expires_at``
 and ``collection_state``. Every token is AES-GCM encrypted with its installation and column as
 context. The refresh lock is the store's named lease ``collection-refresh:<installation id>``.
+
+A lost link (``collection_state = 'lost'``) is recorded together with an open problem
+(category ``auth_lost``, code ``collection_auth_lost``, one per installation while open) in one
+transaction, so the settings pages say what happened and what to do; storing a new grant (a
+relink) sets the state back to ``ok`` and resolves that problem in the same way. A write that
+meets `DatabaseUnavailable` raises `TransientError`, as the `TokenStore` port asks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from sync.clients.collection_auth import StoredTokens
 from sync.crypto import TokenCipher
-from sync.store.db import Database
+from sync.errors import TransientError
+from sync.store.db import Connection, Database, DatabaseUnavailable
 from sync.store.leases import Leases
+from sync.store.problems import Problems
+
+AUTH_LOST = "collection_auth_lost"
+AUTH_LOST_SUBJECT = "collection:grant"
+AUTH_LOST_MESSAGE = (
+    "The collection platform no longer accepts this company's grant (revoked, or its refresh "
+    "token expired or was reused). Sync with the collection account is paused: an admin must "
+    "link the collection account again from the settings page."
+)
 
 
 class DatabaseTokenStore:
@@ -58,19 +77,21 @@ class DatabaseTokenStore:
     async def save_tokens(
         self, installation_id: int, tokens: StoredTokens, *, now: dt.datetime
     ) -> None:
-        await self.db.execute(
-            "save_collection_tokens",
-            id=installation_id,
-            access_token=self._seal(
-                installation_id, "collection_access_token", tokens.access_token
-            ),
-            refresh_token=self._seal(
-                installation_id, "collection_refresh_token", tokens.refresh_token
-            ),
-            expires_at=tokens.expires_at,
-            account_id=tokens.account_id,
-            now=now,
-        )
+        async with self._writing() as tx:
+            await tx.execute(
+                "save_collection_tokens",
+                id=installation_id,
+                access_token=self._seal(
+                    installation_id, "collection_access_token", tokens.access_token
+                ),
+                refresh_token=self._seal(
+                    installation_id, "collection_refresh_token", tokens.refresh_token
+                ),
+                expires_at=tokens.expires_at,
+                account_id=tokens.account_id,
+                now=now,
+            )
+            await Problems(tx).resolve_open(installation_id, AUTH_LOST, now=now)
 
     async def mark_refreshing(
         self, installation_id: int, refresh_token: str, *, now: dt.datetime
@@ -88,8 +109,29 @@ class DatabaseTokenStore:
     async def release_refresh_lock(self, installation_id: int, holder: str) -> None:
         await self.leases.release(_lease(installation_id), holder)
 
-    async def mark_collection_lost(self, installation_id: int, *, now: dt.datetime) -> None:
-        await self.db.execute("mark_collection_lost", id=installation_id, now=now)
+    async def mark_collection_lost(
+        self, installation_id: int, *, now: dt.datetime, detail: dict[str, Any] | None = None
+    ) -> None:
+        async with self._writing() as tx:
+            await tx.execute("mark_collection_lost", id=installation_id, now=now)
+            await Problems(tx).record(
+                installation_id=installation_id,
+                category="auth_lost",
+                code=AUTH_LOST,
+                subject=AUTH_LOST_SUBJECT,
+                message=AUTH_LOST_MESSAGE,
+                detail={"platform": detail} if detail else {},
+                now=now,
+            )
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[Connection]:
+        """One transaction; the database briefly unavailable → `TransientError` (retryable)."""
+        try:
+            async with self.db.transaction() as tx:
+                yield tx
+        except DatabaseUnavailable as exc:
+            raise TransientError("the database is unavailable", detail={"code": exc.code}) from exc
 
 
 def _lease(installation_id: int) -> str:

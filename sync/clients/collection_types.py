@@ -2,6 +2,7 @@
 
 Payloads we send and answers we read; unknown fields are tolerated so the platform can add
 fields. Money is integer minor units, dates are `datetime.date`, timestamps aware datetimes.
+Shapes that carry a token or a secret print it masked (`sync.redaction`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import datetime as dt
 from typing import Any, Literal
 
 import msgspec
+
+from sync.redaction import redacted
 
 Step = Literal[
     "reminder_1",
@@ -38,6 +41,7 @@ class Problem(Struct, frozen=True, kw_only=True):
     account_id: str | None = None
 
 
+@redacted("access_token", "refresh_token")
 class TokenResponse(Struct, frozen=True, kw_only=True):
     access_token: str
     token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
@@ -205,6 +209,7 @@ class EventsPage(Struct, frozen=True, kw_only=True):
     next_after: int
 
 
+@redacted("secret")
 class WebhookEndpoint(Struct, frozen=True, kw_only=True):
     id: str
     url: str = ""

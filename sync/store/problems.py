@@ -9,7 +9,7 @@ import msgspec
 
 from sync.errors import AuthLostError, SyncError
 from sync.jobs import Job
-from sync.store.db import Database, to_struct
+from sync.store.db import Connection, to_struct
 
 Category = Literal["missing_data", "rejected_by_collector", "ledger_refused", "auth_lost", "bug"]
 
@@ -37,7 +37,9 @@ def category_of(exc: BaseException) -> Category:
 
 
 class Problems:
-    def __init__(self, db: Database) -> None:
+    """Over the database, or over an open transaction to record a problem with its cause."""
+
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     async def record(
@@ -83,3 +85,9 @@ class Problems:
 
     async def resolve(self, problem_id: int, *, now: dt.datetime) -> bool:
         return await self.db.execute("resolve_problem", id=problem_id, now=now) == 1
+
+    async def resolve_open(self, installation_id: int, code: str, *, now: dt.datetime) -> int:
+        """Close an installation's open problems of one code (its cause is gone); how many."""
+        return await self.db.execute(
+            "resolve_open_problems", installation_id=installation_id, code=code, now=now
+        )

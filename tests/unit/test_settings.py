@@ -1,15 +1,21 @@
-"""Settings: each bad value names its variable in one line; secrets never show."""
+"""Settings: each bad value names its variable in one line; secrets (the database password
+included) never show; the demo's env file is private from its first byte."""
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from plugin.demo import demo_environment, write_private
 from plugin.logs import ContextFilter, JsonFormatter
 from plugin.settings import REQUIRED_TO_SERVE, Secret, SettingsError, load_settings
+from sync.redaction import masked_url
 
 KEY = "k" * 40
 SECRETS = {
@@ -139,3 +145,70 @@ def test_a_burst_worker_logs_no_secret(tmp_path) -> None:
     assert "migrations applied" in done.stderr
     for secret in SECRETS.values():
         assert secret not in done.stdout + done.stderr
+
+
+PG_PASSWORD = "pg-Pa55word-VALUE-4242"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"postgresql://cb:{PG_PASSWORD}@db:5432/cb", "postgresql://cb:********@db:5432/cb"),
+        (
+            "postgres://cb:p%40ss%2Fw@db/cb?sslmode=require",
+            "postgres://cb:********@db/cb?sslmode=require",
+        ),
+        (
+            "postgresql://db/cb?user=cb&password=p%26w&x=1",
+            "postgresql://db/cb?user=cb&password=********&x=1",
+        ),
+        ("postgresql://cb@db:5432/cb", "postgresql://cb@db:5432/cb"),
+        ("sqlite:///var/collectbridge.db", "sqlite:///var/collectbridge.db"),
+        ("sqlite:////abs/path.db", "sqlite:////abs/path.db"),
+    ],
+)
+def test_masked_url_hides_only_the_password(url: str, shown: str) -> None:
+    assert masked_url(url) == shown
+
+
+def test_the_database_password_never_shows() -> None:
+    url = f"postgresql://collectbridge:{PG_PASSWORD}@db.internal:5432/collectbridge"
+    settings = load_settings({**GOOD, "COLLECTBRIDGE_DATABASE_URL": url})
+    assert settings.database_url == url  # the value itself is kept for connecting
+    for text in (repr(settings), str(settings), f"{[settings]}", str(settings.__rich_repr__())):
+        assert PG_PASSWORD not in text
+        assert "postgresql://collectbridge:********@db.internal:5432/collectbridge" in text
+    assert PG_PASSWORD in settings.secret_values()  # so the log filter masks it too
+    assert set(SECRETS.values()) <= set(settings.secret_values())
+    record = logging.LogRecord("t", logging.ERROR, __file__, 1, "cannot reach %s", (url,), None)
+    ContextFilter(settings.secret_values()).filter(record)
+    assert PG_PASSWORD not in JsonFormatter().format(record)
+
+
+def test_a_bad_url_is_reported_without_its_password() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**GOOD, "COLLECTBRIDGE_PUBLIC_URL": f"ftp://me:{PG_PASSWORD}@host/"})
+    assert PG_PASSWORD not in str(caught.value) and "COLLECTBRIDGE_PUBLIC_URL" in str(caught.value)
+
+
+def test_demo_env_is_private_from_the_start(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the common default: a plain write would be world-readable
+    try:
+        env = demo_environment({}, tmp_path / "var")
+    finally:
+        os.umask(previous)
+    env_file = tmp_path / "var" / "demo.env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert [p.name for p in env_file.parent.iterdir()] == ["demo.env"]  # no temporary left
+    assert len(env["COLLECTBRIDGE_SECRET_KEY"]) >= 32
+    again = demo_environment({"COLLECTBRIDGE_LOG_LEVEL": "DEBUG"}, tmp_path / "var")
+    assert again["COLLECTBRIDGE_SECRET_KEY"] == env["COLLECTBRIDGE_SECRET_KEY"]  # kept
+    assert again["COLLECTBRIDGE_LOG_LEVEL"] == "DEBUG"
+
+
+def test_demo_env_never_replaces_an_existing_file(tmp_path: Path) -> None:
+    target = tmp_path / "demo.env"
+    target.write_text("COLLECTBRIDGE_SECRET_KEY=kept\n")
+    write_private(target, "COLLECTBRIDGE_SECRET_KEY=other\n")
+    assert target.read_text() == "COLLECTBRIDGE_SECRET_KEY=kept\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["demo.env"]

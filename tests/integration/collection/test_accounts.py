@@ -61,6 +61,10 @@ async def test_create_account_stores_the_grant_and_uses_it(
 
     created = await create(sandbox, NEW, "create-account:7001")
     saved = await save_created_grant(store, installation.id, created, now=utcnow())
+    grant = created.grant
+    assert grant.refresh_token is not None
+    for shown in (repr(created), str(saved), f"{[created, saved]}"):
+        assert grant.access_token not in shown and grant.refresh_token not in shown
 
     assert await calls(sandbox, since) == [
         ("POST", "/oauth/token", 200),

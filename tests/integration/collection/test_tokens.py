@@ -1,5 +1,7 @@
 """Token refresh across processes: one refresh for many callers in two worker processes, crash
-recovery inside the reuse interval, a lost link after it, and revocation on uninstall.
+recovery inside the reuse interval, a lost link after it (recorded once, with a problem, and
+failing fast afterwards), refused client credentials (a configuration error, the link kept), a
+database blip while storing a new pair, and revocation on uninstall. Token shapes print masked.
 
 Every test here is about the database-held refresh lease and token store, so each runs on
 SQLite and on PostgreSQL (``linked`` is overridden with ``linked_any``).
@@ -14,13 +16,26 @@ import signal
 import sys
 from typing import Any
 
+import msgspec
 import pytest
+from yarl import URL
 
-from sync.clients.collection_auth import StoredTokens
-from sync.errors import AuthLostError
+from sync.clients.collection_auth import (
+    StoredTokens,
+    authorization_request,
+    stored_from_response,
+)
+from sync.clients.collection_tokens import AUTH_LOST, DatabaseTokenStore
+from sync.clients.collection_types import TokenResponse, WebhookEndpoint
+from sync.errors import AuthLostError, ConfigurationError, PermanentError
+from sync.store.db import open_database
 from sync.store.installations import Installations
+from sync.store.migrate import migrate
+from sync.store.problems import Problem, Problems
 from tests.fixtures.collection import CollectionSandbox
+from tests.fixtures.proxy import TcpProxy
 from tests.integration.collection.conftest import Linked
+from tests.integration.collection.support import CIPHER, linked_installation, make_client
 
 WORKER = "tests.integration.collection.refresh_worker"
 
@@ -162,3 +177,178 @@ async def test_saving_without_an_account_id_keeps_the_stored_one(linked: Linked)
     saved = await linked.store.load_tokens(linked.installation_id)
     assert saved is not None and saved.account_id == linked.grant["account_id"]
     assert saved.refresh_token == "rt_x" and saved.expires_at.tzinfo is not None
+
+
+async def auth_problems(linked: Linked) -> list[Problem]:
+    found = await Problems(linked.db).open(linked.installation_id)
+    return [p for p in found if p.code == AUTH_LOST]
+
+
+async def test_invalid_grant_is_recorded_once_and_later_calls_fail_fast(
+    collection_sandbox: CollectionSandbox, linked: Linked
+) -> None:
+    sandbox = collection_sandbox
+    assert await linked.client.revoke_grant()  # the grant is dead: its refresh → invalid_grant
+    await make_expired(linked)
+    since = sandbox.state.now_rfc3339()
+    with pytest.raises(AuthLostError) as caught:
+        await linked.client.account()
+    assert caught.value.detail["error"] == "invalid_grant"
+    assert len(await token_calls(sandbox, since)) == 1
+
+    installation = await Installations(linked.db).get(linked.installation_id)
+    assert installation is not None and installation.collection_state == "lost"
+    [problem] = await auth_problems(linked)
+    assert (problem.category, problem.occurrences) == ("auth_lost", 1)
+    assert problem.detail == {"platform": caught.value.detail}
+    assert "link the collection account again" in problem.message
+
+    # Later calls, in this client and in a fresh one (another process), ask nobody anything.
+    after = sandbox.state.now_rfc3339()
+    fresh = make_client(
+        sandbox.session,
+        sandbox.url,
+        linked.store,
+        linked.installation_id,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+    )
+    for client in (linked.client, fresh, linked.client):
+        with pytest.raises(AuthLostError):
+            await client.account()
+    made = (await sandbox.control("GET", f"/_sandbox/calls?since={after}"))["items"]
+    assert made == []
+    [problem] = await auth_problems(linked)
+    assert problem.occurrences == 1
+
+
+async def test_relinking_resolves_the_auth_lost_problem(
+    collection_sandbox: CollectionSandbox, linked: Linked
+) -> None:
+    assert await linked.client.revoke_grant()
+    await make_expired(linked)
+    with pytest.raises(AuthLostError):
+        await linked.client.account()
+    assert len(await auth_problems(linked)) == 1
+    grant = await collection_sandbox.link()  # the admin links the account again
+    tokens = stored_from_response(TokenResponse(**grant), dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    await linked.store.save_tokens(linked.installation_id, tokens, now=dt.datetime.now(dt.UTC))
+    assert await auth_problems(linked) == []
+    installation = await Installations(linked.db).get(linked.installation_id)
+    assert installation is not None and installation.collection_state == "ok"
+    assert (await linked.client.account()).id == collection_sandbox.account_ids[0]
+
+
+async def test_invalid_client_is_a_configuration_error_and_keeps_the_link(
+    collection_sandbox: CollectionSandbox, linked: Linked
+) -> None:
+    sandbox = collection_sandbox
+    wrong_secret = "rotated-away-client-secret-0000"
+    misconfigured = make_client(
+        sandbox.session,
+        sandbox.url,
+        linked.store,
+        linked.installation_id,
+        client_id=sandbox.client_id,
+        client_secret=wrong_secret,
+    )
+    await make_expired(linked)
+    since = sandbox.state.now_rfc3339()
+    with pytest.raises(ConfigurationError) as caught:
+        await misconfigured.account()
+    error = caught.value
+    assert isinstance(error, PermanentError) and error.code == "configuration_error"
+    assert "COLLECTBRIDGE_COLLECTION_CLIENT_SECRET" in error.message
+    for secret in (wrong_secret, sandbox.client_secret, str(linked.grant["refresh_token"])):
+        assert secret not in f"{error} {error.message} {error.detail!r}"
+    assert [c["status"] for c in await token_calls(sandbox, since)] == [401]
+
+    installation = await Installations(linked.db).get(linked.installation_id)
+    assert installation is not None and installation.collection_state == "ok"
+    assert await Problems(linked.db).open(linked.installation_id) == []
+    stored = await linked.store.load_tokens(linked.installation_id)
+    assert stored is not None and not stored.lost
+    # Once the operator fixes the credentials, the same grant refreshes as if nothing happened.
+    assert (await linked.client.account()).id == sandbox.account_ids[0]
+    assert not any(g.revoked for g in sandbox.state.grants.values())
+
+
+@pytest.mark.postgres
+async def test_a_database_blip_while_storing_the_new_pair_is_retried(
+    collection_sandbox: CollectionSandbox, postgres_url: str
+) -> None:
+    sandbox = collection_sandbox
+    direct = await open_database(postgres_url)
+    await migrate(direct, dt.datetime.now(dt.UTC))
+    dsn = URL(postgres_url)
+    proxy = TcpProxy(dsn.host or "127.0.0.1", dsn.port or 5432)
+    await proxy.start()
+    through_proxy = await open_database(str(dsn.with_port(proxy.port)))
+    restoring: list[asyncio.Task[None]] = []
+
+    async def database_goes_away(answer: TokenResponse) -> None:
+        await proxy.cut()  # the pair is in hand; the database is gone for a moment
+
+        async def come_back() -> None:
+            await asyncio.sleep(0.4)
+            await proxy.restore()
+
+        restoring.append(asyncio.create_task(come_back()))
+
+    try:
+        installation_id, store = await linked_installation(
+            through_proxy, await sandbox.link(), expired=True
+        )
+        client = make_client(
+            sandbox.session,
+            sandbox.url,
+            store,
+            installation_id,
+            client_id=sandbox.client_id,
+            client_secret=sandbox.client_secret,
+            after_token_answer=database_goes_away,
+        )
+        since = sandbox.state.now_rfc3339()
+        assert (await client.account()).id == sandbox.account_ids[0]
+        assert restoring, "the database never went away"
+        assert len(await token_calls(sandbox, since)) == 1
+        stored = await DatabaseTokenStore(direct, CIPHER).load_tokens(installation_id)
+        assert stored is not None and stored.refreshing is None and not stored.lost
+        assert [g.revoked for g in sandbox.state.grants.values()] == [False]
+        assert stored.access_token in sandbox.state.access_tokens
+    finally:
+        await asyncio.gather(*restoring)
+        await through_proxy.close()
+        await direct.close()
+        await proxy.cut()
+
+
+async def test_token_shapes_never_show_a_token(
+    collection_sandbox: CollectionSandbox, linked: Linked
+) -> None:
+    stored = await linked.store.load_tokens(linked.installation_id)
+    assert stored is not None
+    in_flight = msgspec.structs.replace(stored, refreshing=stored.refresh_token)
+    answer = TokenResponse(**linked.grant)  # type: ignore[arg-type]
+    request = authorization_request(
+        collection_sandbox.url + "/oauth/authorize",
+        client_id="c",
+        redirect_uri="http://127.0.0.1:9/cb",
+        scope="events:read",
+    )
+    endpoint = WebhookEndpoint(id="we_1", url="https://x", secret="whsec_c2VjcmV0LXNpZ25pbmcta2V5")
+    secrets = [stored.access_token, stored.refresh_token, request.code_verifier, "whsec_"]
+    for shape in (stored, in_flight, answer, request, endpoint):
+        for text in (
+            repr(shape),
+            str(shape),
+            f"{shape}",
+            repr([shape]),
+            str(shape.__rich_repr__()),
+        ):
+            assert not any(secret in text for secret in secrets), text
+            assert "'********'" in text
+    # Only the printing is masked: the values themselves and the wire form are untouched.
+    assert answer.access_token == linked.grant["access_token"]
+    assert msgspec.json.decode(msgspec.json.encode(answer))["refresh_token"] == stored.refresh_token
+    assert repr(msgspec.structs.replace(stored, refreshing=None)).count("refreshing=None") == 1

@@ -15,3 +15,8 @@ ORDER BY last_seen_at DESC, id DESC
 -- name: resolve_problem
 -- Close a problem.
 UPDATE problems SET resolved_at = :now WHERE id = :id AND resolved_at IS NULL
+
+-- name: resolve_open_problems
+-- Close an installation's open problems of one code, once their cause is gone.
+UPDATE problems SET resolved_at = :now
+WHERE installation_id = :installation_id AND code = :code AND resolved_at IS NULL
