@@ -1,11 +1,12 @@
 """The collection platform client: one class around an injected `aiohttp.ClientSession`.
 
 Every call gets a fresh-enough access token from `TokenKeeper` (refresh under a database lease,
-see collection_auth.py), explicit timeouts, and retries with tenacity for transient failures:
-429, 500, 502-504, timeouts and connection errors. A ``Retry-After`` of at most 30 s is waited
-out (never less); a longer one raises `RateLimitedError(retry_after=…)` at once so the job is
-rescheduled. Without ``Retry-After`` the wait is exponential with jitter. A 401 gets one refresh
-and one retry; a second 401 marks the link ``lost`` and raises `AuthLostError`.
+see collection_auth.py), explicit timeouts, and the in-process retries of `retrying`: 429, 500,
+502-504, timeouts and connection errors. A ``Retry-After`` of at most 30 s is waited out (never
+less), on any of these statuses; a longer one ends the call at once with `RateLimitedError`
+(429) or `TransientError` (5xx) carrying ``retry_after``, so the job is rescheduled no earlier.
+A 401 gets one refresh and one retry; a second 401 marks the link ``lost`` and raises
+`AuthLostError`.
 
 Errors map to `sync.errors` (status → class is `error_for`, kept as data); the platform's
 problem document, with its ``code``, is the exception's ``detail``. Every POST carries the
@@ -15,18 +16,12 @@ caller's ``Idempotency-Key`` (derived from our own ids), so a retried POST is ne
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, TypeVar
 
 import aiohttp
 import msgspec
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from sync.clients.collection_auth import (
     PLATFORM,
@@ -34,7 +29,7 @@ from sync.clients.collection_auth import (
     partner_request_body,
     request_tokens,
 )
-from sync.clients.collection_errors import error_for, parse_retry_after, problem_of
+from sync.clients.collection_errors import error_for, problem_of
 from sync.clients.collection_types import (
     Account,
     BatchItemResult,
@@ -53,23 +48,13 @@ from sync.clients.collection_types import (
     UpsertResult,
     WebhookEndpoint,
 )
-from sync.errors import (
-    AuthLostError,
-    RateLimitedError,
-    TransientError,
-)
+from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
+from sync.errors import AuthLostError, TransientError
 
 T = TypeVar("T")
 MAX_BATCH = 500
-MAX_RETRY_AFTER = 30.0
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=15, connect=5, sock_read=10)
 _encoder = msgspec.json.Encoder()
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, RateLimitedError):
-        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
-    return isinstance(exc, TransientError)
 
 
 class CollectionClient:
@@ -91,15 +76,11 @@ class CollectionClient:
         self.tokens = tokens
         self.timeout = timeout
         self.attempts = attempts
-        self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self._rng = random.Random()
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, TransientError) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(self._backoff(state))
 
     async def _call(
         self,
@@ -121,16 +102,19 @@ class CollectionClient:
         data = raw if raw is not None else (_encoder.encode(body) if body is not None else None)
         if data is not None:
             headers["Content-Type"] = content_type
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            wait=self._wait,
-            stop=stop_after_attempt(self.attempts),
-            reraise=True,
+        answer = await send_with_retries(
+            lambda: self._authorized(method, path, headers, data, params),
+            attempts=self.attempts,
+            base=self.backoff,
+            cap=self.backoff_max,
+            rng=self._rng,
         )
-        async for attempt in retrying:
-            with attempt:
-                answer = await self._authorized(method, path, headers, data, params)
-        return msgspec.json.decode(answer, type=kind) if kind is not None and answer else None
+        if not answer.ok:
+            problem = problem_of(answer.body, answer.status)
+            raise error_for(answer.status, problem, answer.retry_after)
+        if kind is None or not answer.body:
+            return None
+        return msgspec.json.decode(answer.body, type=kind)
 
     async def _authorized(
         self,
@@ -139,26 +123,24 @@ class CollectionClient:
         headers: dict[str, str],
         data: bytes | None,
         params: dict[str, str] | None,
-    ) -> bytes:
+    ) -> Answer:
+        """One attempt: a 401 gets one refresh and one resend; a second 401 loses the link."""
         token = await self.tokens.access_token()
-        status, answer, retry_after = await self._send(method, path, headers, data, params, token)
-        if status == 401:
-            token = (await self.tokens.refresh(stale=token)).access_token
-            status, answer, retry_after = await self._send(
-                method, path, headers, data, params, token
-            )
-            if status == 401:
-                await self.tokens.store.mark_collection_lost(
-                    self.tokens.installation_id, now=self.tokens.now()
-                )
-                raise AuthLostError(
-                    "the collection platform refused a fresh token",
-                    detail=problem_of(answer, status),
-                    platform=PLATFORM,
-                )
-        if 200 <= status < 300:
+        answer = await self._send(method, path, headers, data, params, token)
+        if answer.status != 401:
             return answer
-        raise error_for(status, problem_of(answer, status), retry_after)
+        token = (await self.tokens.refresh(stale=token)).access_token
+        answer = await self._send(method, path, headers, data, params, token)
+        if answer.status != 401:
+            return answer
+        await self.tokens.store.mark_collection_lost(
+            self.tokens.installation_id, now=self.tokens.now()
+        )
+        raise AuthLostError(
+            "the collection platform refused a fresh token",
+            detail=problem_of(answer.body, answer.status),
+            platform=PLATFORM,
+        )
 
     async def _send(
         self,
@@ -168,7 +150,7 @@ class CollectionClient:
         data: bytes | None,
         params: dict[str, str] | None,
         token: str,
-    ) -> tuple[int, bytes, float | None]:
+    ) -> Answer:
         all_headers = {**headers, "Authorization": f"Bearer {token}"}
         try:
             async with self.session.request(
@@ -179,9 +161,13 @@ class CollectionClient:
                 headers=all_headers,
                 timeout=self.timeout,
             ) as resp:
-                answer = await resp.read()
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"), self.tokens.now())
-                return resp.status, answer, retry_after
+                return Answer(
+                    status=resp.status,
+                    body=await resp.read(),
+                    retry_after=parse_retry_after(
+                        resp.headers.get("Retry-After"), self.tokens.now()
+                    ),
+                )
         except TimeoutError as exc:
             raise TransientError("the collection platform timed out", platform=PLATFORM) from exc
         except aiohttp.ClientError as exc:

@@ -7,8 +7,6 @@ exception's ``detail``.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 from typing import Any
 
 import msgspec
@@ -37,21 +35,6 @@ ERRORS: dict[int, type[SyncError]] = {
     503: TransientError,
     504: TransientError,
 }
-
-
-def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
-    """Delta-seconds or an HTTP-date, as seconds from ``now`` (never negative)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now).total_seconds())
 
 
 def error_for(status: int, problem: dict[str, Any], retry_after: float | None) -> SyncError:

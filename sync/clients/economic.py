@@ -2,12 +2,12 @@
 
 Every request carries ``X-AppSecretToken`` and ``X-AgreementGrantToken``, explicit timeouts,
 and is counted through `ApiCallRecorder` (the database store, so all processes share one
-rolling 24-hour count per installation). Transient failures (429, 500, 502-504, timeouts,
-connection errors) are retried with tenacity: a ``Retry-After`` of at most 30 s is waited out
-(never less), a longer one raises `RateLimitedError(retry_after=…)` at once so the job is
-rescheduled; otherwise capped exponential backoff with jitter. 401 → `AuthLostError` (the grant
-was revoked: no retry), 403/404/409 and 400/422 → the matching `PermanentError`, with the
-platform's ``message``/``errors``/``logId`` in ``detail``.
+rolling 24-hour count per installation). Retries within a call follow `retrying` (429, 500,
+502-504, timeouts, connection errors; a ``Retry-After`` over 30 s is not waited out). What the
+call finally gets is mapped by `economic_wire.error_for`: 429 → `RateLimitedError` and other 5xx
+→ `TransientError`, both carrying ``retry_after`` so the job is rescheduled no earlier; 401 →
+`AuthLostError` (the grant was revoked: no retry), 403/404/409 and 400/422 → the matching
+`PermanentError`, with the platform's ``message``/``errors``/``logId`` in ``detail``.
 
 Collections are async iterators over pages of ``page_size`` (1000 by default) sorted by a stable
 key; an iteration that ends without an exception reached the last page (``nextPage`` absent),
@@ -18,18 +18,12 @@ Money is integer minor units on our side; `economic_wire` is the one place that 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, Protocol, TypeVar
 
 import aiohttp
 import msgspec
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from sync.clients.economic_types import (
     Account,
@@ -58,13 +52,12 @@ from sync.clients.economic_wire import (
     error_body,
     error_for,
     minor_to_decimal,
-    parse_retry_after,
 )
+from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
 from sync.errors import TransientError
 
 T = TypeVar("T")
 InvoiceList = Literal["booked", "unpaid", "overdue", "paid"]
-MAX_RETRY_AFTER = 30.0
 PAGE_SIZE = 1000
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5, sock_read=20)
 JOURNALS_API = "/journalsapi/v16.0.1"
@@ -77,12 +70,6 @@ class ApiCallRecorder(Protocol):
     async def record_api_call(
         self, installation_id: int, platform: str, at: dt.datetime
     ) -> None: ...
-
-
-def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, TransientError):
-        return exc.retry_after is None or exc.retry_after <= MAX_RETRY_AFTER
-    return False
 
 
 def _utcnow() -> dt.datetime:
@@ -123,16 +110,12 @@ class EconomicClient:
         self.recorder = recorder
         self.timeout = timeout
         self.attempts = attempts
+        self.backoff = backoff
+        self.backoff_max = backoff_max
         self.now = now
-        self._backoff = wait_exponential_jitter(multiplier=backoff, max=backoff_max, jitter=backoff)
+        self._rng = random.Random()
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, TransientError) and exc.retry_after is not None:
-            return exc.retry_after  # never earlier than the platform asked
-        return float(self._backoff(state))
 
     async def _request(
         self,
@@ -152,16 +135,16 @@ class EconomicClient:
         data = encode(body) if body is not None else None
         if data is not None:
             headers["Content-Type"] = "application/json"
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_retryable),
-            wait=self._wait,
-            stop=stop_after_attempt(self.attempts),
-            reraise=True,
+        answer = await send_with_retries(
+            lambda: self._send(method, url, headers, data, params),
+            attempts=self.attempts,
+            base=self.backoff,
+            cap=self.backoff_max,
+            rng=self._rng,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await self._send(method, url, headers, data, params)
-        raise AssertionError("unreachable: tenacity either returns or reraises")
+        if answer.ok:
+            return answer.body
+        raise error_for(answer.status, error_body(answer.body), answer.retry_after)
 
     async def _send(
         self,
@@ -170,17 +153,17 @@ class EconomicClient:
         headers: dict[str, str],
         data: bytes | None,
         params: dict[str, str] | None,
-    ) -> bytes:
+    ) -> Answer:
         await self.recorder.record_api_call(self.installation_id, PLATFORM, self.now())
         try:
             async with self.session.request(
                 method, url, headers=headers, data=data, params=params, timeout=self.timeout
             ) as resp:
-                answer = await resp.read()
-                if 200 <= resp.status < 300:
-                    return answer
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"), self.now())
-                raise error_for(resp.status, error_body(answer), retry_after)
+                return Answer(
+                    status=resp.status,
+                    body=await resp.read(),
+                    retry_after=parse_retry_after(resp.headers.get("Retry-After"), self.now()),
+                )
         except TimeoutError as exc:
             raise TransientError("e-conomic timed out", platform=PLATFORM) from exc
         except aiohttp.ClientError as exc:

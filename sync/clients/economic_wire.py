@@ -1,4 +1,4 @@
-"""The e-conomic wire format, pure: money, error classification, ``Retry-After``, decoding.
+"""The e-conomic wire format, pure: money, error classification, decoding.
 
 Money is the one conversion that matters: e-conomic sends amounts as decimal JSON numbers
 (``1019.99``). They are decoded straight from the JSON text into ``Decimal`` (never through
@@ -8,8 +8,6 @@ Money is the one conversion that matters: e-conomic sends amounts as decimal JSO
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, TypeVar
@@ -111,21 +109,6 @@ def decode_raw(body: bytes) -> Any:
 def encode(document: Any) -> bytes:
     """Builtins (with ``Decimal`` amounts) → JSON bytes, decimals written as numbers."""
     return _encoder.encode(document)
-
-
-def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
-    """Delta-seconds or an HTTP-date, as seconds from ``now`` (never negative)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - now).total_seconds())
 
 
 def error_body(answer: bytes) -> dict[str, Any]:
