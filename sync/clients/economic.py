@@ -54,7 +54,7 @@ from sync.clients.economic_wire import (
     minor_to_decimal,
 )
 from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
-from sync.errors import TransientError
+from sync.errors import RateLimitedError, TransientError
 
 T = TypeVar("T")
 InvoiceList = Literal["booked", "unpaid", "overdue", "paid"]
@@ -62,14 +62,22 @@ PAGE_SIZE = 1000
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5, sock_read=20)
 JOURNALS_API = "/journalsapi/v16.0.1"
 WEBHOOKS_API = "/webhooksapi/v1.0.0"
+# e-conomic allows 50,000 calls per agreement in a rolling 24 hours. We pause a little before it,
+# leaving room for calls already under way in other processes and for a person's own use.
+DAILY_BUDGET = 47_500
 
 
 class ApiCallRecorder(Protocol):
-    """Counts API calls per installation (implemented by `sync.store.usage.ApiUsage`)."""
+    """Counts API calls per installation in a window every process shares (implemented by
+    `sync.store.usage.ApiUsage`)."""
 
     async def record_api_call(
         self, installation_id: int, platform: str, at: dt.datetime
     ) -> None: ...
+
+    async def budget_wait(
+        self, installation_id: int, platform: str, *, limit: int, now: dt.datetime
+    ) -> float: ...
 
 
 def _utcnow() -> dt.datetime:
@@ -92,6 +100,7 @@ class EconomicClient:
         grant_token: str,
         installation_id: int,
         recorder: ApiCallRecorder,
+        daily_budget: int | None = DAILY_BUDGET,
         openapi_url: str | None = None,
         timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         attempts: int = 5,
@@ -108,6 +117,7 @@ class EconomicClient:
         }
         self.installation_id = installation_id
         self.recorder = recorder
+        self.daily_budget = daily_budget
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -154,6 +164,7 @@ class EconomicClient:
         data: bytes | None,
         params: dict[str, str] | None,
     ) -> Answer:
+        await self._within_budget()
         await self.recorder.record_api_call(self.installation_id, PLATFORM, self.now())
         try:
             async with self.session.request(
@@ -170,6 +181,22 @@ class EconomicClient:
             raise TransientError(
                 f"cannot reach e-conomic: {type(exc).__name__}", platform=PLATFORM
             ) from exc
+
+    async def _within_budget(self) -> None:
+        """Pause before e-conomic's fair-use limit instead of failing at it: once the shared
+        24-hour count reaches the budget, the call ends with a rate-limited error carrying the
+        time at which the window has room again, and the job is rescheduled for then."""
+        if self.daily_budget is None:
+            return
+        wait = await self.recorder.budget_wait(
+            self.installation_id, PLATFORM, limit=self.daily_budget, now=self.now()
+        )
+        if wait > 0:
+            raise RateLimitedError(
+                "the company's daily e-conomic call budget is used up; paused until it has room",
+                retry_after=wait,
+                platform=PLATFORM,
+            )
 
     async def _get(self, path: str, kind: type[T], params: dict[str, str] | None = None) -> T:
         return decode(await self._request("GET", self.base_url + path, params=params), kind)

@@ -256,6 +256,23 @@ async def test_long_retry_after_raises_rate_limited(
     assert [c.status for c in sb.state.calls] == [200, 429]  # not waited out, not retried
 
 
+async def test_our_budget_pauses_before_the_platform_limit_across_clients(
+    economic_sandbox: EconomicSandbox, make_client: ClientFactory, http: aiohttp.ClientSession
+) -> None:
+    sb = economic_sandbox
+    await control(http, f"{sb.url}/_sandbox/budget", {"agreement": sb.agreement(), "limit": 5})
+    first, second = make_client(daily_budget=4), make_client(daily_budget=4)
+    for client in (first, second, first, second):  # two "processes" share the stored count
+        await client.self_info()
+    for client in (first, second):
+        with pytest.raises(RateLimitedError) as caught:
+            await client.self_info()
+        # room again when the first minute bucket leaves the 24-hour window
+        assert caught.value.retry_after is not None
+        assert 86_340 <= caught.value.retry_after <= 86_460
+    assert [c.status for c in sb.state.calls] == [200] * 4  # the platform never said 429
+
+
 async def test_every_call_is_counted_in_the_store(
     economic_sandbox: EconomicSandbox,
     make_client: ClientFactory,
