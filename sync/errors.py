@@ -77,3 +77,30 @@ class ValidationError(PermanentError):
 
 class ConfigurationError(PermanentError):
     code = "configuration_error"
+
+
+# DESIGN.md's one failure table, by HTTP status, for both platforms. 401 is not in it: each
+# client decides what a refused credential means (e-conomic: grant revoked; collection: refresh
+# once, then the link is lost).
+FAILURE_TABLE: dict[int, type[SyncError]] = {
+    400: ValidationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+    429: RateLimitedError,
+    500: TransientError,
+    502: TransientError,
+    503: TransientError,
+    504: TransientError,
+}
+
+
+def error_for_status(
+    status: int, message: str, *, detail: Any, retry_after: float | None, platform: str
+) -> SyncError:
+    """The exception for a non-2xx answer: by the table, else transient for 5xx, permanent."""
+    kind = FAILURE_TABLE.get(status, TransientError if status >= 500 else PermanentError)
+    if issubclass(kind, TransientError):
+        return kind(message, retry_after=retry_after, detail=detail, platform=platform)
+    return kind(message, detail=detail, platform=platform)

@@ -14,17 +14,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from sync.errors import (
-    AuthLostError,
-    ConflictError,
-    NotFoundError,
-    PermanentError,
-    PermissionDeniedError,
-    RateLimitedError,
-    SyncError,
-    TransientError,
-    ValidationError,
-)
+from sync.errors import AuthLostError, SyncError, error_for_status
 
 PLATFORM = "economic"
 T = TypeVar("T")
@@ -50,20 +40,6 @@ MONEY_FIELDS = frozenset(
         "amountInBaseCurrency",
     }
 )
-
-ERRORS: dict[int, type[SyncError]] = {
-    400: ValidationError,
-    401: AuthLostError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: ValidationError,
-    429: RateLimitedError,
-    500: TransientError,
-    502: TransientError,
-    503: TransientError,
-    504: TransientError,
-}
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
 _encoder = msgspec.json.Encoder(decimal_format="number")
@@ -123,12 +99,13 @@ def error_body(answer: bytes) -> dict[str, Any]:
 def error_for(status: int, body: Mapping[str, Any], retry_after: float | None) -> SyncError:
     """The `sync.errors` exception for a non-2xx answer; ``detail`` keeps message, errors and
     logId (never our request headers)."""
-    kind = ERRORS.get(status, TransientError if status >= 500 else PermanentError)
     detail = {
         key: body[key] for key in ("message", "errors", "logId", "httpStatusCode") if key in body
     }
     detail.setdefault("httpStatusCode", status)
     message = f"e-conomic answered {status}"
-    if issubclass(kind, TransientError):
-        return kind(message, retry_after=retry_after, detail=detail, platform=PLATFORM)
-    return kind(message, detail=detail, platform=PLATFORM)
+    if status == 401:  # the grant was revoked (or never valid): park, no retry
+        return AuthLostError(message, detail=detail, platform=PLATFORM)
+    return error_for_status(
+        status, message, detail=detail, retry_after=retry_after, platform=PLATFORM
+    )
