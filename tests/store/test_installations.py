@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sync.errors import ValidationError
 from sync.jobs import JobQueue, NewJob
@@ -84,3 +85,19 @@ async def test_problems_are_counted_while_open(db: Database) -> None:
     assert problem.detail == {"detail": {"field": "address"}}
     assert await problems.resolve(problem.id, now=NOW)
     assert await problems.open(inst.id) == []
+
+
+async def test_problems_of_no_installation_are_counted_too(db: Database) -> None:
+    problems = Problems(db)
+    kwargs: dict[str, Any] = {
+        "installation_id": None,
+        "category": "rejected_by_collector",
+        "code": "configuration_error",
+        "subject": "collection:client",
+        "message": "client credentials refused",
+    }
+    first = await problems.record(**kwargs, now=NOW)
+    again = await problems.record(**kwargs, now=NOW + dt.timedelta(minutes=1))
+    assert first == again
+    assert await problems.resolve(first, now=NOW)
+    assert await problems.record(**kwargs, now=NOW) != first

@@ -233,3 +233,19 @@ async def test_a_job_swept_out_of_attempts_is_dead_with_an_end_time_and_purgeabl
     job = await queue.get(job_id)
     assert job is not None and job.finished_at == later(10)
     assert await queue.purge(before=later(11), include_dead=True) == 1
+
+
+async def test_a_busy_serial_key_does_not_hide_an_installations_other_work(db: Database) -> None:
+    queue = JobQueue(db)
+    inst = await installation(db, 4)
+    await queue.enqueue(NewJob(kind="book", installation_id=inst, serial_key="ledger"), now=NOW)
+    first = await claim(queue, cap=10)
+    assert len(first.jobs) == 1
+    # More jobs of the busy key than a claim looks at, then one of another kind behind them.
+    await queue.enqueue_many(
+        [NewJob(kind="book", installation_id=inst, serial_key="ledger") for _ in range(60)],
+        now=NOW,
+    )
+    other = await queue.enqueue(NewJob(kind="sync", installation_id=inst), now=later(1))
+    got = await claim(queue, limit=1, cap=10, now=later(2))
+    assert [j.id for j in got.jobs] == [other]

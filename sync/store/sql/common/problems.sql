@@ -2,7 +2,7 @@
 -- Record an actionable problem, or count one more occurrence of the same open problem.
 INSERT INTO problems (installation_id, category, code, subject, message, detail, first_seen_at, last_seen_at)
 VALUES (:installation_id, :category, :code, :subject, :message, :detail, :now, :now)
-ON CONFLICT (installation_id, code, subject) WHERE resolved_at IS NULL
+ON CONFLICT (COALESCE(installation_id, 0), code, subject) WHERE resolved_at IS NULL
 DO UPDATE SET occurrences = problems.occurrences + 1, last_seen_at = excluded.last_seen_at,
               message = excluded.message, detail = excluded.detail
 RETURNING id

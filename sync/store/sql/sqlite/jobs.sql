@@ -4,7 +4,8 @@ SELECT 1
 
 -- name: claim_jobs
 -- Claim up to :limit due jobs: at most :cap running per installation, installations taken in turn, one job per serial key,
--- looking at the first :window due jobs of each installation.
+-- looking at the first :window due jobs of each installation whose serial key is free (so a busy key
+-- with many waiting jobs does not hide the installation's other work).
 WITH RECURSIVE installations_waiting(inst) AS (
     SELECT (SELECT COALESCE(installation_id, 0) FROM jobs
             WHERE state IN ('queued', 'failed') ORDER BY COALESCE(installation_id, 0) LIMIT 1)
@@ -20,6 +21,8 @@ WITH RECURSIVE installations_waiting(inst) AS (
     FROM installations_waiting w JOIN jobs j ON j.id IN (
         SELECT d.id FROM jobs d
         WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed') AND d.run_at <= :now
+          AND (d.serial_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
         ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
         LIMIT :window)
     WHERE w.inst IS NOT NULL
@@ -27,8 +30,6 @@ WITH RECURSIVE installations_waiting(inst) AS (
     SELECT h.id, h.inst, h.priority, h.run_at, h.serial_key,
            ROW_NUMBER() OVER (PARTITION BY h.serial_key ORDER BY h.priority DESC, h.run_at, h.id) AS serial_rank
     FROM heads h
-    WHERE h.serial_key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = h.serial_key)
 ), ranked AS (
     SELECT c.id, c.priority, c.run_at, COALESCE(r.n, 0) AS busy,
            ROW_NUMBER() OVER (PARTITION BY c.inst ORDER BY c.priority DESC, c.run_at, c.id) AS turn
