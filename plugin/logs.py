@@ -22,7 +22,8 @@ MASK = "********"
 
 
 class ContextFilter(logging.Filter):
-    """Adds the job context and masks secret values in the message and arguments."""
+    """Adds the job context and masks secret values in the message, its arguments, the
+    traceback and every ``extra=`` field."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
@@ -43,6 +44,11 @@ class ContextFilter(logging.Filter):
             if record.exc_info and record.exc_info[1] is not None:
                 record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
+            if record.stack_info:
+                record.stack_info = self.mask(record.stack_info)
+            for key, value in _extras(record).items():
+                if not isinstance(value, int | float | bool | None):
+                    setattr(record, key, self.mask(str(value)))
         return True
 
 

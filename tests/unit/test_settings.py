@@ -99,9 +99,12 @@ def test_log_records_never_carry_a_configured_secret() -> None:
         raise RuntimeError(f"refused {secret}")
     except RuntimeError:
         record.exc_info = sys.exc_info()
+    record.url = f"https://x/?client_secret={secret}"  # an extra= field
+    record.attempt = 3
     ContextFilter([secret]).filter(record)
     line = JsonFormatter().format(record)
     assert secret not in line and "********" in line and "RuntimeError" in line
+    assert '"attempt":3' in line
 
 
 def test_cli_error_output_never_shows_a_secret(tmp_path) -> None:
