@@ -3,7 +3,8 @@
 Beyond the contract: ``agreement`` may be left out (the first seeded company is meant);
 ``POST /_sandbox/invoices`` also takes a list (a bulk import: one webhook per invoice);
 ``vat_rate`` is a percentage (25) or a fraction (0.25); ``PUT /_sandbox/customers/{n}`` creates
-the customer when it does not exist (``customer.created``); each ``POST /_sandbox/faults``
+the customer when it does not exist (``customer.created``) and ``DELETE /_sandbox/customers/{n}``
+deletes one without invoices (``customer.deleted``, else 400); each ``POST /_sandbox/faults``
 replaces the whole fault setting and also takes ``retry_after`` (seconds sent with injected
 429/503, default 1); ``POST /_sandbox/budget`` also takes ``window_seconds`` (default 86400);
 ``POST /_sandbox/grants/{agreement}`` issues a grant without the install page;
@@ -168,6 +169,25 @@ async def change_customer(request: web.Request) -> web.Response:
     return respond(customer_doc(company, customer, base_url(request), today))
 
 
+async def delete_customer(request: web.Request) -> web.Response:
+    """Delete a customer and fire ``customer.deleted``. Like e-conomic, which refuses to delete a
+    customer with booked entries, a customer with invoices is refused (400)."""
+    body = await read_object(request) if request.body_exists else {}
+    if "agreement" in request.query and request.query["agreement"].isdigit():
+        body.setdefault("agreement", int(request.query["agreement"]))
+    company = _company(request, body)
+    raw = request.match_info["number"]
+    if not raw.isdigit() or int(raw) not in company.customers:
+        raise not_found("Customer")
+    number = int(raw)
+    if any(invoice.customer == number for invoice in company.invoices.values()):
+        raise ApiError(400, "The customer has booked entries and cannot be deleted.")
+    del company.customers[number]
+    company.version += 1
+    request.app[DISPATCHER].fire([customer_event(company, "deleted", number)])
+    return web.Response(status=204)
+
+
 async def issue_grant(request: web.Request) -> web.Response:
     state, raw = request.app[STATE], request.match_info["agreement"]
     if not raw.isdigit() or int(raw) not in state.companies:
@@ -278,6 +298,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/_sandbox/invoices/{number}/payments", direct_payment)
     add.add_post("/_sandbox/invoices/{number}/credit-note", create_credit_note)
     add.add_put("/_sandbox/customers/{number}", change_customer)
+    add.add_delete("/_sandbox/customers/{number}", delete_customer)
     add.add_post("/_sandbox/grants/{agreement}", issue_grant)
     add.add_post("/_sandbox/grants/{agreement}/revoke", revoke_grants)
     add.add_post("/_sandbox/legacy-webhooks", legacy_webhook)

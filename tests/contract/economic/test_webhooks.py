@@ -197,3 +197,31 @@ async def test_webhooks_api_crud_conflict_and_delivery(economic_sandbox: Economi
             assert await r.json() == []
         async with http.delete(f"{prefix}/webhooks/{created['id']}") as r:
             assert r.status == 404
+
+
+async def test_deleting_a_customer_fires_its_webhook(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    agreement = sb.agreement()
+    async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
+        await register(http, agreement, "customer", f"{hook.url}/c?old=[OLDNUMBER]")
+        async with http.get("/customers/1") as r:
+            template = await r.json()
+        keys = ("currency", "paymentTerms", "customerGroup", "vatZone")
+        body = {"agreement": agreement, "name": "Ny Kunde ApS"} | {k: template[k] for k in keys}
+        async with http.put("/_sandbox/customers/99001", json=body) as r:
+            assert r.status == 200
+        assert (await hook.next()).query == {"old": "99001"}
+        async with http.delete(f"/_sandbox/customers/99001?agreement={agreement}") as r:
+            assert r.status == 204
+        assert (await hook.next()).query == {"old": "99001"}
+        async with http.get("/customers/99001") as r:
+            assert r.status == 404
+        async with http.get("/invoices/booked?pagesize=1") as r:
+            first = (await r.json())["collection"][0]
+        with_invoices = first["customer"]["customerNumber"]
+        async with http.delete(f"/_sandbox/customers/{with_invoices}") as r:
+            assert r.status == 400
+        async with http.get(f"/customers/{with_invoices}") as r:
+            assert r.status == 200
+        await sb.dispatcher.idle()
+    assert len(hook.received) == 2  # created and deleted; the refused delete fired nothing
