@@ -2,19 +2,21 @@
 
     SyncError                      base; ``code`` is stable, ``message`` is safe to show a person
     ├── TransientError             429, 500, 502-504, timeouts, connection errors: retry later
-    │   └── RateLimitedError       429 (or a budget reached) with the time to wait
+    │   ├── RateLimitedError       429 with the time to wait
+    │   │   └── BudgetExhaustedError  our daily e-conomic budget is used up: wait, no attempt spent
+    │   └── ConfigurationError     our own set-up is refused (e.g. client credentials): wait for the
+    │                              operator, no attempt spent; no installation loses its link
     ├── AuthLostError              the platform no longer accepts an installation's grant: park
     ├── PermanentError             400, 403, 404, 409, 422: record a problem, no retry
     │   ├── PermissionDeniedError  403
     │   ├── NotFoundError          404
     │   ├── ConflictError          409
-    │   ├── ValidationError        400/422 with the platform's details
-    │   └── ConfigurationError     our own set-up is wrong (e.g. client credentials refused):
-    │                              the operator must act; no installation loses its link
+    │   └── ValidationError        400/422 with the platform's details
     └── (anything else)            a bug: the job goes dead, visible and retryable
 
 Messages never carry secrets: adapters put the platform's own error text in ``detail``, never
-request headers or tokens.
+request headers or tokens. An error with ``spends_attempt`` False is not the job's own failure:
+the job waits (never earlier than ``retry_after``) without using up its attempts.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 class SyncError(Exception):
     code = "sync_error"
+    spends_attempt = True
 
     def __init__(self, message: str, *, detail: Any = None, platform: str | None = None) -> None:
         super().__init__(message)
@@ -51,6 +54,28 @@ class RateLimitedError(TransientError):
     code = "rate_limited"
 
 
+class BudgetExhaustedError(RateLimitedError):
+    code = "budget_exhausted"
+    spends_attempt = False
+
+
+class ConfigurationError(TransientError):
+    """Our own set-up was refused; jobs wait (5 minutes at least) until the operator fixes it."""
+
+    code = "configuration_error"
+    spends_attempt = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = 300.0,
+        detail: Any = None,
+        platform: str | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after, detail=detail, platform=platform)
+
+
 class AuthLostError(SyncError):
     code = "auth_lost"
 
@@ -73,10 +98,6 @@ class ConflictError(PermanentError):
 
 class ValidationError(PermanentError):
     code = "validation_failed"
-
-
-class ConfigurationError(PermanentError):
-    code = "configuration_error"
 
 
 # DESIGN.md's one failure table, by HTTP status, for both platforms. 401 is not in it: each

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from sync.store.db import Database, as_datetime, to_struct
+from sync.store.db import Connection, Database, as_datetime, to_struct
 
 JobState = Literal["queued", "running", "succeeded", "failed", "parked", "dead"]
 CLAIM_SLACK = 32
@@ -73,14 +73,14 @@ class JobQueue:
     async def enqueue(self, job: NewJob, *, now: dt.datetime) -> int:
         """Add a job and return its id, or the id of the waiting twin that absorbed it.
 
-        A twin waiting out a backoff (``failed``) absorbs the new job without moving its run_at:
-        a burst of hints must not hammer a platform that just asked us to wait.
+        A twin waiting out a backoff (``failed``) absorbs the new job without moving its run_at
+        (a burst of hints must not hammer a platform that just asked us to wait), but with a
+        fresh count of attempts, so the hint cannot die with the twin's last attempt.
         """
         async with self.db.transaction() as tx:
-            if job.dedupe_key is not None:
-                twin = await tx.fetchrow("find_failed_twin", dedupe_key=job.dedupe_key)
-                if twin is not None:
-                    return int(twin["id"])
+            twin = await _absorbed(tx, job, now)
+            if twin is not None:
+                return twin
             row = await tx.fetchrow("enqueue_job", **_enqueue_params(job, now))
         assert row is not None
         return int(row["id"])
@@ -92,6 +92,9 @@ class JobQueue:
             if keys:
                 rows = await tx.fetch("failed_twin_keys", keys=keys)
                 waiting = {r["dedupe_key"] for r in rows}
+                absorbed = [j for j in batch if j.dedupe_key in waiting]
+                for job in absorbed:  # rare: only hints for records in backoff
+                    await _absorbed(tx, job, now)
                 batch = [j for j in batch if j.dedupe_key not in waiting]
             if batch:
                 await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
@@ -142,9 +145,11 @@ class JobQueue:
         error: str,
         code: str,
         now: dt.datetime,
+        spends_attempt: bool = True,
     ) -> bool:
         count = await self.db.execute(
             "finish_job",
+            refund=0 if spends_attempt else 1,
             id=job_id,
             token=token,
             state=state,
@@ -190,15 +195,10 @@ class JobQueue:
         return [(r["kind"], r["state"], int(r["n"])) for r in await self.db.fetch("count_jobs")]
 
     async def retry(self, job_id: int, *, now: dt.datetime) -> bool:
-        # Under the claim lock, so two retries of twins cannot both become the queued one.
-        async with self.db.transaction() as tx:
-            await tx.execute("lock_claims")
-            return await tx.execute("retry_job", id=job_id, now=now) == 1
+        return await self.db.execute("retry_job", id=job_id, now=now) == 1
 
     async def retry_dead(self, *, kind: str | None = None, now: dt.datetime) -> int:
-        async with self.db.transaction() as tx:
-            await tx.execute("lock_claims")
-            return await tx.execute("retry_dead_jobs", kind=kind, now=now)
+        return await self.db.execute("retry_dead_jobs", kind=kind, now=now)
 
     async def park_installation(self, installation_id: int, *, now: dt.datetime) -> int:
         return await self.db.execute(
@@ -224,6 +224,16 @@ def claim_window(limit: int, cap: int) -> int:
     """How many due jobs of each installation a claim looks at: enough to fill its share,
     plus slack for jobs whose serial key is busy."""
     return min(limit, cap) + CLAIM_SLACK
+
+
+async def _absorbed(tx: Connection, job: NewJob, now: dt.datetime) -> int | None:
+    """The id of the twin in backoff that took this job over, if there is one."""
+    if job.dedupe_key is None:
+        return None
+    row = await tx.fetchrow(
+        "absorb_into_failed_twin", dedupe_key=job.dedupe_key, priority=job.priority, now=now
+    )
+    return int(row["id"]) if row else None
 
 
 def _enqueue_params(job: NewJob, now: dt.datetime) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     state: Literal["failed", "parked", "dead"]
     run_at: dt.datetime
     code: str
+    spends_attempt: bool = True
 
 
 def backoff(
@@ -56,14 +57,19 @@ def decide(
     outcome = classify(exc)
     code = exc.code if isinstance(exc, SyncError | DatabaseUnavailable) else "bug"
     if outcome == "retry":
-        if attempts >= max_attempts:
+        spends = getattr(exc, "spends_attempt", True)
+        if spends and attempts >= max_attempts:
             return Decision(outcome="dead", state="dead", run_at=now, code="attempts_exhausted")
         delay = backoff(attempts, rng)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             delay = max(delay, _bounded(float(retry_after)))
         return Decision(
-            outcome="retry", state="failed", run_at=now + dt.timedelta(seconds=delay), code=code
+            outcome="retry",
+            state="failed",
+            run_at=now + dt.timedelta(seconds=delay),
+            code=code,
+            spends_attempt=spends,
         )
     if outcome == "park":
         return Decision(outcome="park", state="parked", run_at=now, code=code)
@@ -71,7 +77,7 @@ def decide(
 
 
 def _bounded(seconds: float) -> float:
-    """A platform's wait, kept to something a timestamp can hold (a day at most)."""
+    """A platform's wait, kept to something a timestamp can hold (two days at most)."""
     if seconds != seconds or seconds < 0:
         return 0.0
-    return min(seconds, 86400.0)
+    return min(seconds, 2 * 86400.0)

@@ -103,6 +103,7 @@ class Worker:
         self._running: dict[int, tuple[asyncio.Task[None], str]] = {}
         self._pending_done: list[tuple[int, str, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._committing: set[int] = set()
         self._wake = asyncio.Event()
         self.processed = 0
 
@@ -229,6 +230,9 @@ class Worker:
 
     async def heartbeat(self) -> None:
         """Extend every lease held; cancel jobs whose lease was lost."""
+        # A job whose completion is being committed may already have left 'running': that is
+        # not a lost lease.
+        finishing = self._committing | {job_id for job_id, _, _ in self._pending_done}
         by_token: dict[str, list[int]] = {}
         for job_id, (_, token) in list(self._running.items()):
             by_token.setdefault(token, []).append(job_id)
@@ -236,7 +240,7 @@ class Worker:
             held = await self.queue.heartbeat(
                 token, lease_seconds=self.config.lease_seconds, now=self.clock()
             )
-            for job_id in set(ids) - held:
+            for job_id in set(ids) - held - finishing:
                 entry = self._running.get(job_id)
                 if entry is not None:
                     log.warning("lease lost, cancelling job", extra={"job_id": job_id})
@@ -292,6 +296,7 @@ class Worker:
             error=message,
             code=decision.code,
             now=now,
+            spends_attempt=decision.spends_attempt,
         )
         if decision.outcome == "park" and job.installation_id is not None:
             await self.queue.park_installation(job.installation_id, now=now)
@@ -313,21 +318,24 @@ class Worker:
         await asyncio.sleep(0)
         while self._pending_done:
             batch, self._pending_done = self._pending_done, []
+            self._committing = {job_id for job_id, _, _ in batch}
             try:
                 accepted = await self.queue.complete(
                     [(job_id, token) for job_id, token, _ in batch], now=self.clock()
                 )
-            except BaseException as exc:
-                for _, _, future in batch + self._pending_done:
+            except Exception as exc:
+                # Only this batch failed; jobs that joined meanwhile get their own try.
+                for _, _, future in batch:
                     if not future.done():
-                        if isinstance(exc, Exception):
-                            future.set_exception(exc)
-                        else:
-                            future.cancel()
+                        future.set_exception(exc)
+                continue
+            except BaseException:
+                for _, _, future in batch + self._pending_done:
+                    future.cancel()
                 self._pending_done = []
-                if not isinstance(exc, Exception):
-                    raise
-                return
+                raise
+            finally:
+                self._committing = set()
             for job_id, _, future in batch:
                 if not future.done():
                     future.set_result(job_id in accepted)

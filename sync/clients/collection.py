@@ -49,7 +49,7 @@ from sync.clients.collection_types import (
     WebhookEndpoint,
 )
 from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
-from sync.errors import AuthLostError, TransientError
+from sync.errors import TransientError
 
 T = TypeVar("T")
 MAX_BATCH = 500
@@ -133,14 +133,7 @@ class CollectionClient:
         answer = await self._send(method, path, headers, data, params, token)
         if answer.status != 401:
             return answer
-        await self.tokens.store.mark_collection_lost(
-            self.tokens.installation_id, now=self.tokens.now()
-        )
-        raise AuthLostError(
-            "the collection platform refused a fresh token",
-            detail=problem_of(answer.body, answer.status),
-            platform=PLATFORM,
-        )
+        raise await self.tokens.lose_link(problem_of(answer.body, answer.status))
 
     async def _send(
         self,

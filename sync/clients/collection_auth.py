@@ -268,8 +268,8 @@ class TokenKeeper:
                     raise TransientError(failure, detail=exc.detail) from exc
                 await asyncio.sleep(self.store_backoff * 2 ** (attempt - 1))
 
-    async def _lose_link(self, error: dict[str, Any]) -> AuthLostError:
-        """Record the lost link durably; the error to raise."""
+    async def lose_link(self, error: dict[str, Any]) -> AuthLostError:
+        """Record the lost link durably (and forget the cached tokens); the error to raise."""
         self._tokens = None
         await self._durably(
             lambda: self.store.mark_collection_lost(
@@ -322,7 +322,7 @@ class TokenKeeper:
         if status in (400, 401) and error.get("error") == "invalid_client":
             raise client_refused(error)
         if status in (400, 401) and error.get("error") == "invalid_grant":
-            raise await self._lose_link(error)
+            raise await self.lose_link(error)
         raise TransientError(
             f"the token endpoint answered {status}", detail=error, platform=PLATFORM
         )

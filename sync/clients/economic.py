@@ -54,7 +54,7 @@ from sync.clients.economic_wire import (
     minor_to_decimal,
 )
 from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
-from sync.errors import RateLimitedError, TransientError
+from sync.errors import BudgetExhaustedError, TransientError
 
 T = TypeVar("T")
 InvoiceList = Literal["booked", "unpaid", "overdue", "paid"]
@@ -192,7 +192,7 @@ class EconomicClient:
             self.installation_id, PLATFORM, limit=self.daily_budget, now=self.now()
         )
         if wait > 0:
-            raise RateLimitedError(
+            raise BudgetExhaustedError(
                 "the company's daily e-conomic call budget is used up; paused until it has room",
                 retry_after=wait,
                 platform=PLATFORM,

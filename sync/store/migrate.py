@@ -51,9 +51,12 @@ async def pending(db: Database) -> list[Migration]:
     return [m for m in available(db.dialect) if m.version not in done]
 
 
-async def migrate(db: Database, now: dt.datetime) -> list[Migration]:
+async def migrate(db: Database, now: dt.datetime, *, upto: int | None = None) -> list[Migration]:
+    """Apply what is pending, in order (only up to version ``upto`` when given)."""
     applied: list[Migration] = []
     for migration in available(db.dialect):
+        if upto is not None and migration.version > upto:
+            break
         async with db.transaction() as tx:
             await tx.execute("lock_migrations")
             if migration.version in await _applied(tx):

@@ -50,7 +50,9 @@ def _param(value: Any) -> Any:
     return value
 
 
-_OUTAGE_WORDS = ("locked", "busy", "disk i/o", "unable to open")
+# "database is locked" is another process holding the write lock past the busy timeout;
+# "database table is locked" (same connection) is a bug and stays one.
+_OUTAGE_WORDS = ("database is locked", "busy", "disk i/o", "unable to open")
 
 
 @contextmanager
@@ -172,8 +174,9 @@ class SQLiteDatabase(_Runner):
             try:
                 with _unavailable_when_busy():
                     await asyncio.shield(self._conn.execute("COMMIT"))
-            except BaseException:
-                # A COMMIT refused as busy leaves the transaction open: end it.
+            except (sqlite3.Error, DatabaseUnavailable):
+                # A COMMIT refused as busy leaves the transaction open: end it. (A caller
+                # cancelled meanwhile is not handled here: its shielded COMMIT still lands.)
                 if self._conn.in_transaction:
                     await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise

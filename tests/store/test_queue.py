@@ -185,7 +185,7 @@ async def test_retry_of_a_dead_job_with_a_queued_twin_keeps_one_queued(db: Datab
     assert states == {dead: "failed", twin: "queued"}
 
 
-async def test_retrying_dead_twins_queues_only_the_oldest(db: Database) -> None:
+async def test_retrying_dead_twins_never_collides_with_the_queued_index(db: Database) -> None:
     queue = JobQueue(db)
     twins = []
     for _ in range(2):
@@ -195,11 +195,16 @@ async def test_retrying_dead_twins_queues_only_the_oldest(db: Database) -> None:
             job_id, got.token, state="dead", run_at=NOW, error="e", code="bug", now=NOW
         )
         twins.append(job_id)
+    queued = await queue.enqueue(NewJob(kind="k", dedupe_key="customer:7"), now=NOW)
     assert await queue.retry_dead(now=later(1)) == 2
-    states = {j.id: j.state for j in await queue.list()}
-    assert states == {twins[0]: "queued", twins[1]: "failed"}
-    # Both run again, one after the other's claim, and a new hint joins the queued one.
-    assert await queue.enqueue(NewJob(kind="k", dedupe_key="customer:7"), now=later(1)) in twins
+    states = {j.id: (j.state, j.attempts) for j in await queue.list()}
+    assert states == {twins[0]: ("failed", 0), twins[1]: ("failed", 0), queued: ("queued", 0)}
+    # A new hint joins a retried twin rather than adding a fourth job.
+    assert await queue.enqueue(NewJob(kind="k", dedupe_key="customer:7"), now=later(2)) == twins[0]
+    assert len(await queue.list()) == 3
+    # All are due at once (handlers are idempotent; a serial key would run them one at a time).
+    due = {j.id for j in (await claim(queue, now=later(2))).jobs}
+    assert due == {*twins, queued}
 
 
 async def test_a_hint_joins_a_twin_waiting_out_its_backoff(db: Database) -> None:
@@ -210,7 +215,10 @@ async def test_a_hint_joins_a_twin_waiting_out_its_backoff(db: Database) -> None
     await queue.finish(
         first, got.token, state="failed", run_at=backoff_until, error="429", code="rl", now=NOW
     )
-    assert await queue.enqueue(NewJob(kind="k", dedupe_key="customer:9"), now=later(1)) == first
+    assert (
+        await queue.enqueue(NewJob(kind="k", dedupe_key="customer:9", priority=5), now=later(1))
+        == first
+    )
     await queue.enqueue_many(
         [NewJob(kind="k", dedupe_key="customer:9"), NewJob(kind="k", dedupe_key="other")],
         now=later(2),
@@ -219,6 +227,7 @@ async def test_a_hint_joins_a_twin_waiting_out_its_backoff(db: Database) -> None
     assert sorted(j.dedupe_key or "" for j in jobs) == ["customer:9", "other"]
     waiting = await queue.get(first)
     assert waiting is not None and waiting.run_at == backoff_until  # the wait is not cut short
+    assert waiting.attempts == 0 and waiting.priority == 5  # the hint's own chances and urgency
     assert [j.dedupe_key for j in (await claim(queue, now=later(3))).jobs] == ["other"]
 
 

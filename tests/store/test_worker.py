@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from sync.errors import AuthLostError, RateLimitedError, ValidationError
+from sync.errors import AuthLostError, BudgetExhaustedError, RateLimitedError, ValidationError
 from sync.jobs import JobQueue, NewJob
 from sync.store.db import Database
 from sync.store.installations import Installations
@@ -201,3 +201,19 @@ async def test_leases_stay_alive_through_the_shutdown_grace(db: Database) -> Non
     await asyncio.wait_for(running, 5)
     job = await queue.get(job_id)
     assert job is not None and job.state == "succeeded" and job.attempts == 1
+
+
+async def test_a_pause_does_not_spend_the_jobs_attempts(db: Database) -> None:
+    queue, clock = JobQueue(db), Clock()
+    job_id = await queue.enqueue(NewJob(kind="push", max_attempts=1), now=NOW)
+
+    async def paused(ctx: JobContext) -> None:
+        raise BudgetExhaustedError("budget used up", retry_after=7200, platform="economic")
+
+    worker = Worker(queue, {"push": paused}, clock=clock, rng=random.Random(1))
+    assert await worker.run_burst() == 1
+    job = await queue.get(job_id)
+    # Out of attempts were it a failure; a pause leaves it waiting with none spent.
+    assert job is not None and job.state == "failed" and job.attempts == 0
+    assert job.error_code == "budget_exhausted"
+    assert job.run_at >= NOW + dt.timedelta(seconds=7200)

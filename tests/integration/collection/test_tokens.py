@@ -27,7 +27,7 @@ from sync.clients.collection_auth import (
 )
 from sync.clients.collection_tokens import AUTH_LOST, DatabaseTokenStore
 from sync.clients.collection_types import TokenResponse, WebhookEndpoint
-from sync.errors import AuthLostError, ConfigurationError, PermanentError
+from sync.errors import AuthLostError, ConfigurationError, TransientError
 from sync.store.db import open_database
 from sync.store.installations import Installations
 from sync.store.migrate import migrate
@@ -257,7 +257,9 @@ async def test_invalid_client_is_a_configuration_error_and_keeps_the_link(
     with pytest.raises(ConfigurationError) as caught:
         await misconfigured.account()
     error = caught.value
-    assert isinstance(error, PermanentError) and error.code == "configuration_error"
+    # Jobs wait for the operator without spending attempts; nothing goes dead for it.
+    assert isinstance(error, TransientError) and error.code == "configuration_error"
+    assert not error.spends_attempt and error.retry_after == 300
     assert "COLLECTBRIDGE_COLLECTION_CLIENT_SECRET" in error.message
     for secret in (wrong_secret, sandbox.client_secret, str(linked.grant["refresh_token"])):
         assert secret not in f"{error} {error.message} {error.detail!r}"

@@ -14,6 +14,7 @@ import pytest
 from sync.clients.economic_types import CustomerPayment, NewVoucher
 from sync.errors import (
     AuthLostError,
+    BudgetExhaustedError,
     ConflictError,
     NotFoundError,
     RateLimitedError,
@@ -265,8 +266,9 @@ async def test_our_budget_pauses_before_the_platform_limit_across_clients(
     for client in (first, second, first, second):  # two "processes" share the stored count
         await client.self_info()
     for client in (first, second):
-        with pytest.raises(RateLimitedError) as caught:
+        with pytest.raises(BudgetExhaustedError) as caught:
             await client.self_info()
+        assert not caught.value.spends_attempt  # the job waits, its attempts untouched
         # room again when the first minute bucket leaves the 24-hour window
         assert caught.value.retry_after is not None
         assert 86_340 <= caught.value.retry_after <= 86_460

@@ -38,10 +38,11 @@ UPDATE jobs SET progress_done = :done, progress_total = :total, updated_at = :no
 WHERE id = :id AND lease_token = :token AND state = 'running'
 
 -- name: finish_job
--- Move a running job to failed (with its next run_at), parked or dead, only for the lease holder.
+-- Move a running job to failed (with its next run_at), parked or dead, only for the lease holder;
+-- :refund is 1 when the run did not count as an attempt (a pause, not the job's failure).
 UPDATE jobs SET state = :state, run_at = :run_at, last_error = :error, error_code = :code,
                 lease_token = NULL, lease_until = NULL, updated_at = :now,
-                finished_at = :finished_at
+                finished_at = :finished_at, attempts = attempts - :refund
 WHERE id = :id AND lease_token = :token AND state = 'running'
 
 -- name: release_job
@@ -61,27 +62,26 @@ UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'fai
 WHERE state = 'running' AND lease_until < :now
 RETURNING id, kind, state
 
--- name: find_failed_twin
--- A job with this dedupe key waiting out a backoff: a new hint joins it rather than jumping the wait.
-SELECT id FROM jobs WHERE dedupe_key = :dedupe_key AND state = 'failed' ORDER BY id LIMIT 1
+-- name: absorb_into_failed_twin
+-- A job of this dedupe key waiting out a backoff absorbs a new hint: it keeps its run_at (the wait a
+-- platform asked for), takes the higher priority and a fresh count of attempts (the hint is new work).
+UPDATE jobs SET attempts = 0, updated_at = :now,
+                priority = CASE WHEN :priority > priority THEN :priority ELSE priority END
+WHERE id = (SELECT id FROM jobs WHERE dedupe_key = :dedupe_key AND state = 'failed' ORDER BY id LIMIT 1)
+RETURNING id
 
 -- name: retry_job
--- Run a dead, parked or failed job again now with a fresh attempt count. It becomes the queued job
--- of its dedupe key unless one is queued already (callers hold the claim lock, so none appears meanwhile).
-UPDATE jobs SET state = CASE WHEN dedupe_key IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM jobs twin WHERE twin.dedupe_key = jobs.dedupe_key AND twin.state = 'queued'
-                ) THEN 'failed' ELSE 'queued' END,
+-- Run a dead, parked or failed job again now with a fresh attempt count. A job with a dedupe key
+-- waits as 'failed' (due now), outside the unique index of queued twins, so no retry can collide
+-- with a twin being enqueued at the same moment; new hints join it.
+UPDATE jobs SET state = CASE WHEN dedupe_key IS NULL THEN 'queued' ELSE 'failed' END,
                 run_at = :now, attempts = 0, last_error = NULL, error_code = NULL,
                 finished_at = NULL, updated_at = :now
 WHERE id = :id AND state IN ('dead', 'parked', 'failed')
 
 -- name: retry_dead_jobs
--- Run every dead job (optionally of one kind) again now. Of dead twins sharing a dedupe key only the
--- oldest becomes the queued one (the unique index allows one), the others wait as failed.
-UPDATE jobs SET state = CASE WHEN dedupe_key IS NOT NULL AND EXISTS (
-                    SELECT 1 FROM jobs twin WHERE twin.dedupe_key = jobs.dedupe_key
-                      AND (twin.state = 'queued' OR (twin.state = 'dead' AND twin.id < jobs.id))
-                ) THEN 'failed' ELSE 'queued' END,
+-- Run every dead job (optionally of one kind) again now, as retry_job does.
+UPDATE jobs SET state = CASE WHEN dedupe_key IS NULL THEN 'queued' ELSE 'failed' END,
                 run_at = :now, attempts = 0, last_error = NULL, error_code = NULL,
                 finished_at = NULL, updated_at = :now
 WHERE state = 'dead' AND (CAST(:kind AS TEXT) IS NULL OR kind = :kind)

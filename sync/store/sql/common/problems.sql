@@ -20,3 +20,8 @@ UPDATE problems SET resolved_at = :now WHERE id = :id AND resolved_at IS NULL
 -- Close an installation's open problems of one code, once their cause is gone.
 UPDATE problems SET resolved_at = :now
 WHERE installation_id = :installation_id AND code = :code AND resolved_at IS NULL
+
+-- name: open_problems_without_installation
+-- Open problems of the service itself (no installation), newest first.
+SELECT * FROM problems WHERE installation_id IS NULL AND resolved_at IS NULL
+ORDER BY last_seen_at DESC, id DESC
