@@ -45,27 +45,44 @@ def start_worker(
         "COLLECTBRIDGE_WORKER_POLL_SECONDS": "0.05",
     }
     args = [sys.executable, "-m", "tests.reliability.worker_process", str(logs)]
-    return subprocess.Popen(
-        args + (["--burst"] if burst else []),
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    # Output goes to a file, never a pipe nobody reads: a chatty worker must not block on it,
+    # and a failing test shows what the workers said.
+    with (logs / f"worker-{time.monotonic_ns()}.out").open("wb") as output:
+        return subprocess.Popen(
+            args + (["--burst"] if burst else []),
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def events(logs: Path) -> list[dict]:
     found = []
     for path in logs.glob("*.jsonl"):
-        found += [msgspec.json.decode(line) for line in path.read_bytes().splitlines() if line]
+        for line in path.read_bytes().splitlines():
+            try:
+                found.append(msgspec.json.decode(line))
+            except msgspec.DecodeError:
+                continue  # a worker is writing this line right now
     return sorted(found, key=lambda e: e["at"])
 
 
-async def wait_until(condition: Callable[[], object], within: float = 60) -> None:
+async def wait_until(
+    condition: Callable[[], object], within: float = 60, logs: Path | None = None
+) -> None:
     deadline = time.monotonic() + within
     while not await _check(condition):
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            said = "" if logs is None else worker_output(logs)
+            raise AssertionError(f"condition not met in time; the workers said:\n{said}")
         await asyncio.sleep(0.05)
+
+
+def worker_output(logs: Path, tail: int = 4000) -> str:
+    return "\n".join(
+        f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
+        for path in sorted(logs.glob("worker-*.out"))
+    )
 
 
 async def _check(condition: Callable[[], object]) -> bool:
@@ -90,9 +107,6 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         if p.poll() is None:
             p.kill()
         p.wait(timeout=30)
-        for stream in (p.stdout, p.stderr):
-            if stream is not None:
-                stream.close()
 
 
 async def states(queue: JobQueue) -> dict[str, int]:
@@ -127,7 +141,7 @@ async def test_three_processes_share_the_queue_without_overlap(
         now=NOW,
     )
     processes += [start_worker(postgres_url, logs) for _ in range(3)]
-    await wait_until(lambda: _all_succeeded(queue, 120), within=90)
+    await wait_until(lambda: _all_succeeded(queue, 120), within=90, logs=logs)
     for p in processes:
         p.send_signal(signal.SIGTERM)
     for p in processes:
@@ -163,7 +177,7 @@ async def test_a_killed_worker_job_runs_again_after_its_lease_and_completes_once
     assert victim.wait(timeout=30) == -signal.SIGKILL
     heir = start_worker(database_url, logs, lease=2)
     processes.append(heir)
-    await wait_until(lambda: _job_state(queue, job_id, "succeeded"), within=60)
+    await wait_until(lambda: _job_state(queue, job_id, "succeeded"), within=60, logs=logs)
     heir.send_signal(signal.SIGTERM)
     assert heir.wait(timeout=30) == 0
     found = [e for e in events(logs) if e["job"] == job_id]

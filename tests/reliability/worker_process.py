@@ -41,7 +41,10 @@ def main() -> None:
     def started_before(job_id: int) -> bool:
         for path in log_path.parent.glob("*.jsonl"):
             for raw in path.read_bytes().splitlines():
-                line = msgspec.json.decode(raw)
+                try:
+                    line = msgspec.json.decode(raw)
+                except msgspec.DecodeError:
+                    continue  # another process is writing this line right now
                 if line["job"] == job_id and line["event"] == "start":
                     return True
         return False
