@@ -6,7 +6,6 @@ The processes run `run_worker` (what ``collectbridge worker`` runs) with test jo
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
 import os
@@ -22,6 +21,7 @@ import pytest
 
 from sync.jobs import JobQueue, NewJob
 from sync.store.db import Database
+from tests.fixtures.conditions import eventually
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -67,29 +67,11 @@ def events(logs: Path) -> list[dict]:
     return sorted(found, key=lambda e: e["at"])
 
 
-async def wait_until(
-    condition: Callable[[], object], within: float = 60, logs: Path | None = None
-) -> None:
-    deadline = time.monotonic() + within
-    while not await _check(condition):
-        if time.monotonic() > deadline:
-            said = "" if logs is None else worker_output(logs)
-            raise AssertionError(f"condition not met in time; the workers said:\n{said}")
-        await asyncio.sleep(0.05)
-
-
 def worker_output(logs: Path, tail: int = 4000) -> str:
     return "\n".join(
         f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
         for path in sorted(logs.glob("worker-*.out"))
     )
-
-
-async def _check(condition: Callable[[], object]) -> bool:
-    result = condition()
-    if asyncio.iscoroutine(result):
-        result = await result
-    return bool(result)
 
 
 @pytest.fixture
@@ -141,7 +123,12 @@ async def test_three_processes_share_the_queue_without_overlap(
         now=NOW,
     )
     processes += [start_worker(postgres_url, logs) for _ in range(3)]
-    await wait_until(lambda: _all_succeeded(queue, 120), within=90, logs=logs)
+    await eventually(
+        lambda: _all_succeeded(queue, 120),
+        within=90,
+        step=0.05,
+        explain=lambda: worker_output(logs),
+    )
     for p in processes:
         p.send_signal(signal.SIGTERM)
     for p in processes:
@@ -172,12 +159,17 @@ async def test_a_killed_worker_job_runs_again_after_its_lease_and_completes_once
     job_id = await queue.enqueue(NewJob(kind="work", payload={"hang_first": True}), now=NOW)
     victim = start_worker(database_url, logs, lease=2)
     processes.append(victim)
-    await wait_until(lambda: any(e["event"] == "start" for e in events(logs)))
+    await eventually(lambda: any(e["event"] == "start" for e in events(logs)), within=60)
     victim.kill()
     assert victim.wait(timeout=30) == -signal.SIGKILL
     heir = start_worker(database_url, logs, lease=2)
     processes.append(heir)
-    await wait_until(lambda: _job_state(queue, job_id, "succeeded"), within=60, logs=logs)
+    await eventually(
+        lambda: _job_state(queue, job_id, "succeeded"),
+        within=60,
+        step=0.05,
+        explain=lambda: worker_output(logs),
+    )
     heir.send_signal(signal.SIGTERM)
     assert heir.wait(timeout=30) == 0
     found = [e for e in events(logs) if e["job"] == job_id]
@@ -203,7 +195,7 @@ async def test_sigterm_lets_the_running_job_finish(
     job_id = await queue.enqueue(NewJob(kind="work", payload={"seconds": 1.5}), now=NOW)
     worker = start_worker(database_url, logs, grace=30)
     processes.append(worker)
-    await wait_until(lambda: any(e["event"] == "start" for e in events(logs)))
+    await eventually(lambda: any(e["event"] == "start" for e in events(logs)), within=60)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     assert await _job_state(queue, job_id, "succeeded")
@@ -218,7 +210,7 @@ async def test_sigterm_releases_a_job_that_outlives_the_grace_period(
     job_id = await queue.enqueue(NewJob(kind="work", payload={"hang_first": True}), now=NOW)
     worker = start_worker(database_url, logs, grace=0.3)
     processes.append(worker)
-    await wait_until(lambda: any(e["event"] == "start" for e in events(logs)))
+    await eventually(lambda: any(e["event"] == "start" for e in events(logs)), within=60)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     job = await queue.get(job_id)

@@ -14,6 +14,7 @@ from sync.store.db import Database
 from sync.store.installations import Installations
 from sync.store.problems import Problems
 from sync.worker import JobContext, Worker, WorkerConfig
+from tests.fixtures.conditions import eventually
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
@@ -149,13 +150,12 @@ async def test_heartbeat_cancels_a_job_whose_lease_was_lost(db: Database) -> Non
     await asyncio.gather(burst, return_exceptions=True)
 
 
-async def _lease_renewed_past(queue: JobQueue, job_id: int, moment: dt.datetime) -> bool:
-    for _ in range(250):
+async def _lease_renewed_past(queue: JobQueue, job_id: int, moment: dt.datetime) -> None:
+    async def renewed() -> bool:
         job = await queue.get(job_id)
-        if job is not None and job.lease_until is not None and job.lease_until > moment:
-            return True
-        await asyncio.sleep(0.02)
-    return False
+        return job is not None and job.lease_until is not None and job.lease_until > moment
+
+    await eventually(renewed)
 
 
 async def _blocking_handler() -> tuple[asyncio.Event, asyncio.Event, Callable[..., Any]]:
@@ -176,7 +176,7 @@ async def test_a_burst_keeps_the_leases_of_long_jobs_alive(db: Database) -> None
     burst = asyncio.create_task(worker.run_burst())
     await started.wait()
     clock.now = NOW + dt.timedelta(seconds=10)  # far past the first lease
-    assert await _lease_renewed_past(queue, job_id, clock.now)
+    await _lease_renewed_past(queue, job_id, clock.now)
     assert await queue.sweep(now=clock.now) == []
     release.set()
     assert await burst == 1
@@ -195,7 +195,7 @@ async def test_leases_stay_alive_through_the_shutdown_grace(db: Database) -> Non
     await started.wait()
     stop.set()  # the worker now waits out its grace period; the old lease soon lapses
     clock.now = NOW + dt.timedelta(seconds=10)
-    assert await _lease_renewed_past(queue, job_id, clock.now)
+    await _lease_renewed_past(queue, job_id, clock.now)
     assert await queue.sweep(now=clock.now) == []
     release.set()
     await asyncio.wait_for(running, 5)

@@ -1,10 +1,7 @@
-"""Helpers for the collection contract tests: an API caller, builders, a condition wait."""
+"""Helpers for the collection contract tests: an API caller and builders."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,17 +47,6 @@ class Api:
 async def account_api(sandbox: CollectionSandbox, account_id: str | None = None) -> Api:
     grant = await sandbox.link(account_id)
     return Api(sandbox, grant["access_token"])
-
-
-async def eventually(
-    predicate: Callable[[], bool], within: float = 5.0, step: float = 0.01
-) -> None:
-    """Wait until ``predicate()`` holds, polling; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(step)
 
 
 def debtor(**overrides: Any) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from tests.contract.collection.support import (
     account_api,
     claim,
     debtor,
-    eventually,
 )
 from tests.fixtures.collection import CollectionSandbox
+from tests.fixtures.conditions import eventually
 from tests.fixtures.receiver import webhook_receiver
 
 # The example from the Standard Webhooks specification.

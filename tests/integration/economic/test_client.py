@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -23,15 +21,9 @@ from sync.errors import (
 )
 from sync.store.db import Database
 from sync.store.usage import ApiUsage
+from tests.fixtures.conditions import eventually
 from tests.fixtures.economic import EconomicSandbox
 from tests.integration.economic.conftest import ClientFactory
-
-
-async def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def calls(
@@ -208,7 +200,7 @@ async def test_timeouts_are_retried_then_raised(
     client = make_client(attempts=2, timeout=aiohttp.ClientTimeout(total=0.1))
     with pytest.raises(TransientError, match="timed out"):
         await client.self_info()
-    await wait_until(lambda: len(sb.state.calls) == 2)  # the server logs when its sleep ends
+    await eventually(lambda: len(sb.state.calls) == 2)  # the server logs when its sleep ends
     assert [c.path for c in sb.state.calls] == ["/self", "/self"]
 
 
