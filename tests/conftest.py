@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.collection", "tests.fixtures.economic"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.proxy",
+    "tests.fixtures.collection",
+    "tests.fixtures.economic",
+]

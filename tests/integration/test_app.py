@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
-from yarl import URL
 
 from plugin.app import create_app
 from plugin.keys import DATABASE, QUEUE, WORKER
@@ -16,7 +15,7 @@ from plugin.settings import Settings
 from sync.jobs import NewJob
 from sync.store.migrate import available
 from sync.worker import JobContext
-from tests.fixtures.proxy import TcpProxy
+from tests.fixtures.proxy import ProxiedDatabase
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
@@ -75,11 +74,11 @@ async def test_readyz_reports_a_pending_migration(sqlite_url: str, http) -> None
 
 
 @pytest.mark.postgres
-async def test_readyz_is_503_while_postgres_is_unreachable(postgres_url: str, http) -> None:
-    dsn = URL(postgres_url)
-    proxy = TcpProxy(dsn.host or "127.0.0.1", dsn.port or 5432)
-    await proxy.start()
-    app = create_app(Settings(database_url=str(dsn.with_port(proxy.port))), run_worker=False)
+async def test_readyz_is_503_while_postgres_is_unreachable(
+    proxied_postgres: ProxiedDatabase, http
+) -> None:
+    proxy = proxied_postgres.proxy
+    app = create_app(Settings(database_url=proxied_postgres.url), run_worker=False)
     runner, url = await serve(app)
     try:
         async with http.get(f"{url}/readyz") as r:
@@ -94,4 +93,3 @@ async def test_readyz_is_503_while_postgres_is_unreachable(postgres_url: str, ht
             assert r.status == 200
     finally:
         await runner.cleanup()
-        await proxy.cut()

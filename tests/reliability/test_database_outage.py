@@ -7,13 +7,12 @@ import datetime as dt
 import logging
 
 import pytest
-from yarl import URL
 
 from sync.jobs import JobQueue, NewJob
 from sync.store.db import open_database
 from sync.store.migrate import migrate
 from sync.worker import JobContext, Worker, WorkerConfig
-from tests.fixtures.proxy import TcpProxy
+from tests.fixtures.proxy import ProxiedDatabase
 
 
 class EventOnLog(logging.Handler):
@@ -29,13 +28,13 @@ class EventOnLog(logging.Handler):
 
 
 @pytest.mark.postgres
-async def test_worker_rides_out_a_database_outage(postgres_url: str) -> None:
+async def test_worker_rides_out_a_database_outage(
+    postgres_url: str, proxied_postgres: ProxiedDatabase
+) -> None:
     direct = await open_database(postgres_url)
     await migrate(direct, dt.datetime.now(dt.UTC))
-    dsn = URL(postgres_url)
-    proxy = TcpProxy(dsn.host or "127.0.0.1", dsn.port or 5432)
-    await proxy.start()
-    through_proxy = await open_database(str(dsn.with_port(proxy.port)))
+    proxy = proxied_postgres.proxy
+    through_proxy = await open_database(proxied_postgres.url)
     done = asyncio.Event()
 
     async def job(ctx: JobContext) -> None:
@@ -60,5 +59,4 @@ async def test_worker_rides_out_a_database_outage(postgres_url: str) -> None:
         await asyncio.wait_for(running, 30)
         await through_proxy.close()
         await direct.close()
-        await proxy.cut()
         logging.getLogger("sync.worker").removeHandler(watcher)

@@ -18,7 +18,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from yarl import URL
 
 from sync.clients.collection_auth import (
     StoredTokens,
@@ -33,7 +32,8 @@ from sync.store.installations import Installations
 from sync.store.migrate import migrate
 from sync.store.problems import Problem, Problems
 from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.proxy import TcpProxy
+from tests.fixtures.conditions import eventually
+from tests.fixtures.proxy import ProxiedDatabase
 from tests.integration.collection.conftest import Linked
 from tests.integration.collection.support import CIPHER, linked_installation, make_client
 
@@ -277,22 +277,21 @@ async def test_invalid_client_is_a_configuration_error_and_keeps_the_link(
 
 @pytest.mark.postgres
 async def test_a_database_blip_while_storing_the_new_pair_is_retried(
-    collection_sandbox: CollectionSandbox, postgres_url: str
+    collection_sandbox: CollectionSandbox, postgres_url: str, proxied_postgres: ProxiedDatabase
 ) -> None:
     sandbox = collection_sandbox
     direct = await open_database(postgres_url)
     await migrate(direct, dt.datetime.now(dt.UTC))
-    dsn = URL(postgres_url)
-    proxy = TcpProxy(dsn.host or "127.0.0.1", dsn.port or 5432)
-    await proxy.start()
-    through_proxy = await open_database(str(dsn.with_port(proxy.port)))
+    proxy = proxied_postgres.proxy
+    through_proxy = await open_database(proxied_postgres.url)
     restoring: list[asyncio.Task[None]] = []
 
     async def database_goes_away(answer: TokenResponse) -> None:
         await proxy.cut()  # the pair is in hand; the database is gone for a moment
 
         async def come_back() -> None:
-            await asyncio.sleep(0.4)
+            # back once the store has met the outage (its first try failed), before it gives up
+            await eventually(lambda: proxy.refused > 0)
             await proxy.restore()
 
         restoring.append(asyncio.create_task(come_back()))
@@ -322,7 +321,6 @@ async def test_a_database_blip_while_storing_the_new_pair_is_retried(
         await asyncio.gather(*restoring)
         await through_proxy.close()
         await direct.close()
-        await proxy.cut()
 
 
 async def test_token_shapes_never_show_a_token(
