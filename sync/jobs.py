@@ -1,7 +1,9 @@
 """The job queue: enqueue, claim under a lease, heartbeat, complete, fail, sweep.
 
 At-least-once: a claimed job carries a lease token, and only the holder of the current token
-may extend, finish or report progress; a worker whose lease expired finds its writes ignored.
+may extend it, record its outcome or report progress; a worker whose lease expired finds its
+writes ignored. Leases are judged by one clock: the database server's on PostgreSQL (workers on
+many machines), the machine's on SQLite (one machine); business time (``now``) is a parameter.
 ``dedupe_key`` coalesces a second identical waiting job into the first; ``serial_key`` keeps two
 jobs of one key from running at once; claims take installations in turn and respect a cap per
 installation, so one company's backfill never starves the others.
@@ -17,6 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from sync.redaction import scrub
 from sync.store.db import Connection, Database, as_datetime, to_struct
 
 JobState = Literal["queued", "running", "succeeded", "failed", "parked", "dead"]
@@ -60,13 +63,17 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
     max_attempts: int = 10
 
 
-class Claim(msgspec.Struct, frozen=True, kw_only=True):
+class LeaseBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """The jobs one claim leased, all under one lease token (each job's renewal is its own)."""
+
     token: str
-    lease_until: dt.datetime
     jobs: tuple[Job, ...]
 
 
 class JobQueue:
+    """The queue over the `Database` port. Lease-keeping writes (heartbeats, the outcome of a
+    run, releases) go through ``db.reserved()``: connections that handlers cannot exhaust."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -75,7 +82,8 @@ class JobQueue:
 
         A twin waiting out a backoff (``failed``) absorbs the new job without moving its run_at
         (a burst of hints must not hammer a platform that just asked us to wait), but with a
-        fresh count of attempts, so the hint cannot die with the twin's last attempt.
+        fresh count of attempts, so the hint cannot die with the twin's last attempt. A twin
+        that is running never absorbs anything: it may have read the record before the change.
         """
         async with self.db.transaction() as tx:
             twin = await _absorbed(tx, job, now)
@@ -92,50 +100,72 @@ class JobQueue:
             if keys:
                 rows = await tx.fetch("failed_twin_keys", keys=keys)
                 waiting = {r["dedupe_key"] for r in rows}
-                absorbed = [j for j in batch if j.dedupe_key in waiting]
-                for job in absorbed:  # rare: only hints for records in backoff
-                    await _absorbed(tx, job, now)
-                batch = [j for j in batch if j.dedupe_key not in waiting]
+                # Rare: only hints for records in backoff. A twin claimed since the look-up
+                # absorbs nothing, and the hint is inserted like any other.
+                batch = [
+                    j
+                    for j in batch
+                    if j.dedupe_key not in waiting or await _absorbed(tx, j, now) is None
+                ]
             if batch:
                 await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
 
     async def claim(
         self, *, worker_id: str, limit: int, cap: int, lease_seconds: float, now: dt.datetime
-    ) -> Claim:
+    ) -> LeaseBatch:
+        """Lease up to ``limit`` due jobs, at most ``cap`` running per installation.
+
+        Two statements in one transaction: the first picks and locks the installations to
+        serve (on PostgreSQL a try-lock each, so concurrent claims for other installations go
+        ahead in parallel), the second counts their running jobs and takes jobs, with a
+        snapshot that sees every claim committed before the locks were granted. Lease times
+        come from the lease clock (`lease_params`), ``now`` is business time.
+        """
         token = secrets.token_hex(16)
-        lease_until = now + dt.timedelta(seconds=lease_seconds)
         async with self.db.transaction() as tx:
-            await tx.execute("lock_claims")
+            chosen = await tx.fetch("claim_installations", now=now, cap=cap, limit=limit)
+            if not chosen:
+                return LeaseBatch(token=token, jobs=())
             rows = await tx.fetch(
                 "claim_jobs",
+                installations=[int(r["inst"]) for r in chosen],
                 now=now,
                 limit=limit,
                 cap=cap,
                 window=claim_window(limit, cap),
                 token=token,
-                lease_until=lease_until,
                 worker_id=worker_id,
+                **lease_params(lease_seconds, now),
             )
         jobs = sorted(
             (to_struct(r, Job) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id)
         )
-        return Claim(token=token, lease_until=lease_until, jobs=tuple(jobs))
+        return LeaseBatch(token=token, jobs=tuple(jobs))
 
-    async def heartbeat(self, token: str, *, lease_seconds: float, now: dt.datetime) -> set[int]:
-        until = now + dt.timedelta(seconds=lease_seconds)
-        rows = await self.db.fetch("heartbeat_jobs", token=token, lease_until=until, now=now)
-        return {int(r["id"]) for r in rows}
+    async def heartbeat(
+        self, job_id: int, token: str, *, lease_seconds: float, now: dt.datetime
+    ) -> bool:
+        """Renew one run's lease; False when the lease is no longer this token's."""
+        row = await self.db.reserved().fetchrow(
+            "heartbeat_job", id=job_id, token=token, now=now, **lease_params(lease_seconds, now)
+        )
+        return row is not None
 
-    async def complete(self, done: list[tuple[int, str]], *, now: dt.datetime) -> set[int]:
-        """Mark jobs succeeded in one statement; returns the ids whose lease was still held."""
+    async def succeed(self, done: list[tuple[int, str]], *, now: dt.datetime) -> set[int]:
+        """Record successes in one statement; returns the ids whose lease token was accepted.
+
+        A run whose lease was swept while it was recording its success is still accepted as
+        long as nobody has claimed the job since: a success never counts as a failure, and a
+        job that succeeded on its last attempt is never buried as dead.
+        """
         if not done:
             return set()
-        rows = await self.db.fetch(
-            "complete_jobs", ids=[i for i, _ in done], tokens=[t for _, t in done], now=now
+        rows = await self.db.reserved().fetch(
+            "succeed_jobs", ids=[i for i, _ in done], tokens=[t for _, t in done], now=now
         )
         return {int(r["id"]) for r in rows}
 
-    async def finish(
+    async def fail(
         self,
         job_id: int,
         token: str,
@@ -147,14 +177,16 @@ class JobQueue:
         now: dt.datetime,
         spends_attempt: bool = True,
     ) -> bool:
-        count = await self.db.execute(
-            "finish_job",
+        """Record a run that did not succeed: retry at ``run_at`` (failed), wait for a person
+        (parked) or give up (dead). The error text is stored with every known secret masked."""
+        count = await self.db.reserved().execute(
+            "fail_job",
             refund=0 if spends_attempt else 1,
             id=job_id,
             token=token,
             state=state,
             run_at=run_at,
-            error=error[:2000],
+            error=scrub(error)[:2000],
             code=code,
             now=now,
             finished_at=now if state == "dead" else None,
@@ -170,9 +202,11 @@ class JobQueue:
         return count == 1
 
     async def release(self, job_id: int, token: str, *, now: dt.datetime) -> bool:
-        return await self.db.execute("release_job", id=job_id, token=token, now=now) == 1
+        """Give a run's job back unharmed (shutdown, or a run that stopped at its deadline)."""
+        return await self.db.reserved().execute("release_job", id=job_id, token=token, now=now) == 1
 
     async def sweep(self, *, now: dt.datetime) -> builtins.list[dict[str, Any]]:
+        """Return the jobs whose lease ran out (by the lease clock) to waiting, or dead."""
         return await self.db.fetch("sweep_expired_leases", now=now)
 
     async def get(self, job_id: int) -> Job | None:
@@ -218,6 +252,13 @@ class JobQueue:
     async def next_run_at(self) -> dt.datetime | None:
         row = await self.db.fetchrow("next_run_at")
         return as_datetime(row["run_at"]) if row else None
+
+
+def lease_params(lease_seconds: float, now: dt.datetime) -> dict[str, Any]:
+    """Both spellings of a lease's length: PostgreSQL adds ``lease_seconds`` to its own clock;
+    SQLite stores ``lease_until`` computed from ``now``, the clock of the one machine."""
+    until = now + dt.timedelta(seconds=lease_seconds)
+    return {"lease_seconds": lease_seconds, "lease_until": until}
 
 
 def claim_window(limit: int, cap: int) -> int:

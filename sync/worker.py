@@ -1,10 +1,19 @@
-"""The worker: claims jobs in batches, runs their handlers, keeps their leases alive.
+"""The worker: claims jobs in batches and runs each as a `Run` that owns its lease.
 
-One loop per process. It claims as many jobs as it has free slots, runs each in its own task,
-extends the leases of everything it holds on a heartbeat, and cancels a job whose lease it lost
-(someone else may hold it now). Successes are group-committed: every job finishing while a
-commit is under way joins the next one. Failures go through the pure retry policy in
+A run is one job under one lease token. Its handler runs inside a deadline on the monotonic
+clock: the last confirmed renewal (or the claim) + the lease − a margin, so a run whose
+heartbeats lapse (an event-loop stall, a database blip) stops itself *before* anyone else can
+sweep its lease. Its heartbeats renew the lease and move the deadline on; a renewal that is
+refused (the lease is someone else's now) ends the handler at once. The handler's end ends the
+heartbeats, except while its success is still being recorded: then the lease is kept alive until
+the committer has written it. Successes flow to one committer, which group-commits them (every
+run finishing while a commit is under way joins the next one) and retries a failed write, so a
+database blip never turns a success into a failure. Failures go through the pure retry policy in
 `sync.retry`. A sweeper returns the jobs of dead workers once their leases expire.
+
+Runs are kept by (job id, lease token), never by the job id alone, and a worker never holds two
+runs of one job: a claim that hands back a job this worker still runs (its lease was swept and
+taken again) ends the old run first and starts the new one only when the old one has stopped.
 
 ``run_burst`` drains what is due and returns, which keeps tests deterministic. ``run`` goes on
 until its stop event is set, then lets running jobs finish within the grace period and releases
@@ -15,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import logging
 import math
 import os
@@ -23,7 +31,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -34,6 +42,7 @@ from sync.retry import decide
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
+RunKey = tuple[int, str]
 
 
 def utcnow() -> dt.datetime:
@@ -41,11 +50,11 @@ def utcnow() -> dt.datetime:
 
 
 class JobContext:
-    """What a handler gets: the job, the clock, and progress reporting under the lease."""
+    """What a handler gets: the job, its lease token, the clock, and progress reporting."""
 
     def __init__(self, job: Job, token: str, queue: JobQueue, clock: Clock) -> None:
         self.job = job
-        self._token = token
+        self.lease_token = token
         self._queue = queue
         self.now = clock
 
@@ -55,7 +64,7 @@ class JobContext:
 
     async def progress(self, done: int, total: int | None = None) -> None:
         await self._queue.set_progress(
-            self.job.id, self._token, done=done, total=total, now=self.now()
+            self.job.id, self.lease_token, done=done, total=total, now=self.now()
         )
 
 
@@ -80,6 +89,111 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_grace_seconds: float = 30.0
     worker_id: str = msgspec.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
 
+    @property
+    def heartbeat_seconds(self) -> float:
+        """Three renewals a lease: two may be lost before the deadline comes near."""
+        return max(self.lease_seconds / 3, 0.02)
+
+    @property
+    def lease_margin_seconds(self) -> float:
+        """How long before the lease runs out (by our last confirmed renewal) a run stops."""
+        return self.lease_seconds / 5
+
+
+Phase = Literal["waiting", "handling", "recording", "ended"]
+
+
+class Run:
+    """One run of one job under one lease token: its deadline, its phase and how it ended."""
+
+    def __init__(self, job: Job, token: str, deadline: float) -> None:
+        self.job = job
+        self.token = token
+        self.deadline = deadline
+        self.phase: Phase = "waiting"
+        self.lost: str | None = None  # why the lease is gone, once it is
+        self.task: asyncio.Task[None] | None = None
+        self.ended = asyncio.Event()
+        self._scope: asyncio.Timeout | None = None
+
+    @property
+    def key(self) -> RunKey:
+        return (self.job.id, self.token)
+
+    def renewed(self, deadline: float) -> None:
+        """A renewal was confirmed: the handler may go on until the new deadline."""
+        self.deadline = max(self.deadline, deadline)
+        if self._scope is not None:
+            self._scope.reschedule(self.deadline)
+
+    def lose(self, reason: str) -> None:
+        """The lease is no longer ours: stop the handler now (it may be someone else's run)."""
+        if self.lost is None:
+            self.lost = reason
+        self.stop()
+
+    def stop(self) -> None:
+        if self._scope is not None:
+            self._scope.reschedule(asyncio.get_running_loop().time())
+
+
+class Committer:
+    """One writer for successes: group commits, retried until the database takes them."""
+
+    def __init__(self, queue: JobQueue, clock: Clock) -> None:
+        self.queue = queue
+        self.clock = clock
+        self._pending: list[tuple[int, str, asyncio.Future[bool]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def succeed(self, job_id: int, token: str) -> bool:
+        """Whether the success was accepted under this lease token."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((job_id, token, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._flush(), name="worker-commit")
+        return await future
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await _cancel(self._task)
+        for _, _, future in self._pending:
+            future.cancel()
+        self._pending = []
+
+    async def _flush(self) -> None:
+        """Yielding once first lets the runs finishing in this turn of the loop join the commit;
+        runs finishing while a commit is under way join the next one. A batch whose write failed
+        is tried again (with the runs that joined meanwhile) after a short, growing pause."""
+        await asyncio.sleep(0)
+        batch: list[tuple[int, str, asyncio.Future[bool]]] = []
+        failures = 0
+        while self._pending or batch:
+            batch += self._pending
+            self._pending = []
+            batch = [entry for entry in batch if not entry[2].done()]
+            if not batch:
+                continue
+            try:
+                accepted = await self.queue.succeed(
+                    [(job_id, token) for job_id, token, _ in batch], now=self.clock()
+                )
+            except Exception:
+                failures += 1
+                log.warning(
+                    "could not record %d successes (try %d); trying again",
+                    len(batch),
+                    failures,
+                    exc_info=True,
+                )
+                await asyncio.sleep(min(5.0, 0.05 * 2 ** min(failures, 7)))
+                continue
+            failures = 0
+            for job_id, _, future in batch:
+                if not future.done():
+                    future.set_result(job_id in accepted)
+            batch = []
+
 
 class Worker:
     def __init__(
@@ -100,10 +214,12 @@ class Worker:
         self.rng = rng or random.Random()
         self.problems = problems
         self.observer = observer
-        self._running: dict[int, tuple[asyncio.Task[None], str]] = {}
-        self._pending_done: list[tuple[int, str, asyncio.Future[bool]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-        self._committing: set[int] = set()
+        self.runs: dict[RunKey, Run] = {}
+        self._latest: dict[int, Run] = {}  # job id → its newest run in this worker
+        self._committer = Committer(queue, clock)
+        # One claim at a time per worker: a burst next to the embedded loop sees what the loop
+        # claimed, instead of finding the installation locked by its own other claim.
+        self._claiming = asyncio.Lock()
         self._wake = asyncio.Event()
         self.processed = 0
 
@@ -113,46 +229,54 @@ class Worker:
 
     # --- claiming -------------------------------------------------------------------------
     async def _claim_into_slots(self) -> int:
-        free = self.config.concurrency - len(self._running)
+        async with self._claiming:
+            return await self._claim_free_slots()
+
+    async def _claim_free_slots(self) -> int:
+        free = self.config.concurrency - len(self.runs)
         if free <= 0:
             return 0
-        claim = await self.queue.claim(
+        loop = asyncio.get_running_loop()
+        asked = loop.time()  # the lease cannot have started before the claim was sent
+        batch = await self.queue.claim(
             worker_id=self.config.worker_id,
             limit=free,
             cap=self.config.installation_cap,
             lease_seconds=self.config.lease_seconds,
             now=self.clock(),
         )
-        for job in claim.jobs:
-            task = asyncio.create_task(self._run_job(job, claim.token), name=f"job-{job.id}")
-            self._running[job.id] = (task, claim.token)
-            task.add_done_callback(functools.partial(self._forget, job.id))
-        return len(claim.jobs)
+        deadline = asked + self.config.lease_seconds - self.config.lease_margin_seconds
+        for job in batch.jobs:
+            run = Run(job, batch.token, deadline)
+            previous = self._latest.get(job.id)
+            if previous is not None:
+                # Our own lease of this job was swept and we claimed it again: the old run's
+                # lease is gone, and the new run starts only once the old one has stopped.
+                previous.lose("the job was claimed again under a new lease")
+            self.runs[run.key] = run
+            self._latest[job.id] = run
+            run.task = asyncio.create_task(self._run(run, previous), name=f"job-{job.id}")
+        return len(batch.jobs)
 
-    def _forget(self, job_id: int, _task: asyncio.Task[None]) -> None:
-        self._running.pop(job_id, None)
+    def _tasks(self) -> list[asyncio.Task[None]]:
+        return [run.task for run in self.runs.values() if run.task is not None]
 
     async def run_burst(self) -> int:
         """Run every job that is due now (and what they enqueue), then return how many ran."""
         start = self.processed
-        beats = asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat")
         try:
             while True:
                 await self.queue.sweep(now=self.clock())
                 claimed = await self._claim_into_slots()
-                if not claimed and not self._running:
+                if not claimed and not self.runs:
                     return self.processed - start
-                if self._running:
-                    await asyncio.wait(
-                        [t for t, _ in self._running.values()],
-                        return_when=asyncio.FIRST_COMPLETED,
-                    )
+                if self.runs:
+                    await asyncio.wait(self._tasks(), return_when=asyncio.FIRST_COMPLETED)
         finally:
-            await _cancel(beats)
+            await self._stop_runs()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then shut down gracefully."""
-        beats = asyncio.create_task(self._heartbeat_loop(), name="worker-heartbeat")
         log.info("worker started", extra={"worker_id": self.config.worker_id})
         failures = 0
         last_sweep = -math.inf
@@ -169,115 +293,138 @@ class Worker:
                     failures += 1
                     log.exception("worker could not reach the queue (failure %d)", failures)
                     pause = min(60.0, self.config.poll_seconds * 2 ** min(failures, 16))
-                    await self._idle(stop, busy=bool(self._running), pause=pause)
+                    await self._idle(stop, pause=pause)
                     continue
                 failures = 0
-                if claimed and len(self._running) < self.config.concurrency:
+                if claimed and len(self.runs) < self.config.concurrency:
                     continue
-                await self._idle(stop, busy=bool(self._running))
+                await self._idle(stop)
         finally:
-            # Leases stay alive through the grace period: heartbeats stop only after shutdown.
             await self._shutdown()
-            await _cancel(beats)
             log.info("worker stopped", extra={"worker_id": self.config.worker_id})
 
-    async def _idle(self, stop: asyncio.Event, *, busy: bool, pause: float | None = None) -> None:
-        waiters: list[asyncio.Future[Any]] = [
+    async def _idle(self, stop: asyncio.Event, *, pause: float | None = None) -> None:
+        waiters: list[asyncio.Future[Any] | asyncio.Task[Any]] = [
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self._wake.wait()),
         ]
-        if busy:
-            waiters += [t for t, _ in self._running.values()]
         await asyncio.wait(
-            waiters,
+            [*waiters, *self._tasks()],
             timeout=self.config.poll_seconds if pause is None else pause,
             return_when=asyncio.FIRST_COMPLETED,
         )
-        for w in waiters[:2]:
+        for w in waiters:
             w.cancel()
         self._wake.clear()
 
     async def _shutdown(self) -> None:
-        tasks = [t for t, _ in self._running.values()]
+        """Runs get the grace period to end (their leases renewed meanwhile); then those still
+        in their handler stop and give their jobs back, and recorded successes get a last try."""
+        tasks = self._tasks()
         if tasks:
             await asyncio.wait(tasks, timeout=self.config.shutdown_grace_seconds)
-        # A commit under way decides jobs that are already done; let it land before releasing.
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
-            await asyncio.sleep(0)
-        for job_id, (task, token) in list(self._running.items()):
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            try:
-                await self.queue.release(job_id, token, now=self.clock())
-                log.warning("job released at shutdown", extra={"job_id": job_id})
-            except Exception:
-                log.exception(
-                    "could not release a job; its lease will expire", extra={"job_id": job_id}
-                )
-        if self._flusher is not None:
-            await asyncio.gather(self._flusher, return_exceptions=True)
+        await self._stop_runs()
 
-    # --- leases ---------------------------------------------------------------------------
-    async def _heartbeat_loop(self) -> None:
-        interval = max(self.config.lease_seconds / 3, 0.05)
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.heartbeat()
-            except Exception:
-                log.exception("heartbeat failed")
+    async def _stop_runs(self) -> None:
+        for run in list(self.runs.values()):
+            if run.phase in ("waiting", "handling"):
+                run.stop()
+                if run.task is not None and run.phase == "waiting":
+                    run.task.cancel()
+        tasks = self._tasks()
+        if tasks:
+            await asyncio.wait(tasks, timeout=max(self.config.lease_seconds, 1.0))
+        for task in self._tasks():
+            await _cancel(task)
+        await self._committer.close()
 
-    async def heartbeat(self) -> None:
-        """Extend every lease held; cancel jobs whose lease was lost."""
-        # A job whose completion is being committed may already have left 'running': that is
-        # not a lost lease.
-        finishing = self._committing | {job_id for job_id, _, _ in self._pending_done}
-        by_token: dict[str, list[int]] = {}
-        for job_id, (_, token) in list(self._running.items()):
-            by_token.setdefault(token, []).append(job_id)
-        for token, ids in by_token.items():
-            held = await self.queue.heartbeat(
-                token, lease_seconds=self.config.lease_seconds, now=self.clock()
-            )
-            for job_id in set(ids) - held - finishing:
-                entry = self._running.get(job_id)
-                if entry is not None:
-                    log.warning("lease lost, cancelling job", extra={"job_id": job_id})
-                    entry[0].cancel()
-
-    # --- running one job ------------------------------------------------------------------
-    async def _run_job(self, job: Job, token: str) -> None:
+    # --- one run --------------------------------------------------------------------------
+    async def _run(self, run: Run, previous: Run | None) -> None:
+        loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        with logcontext.bound(job_id=job.id, installation_id=job.installation_id, kind=job.kind):
-            outcome = await self._execute(job, token)
-            self.processed += 1
-            if self.observer is not None:
-                self.observer.job_finished(job.kind, outcome, time.perf_counter() - started)
+        beats: asyncio.Task[None] | None = None
+        with logcontext.bound(
+            job_id=run.job.id, installation_id=run.job.installation_id, kind=run.job.kind
+        ):
+            try:
+                if previous is not None:
+                    await previous.ended.wait()
+                beats = loop.create_task(self._keep_alive(run), name=f"lease-{run.job.id}")
+                outcome = await self._execute(run)
+                self.processed += 1
+                if self.observer is not None:
+                    self.observer.job_finished(run.job.kind, outcome, time.perf_counter() - started)
+            finally:
+                run.phase = "ended"
+                if beats is not None:
+                    await _cancel(beats)
+                run.ended.set()
+                self.runs.pop(run.key, None)
+                if self._latest.get(run.job.id) is run:
+                    del self._latest[run.job.id]
 
-    async def _execute(self, job: Job, token: str) -> str:
+    async def _keep_alive(self, run: Run) -> None:
+        """Renew the lease every third of it until the run has ended; a refusal ends it."""
+        loop = asyncio.get_running_loop()
+        lease = self.config.lease_seconds
+        while run.lost is None:
+            await asyncio.sleep(self.config.heartbeat_seconds)
+            sent = loop.time()
+            try:
+                held = await self.queue.heartbeat(
+                    run.job.id, run.token, lease_seconds=lease, now=self.clock()
+                )
+            except Exception:
+                log.warning("heartbeat failed; the run stops at its deadline", exc_info=True)
+                continue
+            if not held:
+                log.warning("lease lost, stopping the run")
+                run.lose("a renewal was refused")
+                return
+            run.renewed(sent + lease - self.config.lease_margin_seconds)
+
+    async def _execute(self, run: Run) -> str:
+        job = run.job
         handler = self.handlers.get(job.kind)
+        context = JobContext(job, run.token, self.queue, self.clock)
+        run.phase = "handling"
         try:
-            if handler is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            await handler(JobContext(job, token, self.queue, self.clock))
-        except asyncio.CancelledError:
-            raise
+            async with asyncio.timeout_at(run.deadline) as scope:
+                run._scope = scope
+                if run.lost is not None:
+                    run.stop()
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                await handler(context)
+        except TimeoutError as exc:
+            run._scope = None
+            if scope.expired():
+                return await self._stopped(run)
+            return await self._fail(run, exc)
         except Exception as exc:
-            return await self._fail(job, token, exc)
-        try:
-            accepted = await self._complete(job.id, token)
-        except Exception:
-            # The job stays running under its lease; the sweeper returns it and it runs again.
-            log.exception("could not record a finished job")
-            return "unrecorded"
-        if not accepted:
+            run._scope = None
+            return await self._fail(run, exc)
+        run._scope = None
+        run.phase = "recording"
+        if not await self._committer.succeed(job.id, run.token):
             log.warning("job finished after its lease was lost; result not recorded")
             return "lease_lost"
         return "succeeded"
 
-    async def _fail(self, job: Job, token: str, exc: Exception) -> str:
-        now = self.clock()
+    async def _stopped(self, run: Run) -> str:
+        """The handler was stopped: the lease was lost, the deadline came, or shutdown."""
+        if run.lost is not None:
+            log.warning("run stopped: %s", run.lost)
+            return "lease_lost"
+        log.warning("run stopped before its lease could lapse; giving the job back")
+        try:
+            await self.queue.release(run.job.id, run.token, now=self.clock())
+        except Exception:
+            log.exception("could not give the job back; its lease will expire")
+        return "released"
+
+    async def _fail(self, run: Run, exc: Exception) -> str:
+        job, now = run.job, self.clock()
         decision = decide(
             exc, attempts=job.attempts, max_attempts=job.max_attempts, now=now, rng=self.rng
         )
@@ -288,57 +435,23 @@ class Worker:
             log.warning("job failed: %s", message, extra={"outcome": decision.outcome})
         if decision.outcome == "problem" and self.problems is not None:
             await self.problems.record_job_problem(job, exc, now)
-        await self.queue.finish(
-            job.id,
-            token,
-            state=decision.state,
-            run_at=decision.run_at,
-            error=message,
-            code=decision.code,
-            now=now,
-            spends_attempt=decision.spends_attempt,
-        )
+        try:
+            await self.queue.fail(
+                job.id,
+                run.token,
+                state=decision.state,
+                run_at=decision.run_at,
+                error=message,
+                code=decision.code,
+                now=now,
+                spends_attempt=decision.spends_attempt,
+            )
+        except Exception:
+            log.exception("could not record a failed run; its lease will expire")
+            return "unrecorded"
         if decision.outcome == "park" and job.installation_id is not None:
             await self.queue.park_installation(job.installation_id, now=now)
         return decision.outcome
-
-    async def _complete(self, job_id: int, token: str) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending_done.append((job_id, token, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush(), name="worker-flush")
-        return await future
-
-    async def _flush(self) -> None:
-        """Group commit, in a task of its own so that a cancelled job cannot strand the others.
-
-        Yielding once first lets the jobs finishing in this turn of the loop join the commit;
-        jobs finishing while a commit runs join the next one.
-        """
-        await asyncio.sleep(0)
-        while self._pending_done:
-            batch, self._pending_done = self._pending_done, []
-            self._committing = {job_id for job_id, _, _ in batch}
-            try:
-                accepted = await self.queue.complete(
-                    [(job_id, token) for job_id, token, _ in batch], now=self.clock()
-                )
-            except Exception as exc:
-                # Only this batch failed; jobs that joined meanwhile get their own try.
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            except BaseException:
-                for _, _, future in batch + self._pending_done:
-                    future.cancel()
-                self._pending_done = []
-                raise
-            finally:
-                self._committing = set()
-            for job_id, _, future in batch:
-                if not future.done():
-                    future.set_result(job_id in accepted)
 
 
 async def _cancel(task: asyncio.Task[Any]) -> None:

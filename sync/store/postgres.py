@@ -1,4 +1,10 @@
-"""PostgreSQL adapter: an asyncpg pool; ``jsonb`` columns decoded with msgspec."""
+"""PostgreSQL adapter: asyncpg pools; ``jsonb`` columns decoded with msgspec.
+
+Two pools: the main one for everything, and a small reserved one (`reserved`) for the writes
+that keep leases (heartbeats, a run's outcome), so that handlers holding every main connection
+cannot starve them. Acquiring a connection waits at most ``ACQUIRE_TIMEOUT`` seconds and then
+counts as the database being unavailable, never as a hang.
+"""
 
 from __future__ import annotations
 
@@ -77,27 +83,23 @@ class _Runner:
         await self._conn.execute(sql)
 
 
-class PostgresDatabase:
+ACQUIRE_TIMEOUT = 30.0
+RESERVED_POOL_SIZE = 2
+
+
+class _PoolRunner:
+    """Single statements, each on a connection of one pool."""
+
     dialect: Dialect = "postgresql"
 
     def __init__(self, pool: asyncpg.Pool, queries: dict[str, Query]) -> None:
         self._pool = pool
         self._queries = queries
 
-    @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
-        try:
-            pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, init=_init_connection, timeout=10
-            )
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from exc
-        return cls(pool, load("postgresql"))
-
     @asynccontextmanager
     async def _runner(self) -> AsyncIterator[_Runner]:
         with _unavailable_on_outage():
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
                 yield _Runner(conn, self._queries)
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
@@ -123,8 +125,36 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[_Runner]:
         with _unavailable_on_outage():
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
                 yield _Runner(conn, self._queries)
+
+
+class PostgresDatabase(_PoolRunner):
+    def __init__(
+        self, pool: asyncpg.Pool, reserved: asyncpg.Pool, queries: dict[str, Query]
+    ) -> None:
+        super().__init__(pool, queries)
+        self._reserved = _PoolRunner(reserved, queries)
+
+    @classmethod
+    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+        pools: list[asyncpg.Pool] = []
+        try:
+            for size in (pool_size, RESERVED_POOL_SIZE):
+                pools.append(
+                    await asyncpg.create_pool(
+                        url, min_size=1, max_size=size, init=_init_connection, timeout=10
+                    )
+                )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            for pool in pools:
+                await pool.close()
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from exc
+        return cls(pools[0], pools[1], load("postgresql"))
+
+    def reserved(self) -> _PoolRunner:
+        """Connections kept for lease-keeping writes, which handlers cannot exhaust."""
+        return self._reserved
 
     async def ping(self) -> None:
         try:
@@ -135,3 +165,4 @@ class PostgresDatabase:
 
     async def close(self) -> None:
         await self._pool.close()
+        await self._reserved._pool.close()

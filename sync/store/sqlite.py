@@ -181,6 +181,10 @@ class SQLiteDatabase(_Runner):
                     await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
 
+    def reserved(self) -> SQLiteDatabase:
+        """The one connection: SQLite has a single writer, so there is nothing to reserve."""
+        return self
+
     async def ping(self) -> None:
         async with self._lock:
             await self._conn.execute("SELECT 1")

@@ -103,53 +103,6 @@ async def test_unknown_kind_goes_dead_and_can_be_retried(db: Database) -> None:
     assert ran == [job_id]
 
 
-async def test_a_job_whose_lease_was_taken_over_cannot_complete(db: Database) -> None:
-    queue, clock = JobQueue(db), Clock()
-    job_id = await queue.enqueue(NewJob(kind="slow"), now=NOW)
-    release, started = asyncio.Event(), asyncio.Event()
-
-    async def slow(ctx: JobContext) -> None:
-        started.set()
-        await release.wait()
-
-    worker = Worker(queue, {"slow": slow}, WorkerConfig(lease_seconds=5), clock=clock)
-    burst = asyncio.create_task(worker.run_burst())
-    await started.wait()
-    # the lease expires and another worker takes the job over
-    clock.now = NOW + dt.timedelta(seconds=6)
-    await queue.sweep(now=clock.now)
-    other = await queue.claim(worker_id="w2", limit=1, cap=10, lease_seconds=60, now=clock.now)
-    assert [j.id for j in other.jobs] == [job_id]
-    release.set()
-    await burst
-    job = await queue.get(job_id)
-    assert job is not None and job.state == "running" and job.lease_token == other.token
-
-
-async def test_heartbeat_cancels_a_job_whose_lease_was_lost(db: Database) -> None:
-    queue, clock = JobQueue(db), Clock()
-    await queue.enqueue(NewJob(kind="forever"), now=NOW)
-    started, cancelled = asyncio.Event(), asyncio.Event()
-
-    async def forever(ctx: JobContext) -> None:
-        started.set()
-        try:
-            await asyncio.Event().wait()
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    worker = Worker(queue, {"forever": forever}, WorkerConfig(lease_seconds=5), clock=clock)
-    burst = asyncio.create_task(worker.run_burst())
-    await started.wait()
-    clock.now = NOW + dt.timedelta(seconds=6)
-    await queue.sweep(now=clock.now)
-    await worker.heartbeat()
-    await asyncio.wait_for(cancelled.wait(), 5)
-    burst.cancel()
-    await asyncio.gather(burst, return_exceptions=True)
-
-
 async def _lease_renewed_past(queue: JobQueue, job_id: int, moment: dt.datetime) -> None:
     async def renewed() -> bool:
         job = await queue.get(job_id)

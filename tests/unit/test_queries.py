@@ -38,7 +38,10 @@ def test_a_query_without_description_is_refused() -> None:
 
 def test_engine_files_replace_common_ones() -> None:
     lite, pg = load("sqlite"), load("postgresql")
-    assert "pg_advisory_xact_lock" in pg["lock_claims"].sql
-    assert "pg_advisory" not in lite["lock_claims"].sql
+    assert "FOR UPDATE SKIP LOCKED" in pg["claim_jobs"].sql
+    assert "FOR UPDATE" not in lite["claim_jobs"].sql
+    assert "pg_try_advisory_xact_lock" in pg["claim_installations"].sql
+    assert "clock_timestamp()" in pg["sweep_expired_leases"].sql
+    assert "clock_timestamp" not in lite["sweep_expired_leases"].sql
     assert set(lite) == set(pg)  # every query exists for both engines
     assert lite["get_job"].sql == "SELECT * FROM jobs WHERE id = ?"

@@ -26,10 +26,10 @@ LIMIT :limit
 -- How many jobs there are of each kind and state (for /metrics).
 SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state
 
--- name: heartbeat_jobs
--- Extend the lease of the running jobs held under one lease token; returns the ids still held.
-UPDATE jobs SET lease_until = :lease_until, updated_at = :now
-WHERE state = 'running' AND lease_token = :token
+-- name: heartbeat_job
+-- Extend the lease of one running job, only for its current lease holder; a row back means still held.
+UPDATE jobs SET lease_until = {{lease_until}}, updated_at = :now
+WHERE id = :id AND state = 'running' AND lease_token = :token
 RETURNING id
 
 -- name: set_job_progress
@@ -37,7 +37,7 @@ RETURNING id
 UPDATE jobs SET progress_done = :done, progress_total = :total, updated_at = :now
 WHERE id = :id AND lease_token = :token AND state = 'running'
 
--- name: finish_job
+-- name: fail_job
 -- Move a running job to failed (with its next run_at), parked or dead, only for the lease holder;
 -- :refund is 1 when the run did not count as an attempt (a pause, not the job's failure).
 UPDATE jobs SET state = :state, run_at = :run_at, last_error = :error, error_code = :code,
@@ -53,21 +53,27 @@ UPDATE jobs SET state = 'failed', run_at = :now, attempts = attempts - 1, lease_
 WHERE id = :id AND lease_token = :token AND state = 'running'
 
 -- name: sweep_expired_leases
--- Return jobs whose lease expired (their worker died) to the waiting state, or dead when out of attempts.
+-- Return jobs whose lease expired (their worker died or lost touch) to the waiting state, or dead when
+-- out of attempts. The lease token stays, so that a run which succeeded but could not record it in
+-- time may still do so while nobody has claimed the job since (see succeed_jobs).
 UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END,
-                lease_token = NULL, lease_until = NULL, worker_id = NULL,
+                lease_until = NULL, worker_id = NULL,
                 last_error = 'lease expired: the worker stopped answering', error_code = 'lease_expired',
                 run_at = :now, updated_at = :now,
-                finished_at = CASE WHEN attempts >= max_attempts THEN :now ELSE NULL END
-WHERE state = 'running' AND lease_until < :now
+                finished_at = CASE WHEN attempts >= max_attempts THEN :now ELSE finished_at END
+WHERE state = 'running' AND lease_until < {{lease_now}}
 RETURNING id, kind, state
 
 -- name: absorb_into_failed_twin
 -- A job of this dedupe key waiting out a backoff absorbs a new hint: it keeps its run_at (the wait a
--- platform asked for), takes the higher priority and a fresh count of attempts (the hint is new work).
-UPDATE jobs SET attempts = 0, updated_at = :now,
+-- platform asked for), takes the higher priority and a fresh count of attempts (the hint is new work);
+-- the lease token of a swept run is dropped, so that run's late success cannot swallow the hint.
+-- The state is tested again in the outer WHERE, which PostgreSQL re-checks on the row after waiting
+-- for its lock: a twin that a concurrent claim just made running is not absorbed into (no row back).
+UPDATE jobs SET attempts = 0, updated_at = :now, lease_token = NULL,
                 priority = CASE WHEN :priority > priority THEN :priority ELSE priority END
 WHERE id = (SELECT id FROM jobs WHERE dedupe_key = :dedupe_key AND state = 'failed' ORDER BY id LIMIT 1)
+  AND state = 'failed'
 RETURNING id
 
 -- name: retry_job
@@ -75,20 +81,20 @@ RETURNING id
 -- waits as 'failed' (due now), outside the unique index of queued twins, so no retry can collide
 -- with a twin being enqueued at the same moment; new hints join it.
 UPDATE jobs SET state = CASE WHEN dedupe_key IS NULL THEN 'queued' ELSE 'failed' END,
-                run_at = :now, attempts = 0, last_error = NULL, error_code = NULL,
+                run_at = :now, attempts = 0, last_error = NULL, error_code = NULL, lease_token = NULL,
                 finished_at = NULL, updated_at = :now
 WHERE id = :id AND state IN ('dead', 'parked', 'failed')
 
 -- name: retry_dead_jobs
 -- Run every dead job (optionally of one kind) again now, as retry_job does.
 UPDATE jobs SET state = CASE WHEN dedupe_key IS NULL THEN 'queued' ELSE 'failed' END,
-                run_at = :now, attempts = 0, last_error = NULL, error_code = NULL,
+                run_at = :now, attempts = 0, last_error = NULL, error_code = NULL, lease_token = NULL,
                 finished_at = NULL, updated_at = :now
 WHERE state = 'dead' AND (CAST(:kind AS TEXT) IS NULL OR kind = :kind)
 
 -- name: park_installation_jobs
 -- Hold every waiting job of an installation until a person acts (access lost).
-UPDATE jobs SET state = 'parked', updated_at = :now
+UPDATE jobs SET state = 'parked', lease_token = NULL, updated_at = :now
 WHERE installation_id = :installation_id AND state IN ('queued', 'failed')
 
 -- name: unpark_installation_jobs
@@ -104,3 +110,75 @@ WHERE finished_at < :before AND (state = 'succeeded' OR (state = 'dead' AND :inc
 -- name: next_run_at
 -- When the next waiting job becomes due (so an idle worker knows how long it may sleep).
 SELECT MIN(run_at) AS run_at FROM jobs WHERE state IN ('queued', 'failed')
+
+-- name: claim_installations
+-- Pick and lock, for one claim, up to :limit installations with due work and room under :cap, the
+-- one waiting longest first. On PostgreSQL each is taken with a try-lock held to the end of the
+-- claim's transaction: an installation another claim holds is passed over, not waited for, and
+-- claims for different installations never wait for each other. The lock is taken here, in a
+-- statement of its own, so that claim_jobs reads the running jobs with a snapshot taken after it.
+WITH RECURSIVE installations_waiting(inst) AS (
+    SELECT (SELECT COALESCE(installation_id, 0) FROM jobs
+            WHERE state IN ('queued', 'failed') ORDER BY COALESCE(installation_id, 0) LIMIT 1)
+    UNION ALL
+    SELECT (SELECT COALESCE(j.installation_id, 0) FROM jobs j
+            WHERE j.state IN ('queued', 'failed') AND COALESCE(j.installation_id, 0) > w.inst
+            ORDER BY COALESCE(j.installation_id, 0) LIMIT 1)
+    FROM installations_waiting w WHERE w.inst IS NOT NULL
+), running AS (
+    SELECT COALESCE(installation_id, 0) AS inst, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY 1
+), heads AS (
+    SELECT w.inst, (SELECT d.id FROM jobs d
+                    WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
+                      AND d.run_at <= :now
+                    ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
+                    LIMIT 1) AS head
+    FROM installations_waiting w LEFT JOIN running r ON r.inst = w.inst
+    WHERE w.inst IS NOT NULL AND COALESCE(r.n, 0) < :cap
+), ordered AS MATERIALIZED (
+    SELECT h.inst FROM heads h JOIN jobs j ON j.id = h.head
+    ORDER BY j.priority DESC, j.run_at, h.inst
+)
+SELECT inst FROM ordered WHERE {{try_lock_installation}} LIMIT :limit
+
+-- name: claim_jobs
+-- Claim up to :limit due jobs of the installations claim_installations locked: at most :cap running
+-- per installation, installations taken in turn, one job per serial key, looking at the first :window
+-- due jobs of each installation whose serial key is free (so a busy key with many waiting jobs does not
+-- hide the installation's other work). The pick is fixed first, then its rows are locked (skipping any
+-- another transaction holds), so locking can only shrink it, never slide past the cap.
+WITH chosen(inst) AS (
+    {{chosen_installations}}
+), running AS (
+    SELECT COALESCE(installation_id, 0) AS inst, COUNT(*) AS n FROM jobs
+    WHERE state = 'running' AND COALESCE(installation_id, 0) IN (SELECT inst FROM chosen) GROUP BY 1
+), heads AS (
+    SELECT j.id, w.inst, j.priority, j.run_at, j.serial_key
+    FROM chosen w JOIN jobs j ON j.id IN (
+        SELECT d.id FROM jobs d
+        WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed') AND d.run_at <= :now
+          AND (d.serial_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
+        ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
+        LIMIT :window)
+), candidates AS (
+    SELECT h.id, h.inst, h.priority, h.run_at, h.serial_key,
+           ROW_NUMBER() OVER (PARTITION BY h.serial_key ORDER BY h.priority DESC, h.run_at, h.id) AS serial_rank
+    FROM heads h
+), ranked AS (
+    SELECT c.id, c.priority, c.run_at, COALESCE(r.n, 0) AS busy,
+           ROW_NUMBER() OVER (PARTITION BY c.inst ORDER BY c.priority DESC, c.run_at, c.id) AS turn
+    FROM candidates c LEFT JOIN running r ON r.inst = c.inst
+    WHERE c.serial_key IS NULL OR c.serial_rank = 1
+), picked AS (
+    SELECT id FROM ranked WHERE turn + busy <= :cap
+    ORDER BY turn, priority DESC, run_at, id
+    LIMIT :limit
+), locked AS (
+    SELECT id FROM jobs WHERE id IN (SELECT id FROM picked) AND state IN ('queued', 'failed')
+    {{skip_locked}}
+)
+UPDATE jobs SET state = 'running', lease_token = :token, lease_until = {{lease_until}},
+                worker_id = :worker_id, attempts = attempts + 1, started_at = :now, updated_at = :now
+WHERE id IN (SELECT id FROM locked)
+RETURNING *

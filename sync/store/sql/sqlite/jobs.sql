@@ -1,55 +1,10 @@
--- name: lock_claims
--- Nothing to do: the claim transaction's BEGIN IMMEDIATE already serialises claims.
-SELECT 1
-
--- name: claim_jobs
--- Claim up to :limit due jobs: at most :cap running per installation, installations taken in turn, one job per serial key,
--- looking at the first :window due jobs of each installation whose serial key is free (so a busy key
--- with many waiting jobs does not hide the installation's other work).
-WITH RECURSIVE installations_waiting(inst) AS (
-    SELECT (SELECT COALESCE(installation_id, 0) FROM jobs
-            WHERE state IN ('queued', 'failed') ORDER BY COALESCE(installation_id, 0) LIMIT 1)
-    UNION ALL
-    SELECT (SELECT COALESCE(j.installation_id, 0) FROM jobs j
-            WHERE j.state IN ('queued', 'failed') AND COALESCE(j.installation_id, 0) > w.inst
-            ORDER BY COALESCE(j.installation_id, 0) LIMIT 1)
-    FROM installations_waiting w WHERE w.inst IS NOT NULL
-), running AS (
-    SELECT COALESCE(installation_id, 0) AS inst, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY 1
-), heads AS (
-    SELECT j.id, w.inst, j.priority, j.run_at, j.serial_key
-    FROM installations_waiting w JOIN jobs j ON j.id IN (
-        SELECT d.id FROM jobs d
-        WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed') AND d.run_at <= :now
-          AND (d.serial_key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
-        ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
-        LIMIT :window)
-    WHERE w.inst IS NOT NULL
-), candidates AS (
-    SELECT h.id, h.inst, h.priority, h.run_at, h.serial_key,
-           ROW_NUMBER() OVER (PARTITION BY h.serial_key ORDER BY h.priority DESC, h.run_at, h.id) AS serial_rank
-    FROM heads h
-), ranked AS (
-    SELECT c.id, c.priority, c.run_at, COALESCE(r.n, 0) AS busy,
-           ROW_NUMBER() OVER (PARTITION BY c.inst ORDER BY c.priority DESC, c.run_at, c.id) AS turn
-    FROM candidates c LEFT JOIN running r ON r.inst = c.inst
-    WHERE c.serial_key IS NULL OR c.serial_rank = 1
-), picked AS (
-    SELECT id FROM ranked WHERE turn + busy <= :cap
-    ORDER BY turn, priority DESC, run_at, id
-    LIMIT :limit
-)
-UPDATE jobs SET state = 'running', lease_token = :token, lease_until = :lease_until,
-                worker_id = :worker_id, attempts = attempts + 1, started_at = :now, updated_at = :now
-WHERE id IN (SELECT id FROM picked)
-RETURNING *
-
--- name: complete_jobs
--- Mark running jobs succeeded, each only for its own lease token; returns the ids accepted.
+-- name: succeed_jobs
+-- Mark jobs succeeded, each only for its own lease token: running, or swept since (its lease ran out
+-- while the success was being recorded) and claimed by nobody after; returns the ids accepted.
 UPDATE jobs SET state = 'succeeded', lease_token = NULL, lease_until = NULL, last_error = NULL,
                 error_code = NULL, finished_at = :now, updated_at = :now
-WHERE state = 'running' AND id IN (SELECT value FROM json_each(:ids))
+WHERE (state = 'running' OR (state IN ('failed', 'dead') AND error_code = 'lease_expired'))
+  AND id IN (SELECT value FROM json_each(:ids))
   AND lease_token = json_extract(:tokens, '$[' || (SELECT key FROM json_each(:ids) WHERE value = jobs.id) || ']')
 RETURNING id
 

@@ -1,0 +1,73 @@
+"""Claims running side by side on PostgreSQL stay exact without a global lock.
+
+Worker A's claim transaction is held open after it has taken its jobs; worker B claims in the
+meantime. B must not wait for A, must pass over the installation A is serving (it cannot see
+A's uncommitted jobs, so counting them would be a guess), and once A has committed B must see
+A's jobs: neither the per-installation cap nor a serial key is ever exceeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import pytest
+import pytest_asyncio
+
+from sync.jobs import JobQueue, NewJob, claim_window, lease_params
+from sync.store.db import Database
+from sync.store.installations import Installations
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+pytestmark = pytest.mark.postgres
+
+
+@pytest_asyncio.fixture
+async def two(
+    postgres_url: str, db_for: Callable[[str], Awaitable[Database]]
+) -> tuple[Database, Database]:
+    return await db_for(postgres_url), await db_for(postgres_url)
+
+
+async def test_a_claim_held_open_neither_blocks_nor_is_overrun_by_another(
+    two: tuple[Database, Database],
+) -> None:
+    a_db, b_db = two
+    queue = JobQueue(a_db)
+    busy = (await Installations(a_db).create(agreement_number=1, company_name="a", now=NOW)).id
+    free = (await Installations(a_db).create(agreement_number=2, company_name="b", now=NOW)).id
+    await queue.enqueue_many(
+        [NewJob(kind="k", installation_id=busy, serial_key=f"invoice:1:{n % 2}") for n in range(6)]
+        + [NewJob(kind="k", installation_id=busy) for _ in range(4)]
+        + [NewJob(kind="k", installation_id=free) for _ in range(3)],
+        now=NOW,
+    )
+    cap = 3
+    async with a_db.transaction() as tx:  # worker A, stopped half-way through its claim
+        chosen = await tx.fetch("claim_installations", now=NOW, cap=cap, limit=1)
+        assert [r["inst"] for r in chosen] == [busy]  # the longest waiting first
+        taken = await tx.fetch(
+            "claim_jobs",
+            installations=[busy],
+            now=NOW,
+            limit=10,
+            cap=cap,
+            window=claim_window(10, cap),
+            token="a",
+            worker_id="a",
+            **lease_params(60, NOW),
+        )
+        assert len(taken) == cap
+        b_queue = JobQueue(b_db)
+        during = await asyncio.wait_for(
+            b_queue.claim(worker_id="b", limit=10, cap=cap, lease_seconds=60, now=NOW), 5
+        )
+        assert {j.installation_id for j in during.jobs} == {free}
+    after = await b_queue.claim(worker_id="b", limit=10, cap=cap, lease_seconds=60, now=NOW)
+    assert after.jobs == ()  # busy is at its cap, free has nothing left
+    running = [j for j in await queue.list(state="running", limit=100)]
+    by_installation = [j.installation_id for j in running]
+    assert by_installation.count(busy) == cap
+    keys = [j.serial_key for j in running if j.serial_key is not None]
+    assert len(keys) == len(set(keys))  # one running job per serial key
