@@ -13,6 +13,7 @@ import aiohttp
 from plugin.metrics import Metrics
 from plugin.settings import Settings
 from sync.jobs import JobQueue
+from sync.redaction import remember_secrets
 from sync.store.db import Database, open_database
 from sync.store.migrate import migrate
 from sync.store.problems import Problems
@@ -45,6 +46,8 @@ class Services:
 async def open_services(
     settings: Settings, *, clock: Clock = utcnow, metrics: Metrics | None = None
 ) -> AsyncIterator[Services]:
+    # Configured secrets are masked in every stored error, even where logging was not set up.
+    remember_secrets(*settings.secret_values())
     db = await open_database(settings.database_url)
     try:
         applied = await migrate(db, clock())

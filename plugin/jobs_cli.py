@@ -1,13 +1,22 @@
-"""``collectbridge jobs list|retry|purge``."""
+"""``collectbridge jobs list|retry|purge``.
+
+The listing prints each job's last error through `sync.redaction.scrub`, after loading the
+secrets of the installations it shows, so that an error stored before errors were scrubbed
+(or by a path that missed it) still shows no secret: defence in depth.
+"""
 
 from __future__ import annotations
 
 import argparse
+import builtins
 import datetime as dt
 
 from plugin.settings import Settings
-from sync.jobs import JobQueue
-from sync.store.db import open_database
+from sync.clients.collection_tokens import DatabaseTokenStore
+from sync.crypto import DecryptionError, TokenCipher
+from sync.jobs import Job, JobQueue
+from sync.redaction import scrub
+from sync.store.db import Database, open_database
 from sync.store.migrate import migrate
 
 
@@ -19,9 +28,11 @@ async def run_jobs_command(settings: Settings, args: argparse.Namespace) -> int:
         queue = JobQueue(db)
         if args.jobs_command == "list":
             jobs = await queue.list(state=args.state, limit=args.limit)
+            await _learn_secrets(db, settings, jobs)
             print(f"{'id':>8}  {'state':<9} {'kind':<28} {'inst':>6} {'tries':>5}  run_at / error")
             for j in jobs:
-                tail = j.last_error or j.run_at.isoformat(timespec="seconds")
+                # scrubbed before it is cut short: half a secret is still a secret shown
+                tail = scrub(j.last_error or j.run_at.isoformat(timespec="seconds"))
                 print(
                     f"{j.id:>8}  {j.state:<9} {j.kind:<28} {j.installation_id or '-':>6} "
                     f"{j.attempts:>5}  {tail[:80]}"
@@ -44,3 +55,15 @@ async def run_jobs_command(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         await db.close()
+
+
+async def _learn_secrets(db: Database, settings: Settings, jobs: builtins.list[Job]) -> None:
+    """Load (so remember, for `scrub`) the collection tokens of the installations listed."""
+    if not settings.secret_keys:
+        return
+    store = DatabaseTokenStore(db, TokenCipher([k.reveal() for k in settings.secret_keys]))
+    for installation_id in sorted({j.installation_id for j in jobs if j.installation_id}):
+        try:
+            await store.load_tokens(installation_id)
+        except DecryptionError:
+            continue  # sealed with a key no longer configured: this process cannot know them

@@ -1,8 +1,10 @@
 """Logging set-up: text or one JSON object per line, with job and installation ids.
 
 Every record carries the fields bound in `sync.logcontext` (job id, installation id, job kind)
-and any ``extra=`` fields. As a second line of defence, configured secret values are masked in
-every message, so a secret that slipped into an exception text still never reaches the log.
+and any ``extra=`` fields. As a second line of defence every record passes `sync.redaction.scrub`,
+the one redaction also used for stored and printed errors: the configured secrets (remembered
+here, at set-up) and every installation's secrets the process has loaded since are masked, so a
+secret that slipped into an exception text still never reaches the log.
 """
 
 from __future__ import annotations
@@ -16,39 +18,36 @@ from typing import Any
 import msgspec
 
 from sync import logcontext
+from sync.redaction import remember_secrets, scrub
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
-MASK = "********"
 
 
 class ContextFilter(logging.Filter):
-    """Adds the job context and masks secret values in the message, its arguments, the
-    traceback and every ``extra=`` field."""
+    """Adds the job context and scrubs secret values from the message, its arguments, the
+    traceback and every ``extra=`` field. ``secrets`` (the configured ones) are remembered for
+    `scrub`; secrets remembered later, as installations' tokens are loaded, are masked too."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-
-    def mask(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
-        return text
+        remember_secrets(*secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in logcontext.current().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
-        if self._secrets:
-            record.msg = self.mask(record.getMessage())
-            record.args = None
-            if record.exc_info and record.exc_info[1] is not None:
-                record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
-            if record.stack_info:
-                record.stack_info = self.mask(record.stack_info)
-            for key, value in _extras(record).items():
-                if not isinstance(value, int | float | bool | None):
-                    setattr(record, key, self.mask(str(value)))
+        record.msg = scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        for key, value in _extras(record).items():
+            if not isinstance(value, int | float | bool | None):
+                setattr(record, key, scrub(str(value)))
         return True
 
 

@@ -50,6 +50,7 @@ from sync.clients.collection_types import (
 )
 from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
 from sync.errors import TransientError
+from sync.redaction import remember_secrets
 
 T = TypeVar("T")
 MAX_BATCH = 500
@@ -297,7 +298,9 @@ class CollectionClient:
         self, url: str, *, event_types: Sequence[str] = ("*",), idempotency_key: str
     ) -> WebhookEndpoint:
         body = {"url": url, "event_types": list(event_types)}
-        return await self._post("/v1/webhook-endpoints", WebhookEndpoint, body, idempotency_key)
+        endpoint = await self._post("/v1/webhook-endpoints", WebhookEndpoint, body, idempotency_key)
+        remember_secrets(endpoint.secret)  # the signing secret: masked in every error and log
+        return endpoint
 
     async def delete_webhook_endpoint(self, endpoint_id: str) -> None:
         await self._call("DELETE", f"/v1/webhook-endpoints/{endpoint_id}", None)
@@ -311,6 +314,7 @@ class CollectionClient:
         path = f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret"
         answer = await self._post(path, WebhookEndpoint, {}, idempotency_key)
         assert answer.secret is not None
+        remember_secrets(answer.secret)
         return answer.secret
 
 
@@ -351,5 +355,7 @@ async def create_account(
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise TransientError("cannot reach the collection platform", platform=PLATFORM) from exc
     if status == 201:
-        return msgspec.json.decode(answer, type=CreatedAccount)
+        created = msgspec.json.decode(answer, type=CreatedAccount)
+        remember_secrets(created.grant.access_token, created.grant.refresh_token)
+        return created
     raise error_for(status, problem_of(answer, status), retry_after)

@@ -13,11 +13,23 @@ reuse interval, then revokes the whole grant):
    it; store the new pair durably (clearing the record); only then use it. A process killed
    after step 3's request re-presents the same token on restart and, within the reuse
    interval, receives the same pair.
-   The lease outlives the token request's timeout, and lease + restart stay well inside the
-   reuse interval (10 s lease by default), so a crashed holder cannot make recovery too late.
+   The lease outlives the token request by construction (`refresh_lease_ttl`): its length is
+   the request's total timeout plus the retried store of the answer plus a margin, a longer
+   one may be configured, a shorter one is refused. It also ends well inside the reuse
+   interval (`MAX_REFRESH_LEASE`), so a crashed holder cannot make recovery too late.
    The new pair exists nowhere else once the interval has passed, so a store that fails with
    a passing error (`TransientError`) is retried a few times, still inside the lease, before
    the refresh gives up (the recorded token then lets the next attempt recover it in time).
+   Both writes are fenced: the store performs them only while this holder still has the
+   lease. A holder that stalled past its lease (an event-loop stall, a database blip) and
+   finds its write refused never uses the pair in hand, since it is not stored and the lease
+   may have passed to a process that stores another. It takes the lease again (step 2) and
+   re-reads: the next holder's pair, when one was stored, is used as it is; when the stored
+   refresh token is still the one it presented, nobody refreshed since, and the pair in hand
+   is the platform's current one and its only copy: it is stored under the new lease rather
+   than asking again (which would work only within the reuse interval). Otherwise the refresh
+   starts over from what is stored. After `LEASE_ROUNDS` lost leases it gives up with a
+   `TransientError`; the recorded token still lets the next attempt recover in time.
 4. ``invalid_grant`` (used after the interval, or revoked) marks the link ``lost`` and raises
    `AuthLostError`; nothing retries it. The store records that durably (with a problem a
    person sees), so every later call fails fast without asking the token endpoint again.
@@ -35,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import msgspec
@@ -47,10 +59,17 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from sync.clients.collection_types import CreatedAccount, TokenResponse
 from sync.errors import AuthLostError, ConfigurationError, TransientError, ValidationError
-from sync.redaction import redacted
+from sync.redaction import redacted, remember_secrets
 
 REFRESH_MARGIN = dt.timedelta(seconds=60)
 PLATFORM = "collection"
+REUSE_INTERVAL = 30.0  # seconds the platform honours a rotated refresh token (the contract)
+# A crashed holder's pair is recovered by the next holder re-presenting the recorded token once
+# the lease ran out; that must happen within the reuse interval, so the lease ends this early.
+RECOVERY_TIME = 10.0
+MAX_REFRESH_LEASE = REUSE_INTERVAL - RECOVERY_TIME
+LEASE_MARGIN = 1.0  # beyond the request and the store: recording the token, taking the lease
+LEASE_ROUNDS = 3  # leases a refresh may take before it gives up (each lost one is a stall)
 
 
 @redacted("access_token", "refresh_token", "refreshing")
@@ -73,12 +92,24 @@ class TokenStore(Protocol):
     async def load_tokens(self, installation_id: int) -> StoredTokens | None: ...
 
     async def save_tokens(
-        self, installation_id: int, tokens: StoredTokens, *, now: dt.datetime
-    ) -> None: ...
+        self,
+        installation_id: int,
+        tokens: StoredTokens,
+        *,
+        now: dt.datetime,
+        holder: str | None = None,
+    ) -> bool:
+        """Store a pair. With ``holder`` (a refresh) only while that holder still has the
+        refresh lease, checked atomically with the write; False when refused (nothing stored).
+        Without it (a new grant: link, partner flow) always."""
+        ...
 
     async def mark_refreshing(
-        self, installation_id: int, refresh_token: str, *, now: dt.datetime
-    ) -> None: ...
+        self, installation_id: int, refresh_token: str, *, now: dt.datetime, holder: str
+    ) -> bool:
+        """Durably record the refresh token about to be presented, only while ``holder`` has
+        the refresh lease; False when refused (nothing recorded: do not present it)."""
+        ...
 
     async def acquire_refresh_lock(
         self, installation_id: int, holder: str, *, now: dt.datetime, ttl: float
@@ -171,7 +202,45 @@ def needs_refresh(
     return tokens.refreshing is not None or tokens.expires_at - margin <= now
 
 
+def refresh_lease_ttl(
+    request: aiohttp.ClientTimeout, store_waits: float, configured: float | None = None
+) -> float:
+    """The refresh lease's length, in seconds: it must outlive the token request (its
+    ``total`` timeout) and the store of the answer (``store_waits``: the waits between retried
+    writes), plus `LEASE_MARGIN`; and end by `MAX_REFRESH_LEASE`. ``configured`` may be longer
+    than that least length, never shorter; without it the least length is used."""
+    if request.total is None:
+        raise ConfigurationError(
+            "the token request needs a total timeout: the refresh lease must outlive it",
+            platform=PLATFORM,
+        )
+    least = request.total + store_waits + LEASE_MARGIN
+    ttl = least if configured is None else configured
+    if ttl < least:
+        raise ConfigurationError(
+            f"a refresh lease of {ttl:g} s could end before the token request and the store of "
+            f"its answer ({request.total:g} s + {store_waits:g} s + {LEASE_MARGIN:g} s margin)",
+            platform=PLATFORM,
+        )
+    if ttl > MAX_REFRESH_LEASE:
+        raise ConfigurationError(
+            f"a refresh lease of {ttl:g} s ends too late in the platform's {REUSE_INTERVAL:g} s "
+            f"reuse interval (at most {MAX_REFRESH_LEASE:g} s): shorten the token timeout",
+            platform=PLATFORM,
+        )
+    return ttl
+
+
+@redacted("presented")
+class Unstored(msgspec.Struct, frozen=True, kw_only=True):
+    """A refresh whose lease was lost before its pair (if any: ``pair``) could be stored."""
+
+    presented: str
+    pair: StoredTokens | None = None
+
+
 TokenHook = Callable[[TokenResponse], Awaitable[None]]
+T = TypeVar("T")
 
 
 class TokenKeeper:
@@ -189,7 +258,7 @@ class TokenKeeper:
         holder: str,
         now: Callable[[], dt.datetime],
         timeout: aiohttp.ClientTimeout,
-        lock_ttl: float = 10.0,
+        lock_ttl: float | None = None,
         lock_poll: float = 0.05,
         store_attempts: int = 4,
         store_backoff: float = 0.25,
@@ -198,16 +267,18 @@ class TokenKeeper:
         self.session = session
         self.token_url = token_url
         self.client_auth = aiohttp.encode_basic_auth(client_id, client_secret)
+        remember_secrets(client_secret, self.client_auth.removeprefix("Basic "))
         self.installation_id = installation_id
         self.store = store
         self.holder = holder
         self.now = now
         self.timeout = timeout
-        self.lock_ttl = lock_ttl
         self.lock_poll = lock_poll
-        # Waits of 0.25, 0.5 and 1 s between four attempts: well inside the lease by default.
+        # Waits of 0.25, 0.5 and 1 s between four attempts: inside the lease, by construction.
         self.store_attempts = store_attempts
         self.store_backoff = store_backoff
+        store_waits = sum(store_backoff * 2**i for i in range(store_attempts - 1))
+        self.lock_ttl = refresh_lease_ttl(timeout, store_waits, lock_ttl)
         self.after_token_answer = after_token_answer  # a seam for crash tests
         self._tokens: StoredTokens | None = None
         self._local = asyncio.Lock()
@@ -219,54 +290,90 @@ class TokenKeeper:
         return tokens.access_token
 
     async def refresh(self, *, stale: str) -> StoredTokens:
-        """A fresh pair; ``stale`` is the access token found wanting (expired or refused)."""
+        """A fresh pair, stored; ``stale`` is the access token found wanting (expired or
+        refused)."""
         async with self._local:
             if self._tokens and self._usable(self._tokens, stale):
                 return self._tokens
-            deadline = self.now() + dt.timedelta(seconds=self.lock_ttl * 2)
-            while not await self.store.acquire_refresh_lock(
-                self.installation_id, self.holder, now=self.now(), ttl=self.lock_ttl
-            ):
-                current = await self._load()
-                if self._usable(current, stale):
-                    return current
-                if self.now() > deadline:
-                    raise TransientError("the token refresh lease stayed busy", platform=PLATFORM)
-                await asyncio.sleep(self.lock_poll)
-            try:
-                return await self._refresh_holding_lease(stale)
-            finally:
-                await self.store.release_refresh_lock(self.installation_id, self.holder)
+            unstored: Unstored | None = None
+            for _ in range(LEASE_ROUNDS):
+                refreshed = await self._take_lease(stale)
+                if refreshed is not None:
+                    return refreshed
+                try:
+                    outcome = await self._refresh_holding_lease(stale, unstored)
+                finally:
+                    await self.store.release_refresh_lock(self.installation_id, self.holder)
+                if isinstance(outcome, StoredTokens):
+                    return outcome
+                unstored = outcome if outcome.pair is not None else unstored
+            raise TransientError(
+                "the token refresh lease was lost before the new tokens were stored",
+                platform=PLATFORM,
+            )
+
+    async def _take_lease(self, stale: str) -> StoredTokens | None:
+        """Wait for the refresh lease: None once held, or the tokens another holder stored."""
+        deadline = self.now() + dt.timedelta(seconds=self.lock_ttl * 2)
+        while not await self.store.acquire_refresh_lock(
+            self.installation_id, self.holder, now=self.now(), ttl=self.lock_ttl
+        ):
+            current = await self._load()
+            if self._usable(current, stale):
+                return current
+            if self.now() > deadline:
+                raise TransientError("the token refresh lease stayed busy", platform=PLATFORM)
+            await asyncio.sleep(self.lock_poll)
+        return None
 
     def _usable(self, tokens: StoredTokens, stale: str) -> bool:
         return tokens.access_token != stale and not needs_refresh(tokens, self.now())
 
-    async def _refresh_holding_lease(self, stale: str) -> StoredTokens:
+    async def _refresh_holding_lease(
+        self, stale: str, unstored: Unstored | None
+    ) -> StoredTokens | Unstored:
         current = await self._load()
         if self._usable(current, stale):
             return current
+        if unstored is not None and current.refresh_token == unstored.presented:
+            return await self._store(unstored)  # nobody refreshed since: the pair in hand
         presented = current.refresh_token
-        await self.store.mark_refreshing(self.installation_id, presented, now=self.now())
+        if not await self.store.mark_refreshing(
+            self.installation_id, presented, now=self.now(), holder=self.holder
+        ):
+            return Unstored(presented=presented)
         answer = await self._token_call(refresh_request_body(presented))
         if self.after_token_answer is not None:
             await self.after_token_answer(answer)
         fresh = stored_from_response(answer, self.now(), current.account_id)
-        await self._durably(
-            lambda: self.store.save_tokens(self.installation_id, fresh, now=self.now()),
+        return await self._store(Unstored(presented=presented, pair=fresh))
+
+    async def _store(self, unstored: Unstored) -> StoredTokens | Unstored:
+        """Store the pair under the lease; the pair once stored, else ``unstored`` unchanged."""
+        pair = unstored.pair
+        assert pair is not None
+        stored = await self._durably(
+            lambda: self.store.save_tokens(
+                self.installation_id, pair, now=self.now(), holder=self.holder
+            ),
             "the refreshed collection tokens could not be stored",
         )
-        self._tokens = fresh
-        return fresh
+        if not stored:
+            return unstored
+        self._tokens = pair
+        return pair
 
-    async def _durably(self, write: Callable[[], Awaitable[None]], failure: str) -> None:
+    async def _durably(self, write: Callable[[], Awaitable[T]], failure: str) -> T:
         """Run a store write, again after a passing failure, up to ``store_attempts`` times."""
-        for attempt in range(1, self.store_attempts + 1):
+        for attempt in range(1, self.store_attempts):
             try:
                 return await write()
-            except TransientError as exc:
-                if attempt == self.store_attempts:
-                    raise TransientError(failure, detail=exc.detail) from exc
+            except TransientError:
                 await asyncio.sleep(self.store_backoff * 2 ** (attempt - 1))
+        try:
+            return await write()
+        except TransientError as exc:
+            raise TransientError(failure, detail=exc.detail) from exc
 
     async def lose_link(self, error: dict[str, Any]) -> AuthLostError:
         """Record the lost link durably (and forget the cached tokens); the error to raise."""
@@ -317,7 +424,7 @@ class TokenKeeper:
             self.session, self.token_url, self.client_auth, body, self.timeout
         )
         if status == 200:
-            return msgspec.json.decode(raw, type=TokenResponse)
+            return _token_answer(raw)
         error = _oauth_error(raw)
         if status in (400, 401) and error.get("error") == "invalid_client":
             raise client_refused(error)
@@ -359,9 +466,10 @@ async def request_tokens(
 ) -> TokenResponse:
     """One token request (code exchange or client credentials); OAuth errors → SyncError."""
     auth = aiohttp.encode_basic_auth(client_id, client_secret)
+    remember_secrets(client_secret, auth.removeprefix("Basic "))
     status, raw = await post_token_form(session, token_url, auth, body, limits)
     if status == 200:
-        return msgspec.json.decode(raw, type=TokenResponse)
+        return _token_answer(raw)
     error = _oauth_error(raw)
     if status >= 500:
         raise TransientError(
@@ -380,6 +488,13 @@ def client_refused(error: dict[str, Any]) -> ConfigurationError:
         detail=error,
         platform=PLATFORM,
     )
+
+
+def _token_answer(raw: bytes) -> TokenResponse:
+    """A token endpoint's answer, its tokens remembered for redaction before anything can fail."""
+    answer = msgspec.json.decode(raw, type=TokenResponse)
+    remember_secrets(answer.access_token, answer.refresh_token)
+    return answer
 
 
 def _oauth_error(raw: bytes) -> dict[str, Any]:

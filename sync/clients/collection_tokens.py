@@ -4,7 +4,12 @@ Columns (migration 0001): ``collection_access_token`` and ``collection_refresh_t
 current pair, ``collection_previous_refresh_token`` the refresh token of a refresh in flight
 (set before it is presented, cleared when the new pair is stored), ``collection_token_expires_at``
 and ``collection_state``. Every token is AES-GCM encrypted with its installation and column as
-context. The refresh lock is the store's named lease ``collection-refresh:<installation id>``.
+context. The refresh lock is the store's named lease ``collection-refresh:<installation id>``,
+and it fences: given the ``holder``, recording a refresh and storing its pair happen only while
+that holder still has the lease, checked in the writing transaction (`Leases.holds`), so a
+holder that stalled past its lease cannot overwrite what the next holder stored. A new grant
+(link, partner flow) is no refresh and is stored without a lease. Every token decrypted or
+stored is remembered for `sync.redaction.scrub`, so no error text or log line can show it.
 
 A lost link (``collection_state = 'lost'``) is recorded together with an open problem
 (category ``auth_lost``, code ``collection_auth_lost``, one per installation while open) in one
@@ -23,6 +28,7 @@ from typing import Any
 from sync.clients.collection_auth import StoredTokens
 from sync.crypto import TokenCipher
 from sync.errors import TransientError
+from sync.redaction import remember_secrets
 from sync.store.db import Connection, Database, DatabaseUnavailable
 from sync.store.leases import Leases
 from sync.store.problems import Problems
@@ -57,7 +63,7 @@ class DatabaseTokenStore:
         if row is None or not row["collection_access_token"] or not row["collection_refresh_token"]:
             return None
         refreshing = row["collection_previous_refresh_token"]
-        return StoredTokens(
+        tokens = StoredTokens(
             access_token=self._open(
                 installation_id, "collection_access_token", row["collection_access_token"]
             ),
@@ -73,11 +79,23 @@ class DatabaseTokenStore:
             ),
             lost=row["collection_state"] == "lost",
         )
+        remember_secrets(tokens.access_token, tokens.refresh_token, tokens.refreshing)
+        return tokens
 
     async def save_tokens(
-        self, installation_id: int, tokens: StoredTokens, *, now: dt.datetime
-    ) -> None:
+        self,
+        installation_id: int,
+        tokens: StoredTokens,
+        *,
+        now: dt.datetime,
+        holder: str | None = None,
+    ) -> bool:
+        """Store a pair; with ``holder`` (a refresh) only while it has the refresh lease.
+        False when refused: nothing was written."""
+        remember_secrets(tokens.access_token, tokens.refresh_token)
         async with self._writing() as tx:
+            if holder is not None and not await self._holds(tx, installation_id, holder, now):
+                return False
             await tx.execute(
                 "save_collection_tokens",
                 id=installation_id,
@@ -92,14 +110,26 @@ class DatabaseTokenStore:
                 now=now,
             )
             await Problems(tx).resolve_open(installation_id, AUTH_LOST, now=now)
+        return True
 
     async def mark_refreshing(
-        self, installation_id: int, refresh_token: str, *, now: dt.datetime
-    ) -> None:
+        self, installation_id: int, refresh_token: str, *, now: dt.datetime, holder: str
+    ) -> bool:
+        """Record the refresh token about to be presented, only while ``holder`` has the
+        refresh lease; False when refused (nothing written: do not present it)."""
         sealed = self._seal(installation_id, "collection_previous_refresh_token", refresh_token)
-        await self.db.execute(
-            "mark_collection_refreshing", id=installation_id, refresh_token=sealed, now=now
-        )
+        async with self._writing() as tx:
+            if not await self._holds(tx, installation_id, holder, now):
+                return False
+            await tx.execute(
+                "mark_collection_refreshing", id=installation_id, refresh_token=sealed, now=now
+            )
+        return True
+
+    async def _holds(
+        self, tx: Connection, installation_id: int, holder: str, now: dt.datetime
+    ) -> bool:
+        return await Leases(tx).holds(_lease(installation_id), holder, now=now)
 
     async def acquire_refresh_lock(
         self, installation_id: int, holder: str, *, now: dt.datetime, ttl: float

@@ -55,6 +55,7 @@ from sync.clients.economic_wire import (
 )
 from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
 from sync.errors import BudgetExhaustedError, TransientError
+from sync.redaction import remember_secrets
 
 T = TypeVar("T")
 InvoiceList = Literal["booked", "unpaid", "overdue", "paid"]
@@ -108,6 +109,7 @@ class EconomicClient:
         backoff_max: float = 20.0,
         now: Callable[[], dt.datetime] = _utcnow,
     ) -> None:
+        remember_secrets(app_secret_token, grant_token)  # masked in every error and log line
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.openapi_url = (openapi_url or base_url).rstrip("/")

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
 
+from sync.clients.collection_auth import StoredTokens
+from sync.clients.collection_tokens import DatabaseTokenStore
+from sync.crypto import TokenCipher
 from sync.jobs import JobQueue, NewJob
 from sync.store.db import open_database
+from sync.store.installations import Installations
 
 NOW = dt.datetime.now(dt.UTC)
+SECRET_KEY = "x" * 40
 
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "COLLECTBRIDGE_DATABASE_URL": url,
-        "COLLECTBRIDGE_SECRET_KEY": "x" * 40,
+        "COLLECTBRIDGE_SECRET_KEY": SECRET_KEY,
         "COLLECTBRIDGE_ECONOMIC_APP_SECRET_TOKEN": "a",
         "COLLECTBRIDGE_ECONOMIC_APP_PUBLIC_TOKEN": "b",
         "COLLECTBRIDGE_COLLECTION_API_URL": "http://127.0.0.1:9",
@@ -75,3 +81,35 @@ def test_an_unreachable_database_is_one_clear_line_without_the_password() -> Non
     assert result.stderr.startswith("collectbridge: database error:")
     assert "Traceback" not in result.stderr and "hunter2secret" not in result.stderr
     assert "hunter2secret" not in result.stdout
+
+
+async def test_jobs_list_never_shows_a_secret_from_an_older_error(tmp_path: Path) -> None:
+    """An error stored before errors were scrubbed still prints masked: the listing knows the
+    tokens of the installations it shows (known values) and the configured secrets."""
+    url = f"sqlite:///{tmp_path}/cli.db"
+    assert cli(url, "migrate").returncode == 0
+    db = await open_database(url)
+    try:
+        installation = await Installations(db).create(
+            agreement_number=4242, company_name="c", now=NOW
+        )
+        access, refresh = f"at_{secrets.token_urlsafe(16)}", f"rt_{secrets.token_urlsafe(16)}"
+        pair = StoredTokens(access_token=access, refresh_token=refresh, expires_at=NOW)
+        await DatabaseTokenStore(db, TokenCipher([SECRET_KEY])).save_tokens(
+            installation.id, pair, now=NOW
+        )
+        job_id = await JobQueue(db).enqueue(
+            NewJob(kind="sync.events", installation_id=installation.id), now=NOW
+        )
+        raw = f"401 Bearer {access} after {refresh} key {SECRET_KEY}"
+        await db.run_script(
+            f"UPDATE jobs SET state = 'dead', last_error = '{raw}' WHERE id = {job_id}"
+        )
+    finally:
+        await db.close()
+    listing = cli(url, "jobs", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert str(job_id) in listing.stdout
+    assert "401 Bearer ******** after ******** key ********" in listing.stdout
+    for secret in (access, refresh, SECRET_KEY):
+        assert secret not in listing.stdout + listing.stderr

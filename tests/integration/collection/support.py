@@ -54,7 +54,7 @@ def make_client(
     timeout: float = 5.0,
     attempts: int = 4,
     after_token_answer: object = None,
-    lock_ttl: float = 2.0,
+    lock_ttl: float | None = None,
 ) -> CollectionClient:
     limits = aiohttp.ClientTimeout(total=timeout)
     keeper = TokenKeeper(

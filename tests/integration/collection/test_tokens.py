@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from sync.clients.collection import CollectionClient
 from sync.clients.collection_auth import (
     StoredTokens,
     authorization_request,
@@ -118,6 +119,77 @@ async def test_killed_between_receiving_and_storing_recovers(
     assert recovered.refresh_token == successor["refresh_token"]
     assert len(await token_calls(collection_sandbox, since)) == 2
     assert not any(g.revoked for g in collection_sandbox.state.grants.values())
+
+
+async def expire_refresh_leases(linked: Linked) -> None:
+    """The refresh lease ran out long ago by any clock: its holder stalled past it."""
+    await linked.db.run_script("UPDATE leases SET until = '2000-01-01T00:00:00.000000Z'")
+
+
+def stalling_client(linked: Linked, sandbox: CollectionSandbox, stall: Any) -> CollectionClient:
+    return make_client(
+        sandbox.session,
+        sandbox.url,
+        linked.store,
+        linked.installation_id,
+        client_id=sandbox.client_id,
+        client_secret=sandbox.client_secret,
+        after_token_answer=stall,
+    )
+
+
+async def test_a_holder_whose_lease_passed_cannot_overwrite_the_next_holders_pair(
+    collection_sandbox: CollectionSandbox, linked: Linked
+) -> None:
+    """A holds the lease, gets a pair and stalls past its lease; process B takes the lease and
+    stores another pair. A's late save is refused: it uses what B stored, never its own."""
+    sandbox = collection_sandbox
+    await make_expired(linked)
+    theirs = stored_from_response(TokenResponse(**await sandbox.link()), dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    ours: list[TokenResponse] = []
+
+    async def stall_while_b_takes_over(answer: TokenResponse) -> None:
+        ours.append(answer)
+        await expire_refresh_leases(linked)
+        now = dt.datetime.now(dt.UTC)
+        assert await linked.store.acquire_refresh_lock(
+            linked.installation_id, "process-b", now=now, ttl=30
+        )
+        await linked.store.save_tokens(linked.installation_id, theirs, now=now)
+
+    client = stalling_client(linked, sandbox, stall_while_b_takes_over)
+    since = sandbox.state.now_rfc3339()
+    assert (await client.account()).id == sandbox.account_ids[0]
+    stored = await linked.store.load_tokens(linked.installation_id)
+    assert stored is not None and stored.refreshing is None
+    assert stored.access_token == theirs.access_token
+    assert stored.refresh_token == theirs.refresh_token
+    [answer] = ours
+    assert answer.access_token != theirs.access_token
+    assert await client.tokens.access_token() == theirs.access_token
+    assert len(await token_calls(sandbox, since)) == 1
+
+
+async def test_a_pair_whose_lease_ran_out_untaken_is_stored_under_a_new_lease(
+    collection_sandbox: CollectionSandbox, linked: Linked
+) -> None:
+    """Nobody took the lapsed lease: the holder takes it again and stores the pair it holds
+    (the only copy of it) instead of asking the token endpoint again."""
+    sandbox = collection_sandbox
+    await make_expired(linked)
+
+    async def stall_past_the_lease(answer: TokenResponse) -> None:
+        await expire_refresh_leases(linked)
+
+    client = stalling_client(linked, sandbox, stall_past_the_lease)
+    since = sandbox.state.now_rfc3339()
+    assert (await client.account()).id == sandbox.account_ids[0]
+    successor = sandbox.state.refresh_tokens[str(linked.grant["refresh_token"])].successor
+    assert successor is not None
+    stored = await linked.store.load_tokens(linked.installation_id)
+    assert stored is not None and stored.refreshing is None
+    assert stored.refresh_token == successor["refresh_token"]
+    assert len(await token_calls(sandbox, since)) == 1
 
 
 async def test_used_refresh_token_after_the_interval_loses_the_link(

@@ -153,14 +153,7 @@ WITH chosen(inst) AS (
     SELECT COALESCE(installation_id, 0) AS inst, COUNT(*) AS n FROM jobs
     WHERE state = 'running' AND COALESCE(installation_id, 0) IN (SELECT inst FROM chosen) GROUP BY 1
 ), heads AS (
-    SELECT j.id, w.inst, j.priority, j.run_at, j.serial_key
-    FROM chosen w JOIN jobs j ON j.id IN (
-        SELECT d.id FROM jobs d
-        WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed') AND d.run_at <= :now
-          AND (d.serial_key IS NULL OR NOT EXISTS (
-                SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
-        ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
-        LIMIT :window)
+    {{window_of_chosen}}
 ), candidates AS (
     SELECT h.id, h.inst, h.priority, h.run_at, h.serial_key,
            ROW_NUMBER() OVER (PARTITION BY h.serial_key ORDER BY h.priority DESC, h.run_at, h.id) AS serial_rank
@@ -175,10 +168,10 @@ WITH chosen(inst) AS (
     ORDER BY turn, priority DESC, run_at, id
     LIMIT :limit
 ), locked AS (
-    SELECT id FROM jobs WHERE id IN (SELECT id FROM picked) AND state IN ('queued', 'failed')
+    SELECT id AS locked_id FROM jobs WHERE id IN (SELECT id FROM picked) AND state IN ('queued', 'failed')
     {{skip_locked}}
 )
 UPDATE jobs SET state = 'running', lease_token = :token, lease_until = {{lease_until}},
                 worker_id = :worker_id, attempts = attempts + 1, started_at = :now, updated_at = :now
-WHERE id IN (SELECT id FROM locked)
+FROM locked WHERE jobs.id = locked.locked_id
 RETURNING *

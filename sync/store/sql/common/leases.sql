@@ -5,6 +5,10 @@ ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.unti
 WHERE leases.until < :now OR leases.holder = excluded.holder
 RETURNING holder
 
+-- name: holds_lease
+-- Whether the holder still has the named lease (not expired); a row only when it does.
+SELECT holder FROM leases WHERE name = :name AND holder = :holder AND until > :now
+
 -- name: release_lease
 -- Give a named lease back, only if we still hold it.
 DELETE FROM leases WHERE name = :name AND holder = :holder

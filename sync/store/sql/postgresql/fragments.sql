@@ -17,3 +17,14 @@ SELECT unnest(CAST(:installations AS BIGINT[]))
 -- fragment: skip_locked
 -- Lock the picked rows, passing over any another transaction holds.
 FOR UPDATE SKIP LOCKED
+
+-- fragment: window_of_chosen
+-- The first :window due jobs of each chosen installation whose serial key is free (LATERAL: one index scan each).
+SELECT d.id, w.inst, d.priority, d.run_at, d.serial_key
+FROM chosen w, LATERAL (
+    SELECT j.id, j.priority, j.run_at, j.serial_key FROM jobs j
+    WHERE COALESCE(j.installation_id, 0) = w.inst AND j.state IN ('queued', 'failed') AND j.run_at <= :now
+      AND (j.serial_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = j.serial_key))
+    ORDER BY COALESCE(j.installation_id, 0), j.priority DESC, j.run_at, j.id
+    LIMIT :window) d

@@ -16,3 +16,14 @@ SELECT value FROM json_each(:installations)
 
 -- fragment: skip_locked
 -- Nothing: SQLite has no row locks, and the write lock is already held.
+
+-- fragment: window_of_chosen
+-- The first :window due jobs of each chosen installation whose serial key is free (no LATERAL in SQLite).
+SELECT j.id, w.inst, j.priority, j.run_at, j.serial_key
+FROM chosen w JOIN jobs j ON j.id IN (
+    SELECT d.id FROM jobs d
+    WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed') AND d.run_at <= :now
+      AND (d.serial_key IS NULL OR NOT EXISTS (
+            SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
+    ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
+    LIMIT :window)
