@@ -14,17 +14,7 @@ from sync.store.db import Database
 from sync.store.installations import Installations
 from sync.store.problems import Problems
 from sync.worker import JobContext, Worker, WorkerConfig
-from tests.fixtures.conditions import eventually
-
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+from tests.fixtures.conditions import NOW, Clock, eventually
 
 
 async def test_burst_runs_everything_due_with_group_commit(db: Database) -> None:

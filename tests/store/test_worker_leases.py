@@ -22,18 +22,8 @@ from sync.jobs import JobQueue, NewJob
 from sync.store.db import Database, open_database
 from sync.store.migrate import migrate
 from sync.worker import JobContext, Worker, WorkerConfig, utcnow
-from tests.fixtures.conditions import eventually
+from tests.fixtures.conditions import NOW, Clock, eventually
 from tests.fixtures.proxy import ProxiedDatabase
-
-NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest_asyncio.fixture
@@ -88,52 +78,56 @@ async def test_a_job_swept_from_under_its_own_worker_never_runs_twice_at_once(
     assert job is not None and job.state == "succeeded" and job.attempts == 2
 
 
+async def taken_over_while_running(
+    queue: JobQueue, clock: Clock, handler: Callable[[JobContext], Awaitable[None]]
+) -> tuple[asyncio.Task[int], int, str]:
+    """Start ``handler`` under a 5 s lease, then let the lease lapse (by the lease clock) and
+    another worker claim the job before the first heartbeat: the burst, the job, the new token."""
+    job_id = await queue.enqueue(NewJob(kind="k"), now=NOW)
+    started = asyncio.Event()
+
+    async def run(ctx: JobContext) -> None:
+        started.set()
+        await handler(ctx)
+
+    worker = Worker(queue, {"k": run}, WorkerConfig(lease_seconds=5), clock=clock)
+    burst = asyncio.create_task(worker.run_burst())
+    await started.wait()
+    clock.now = NOW + dt.timedelta(seconds=6)
+    await queue.sweep(now=clock.now)
+    other = await queue.claim(worker_id="w2", limit=1, cap=10, lease_seconds=60, now=clock.now)
+    assert [j.id for j in other.jobs] == [job_id]
+    return burst, job_id, other.token
+
+
 async def test_a_refused_renewal_stops_the_run(sqlite_db: Database) -> None:
-    queue, clock = JobQueue(sqlite_db), Clock()
-    job_id = await queue.enqueue(NewJob(kind="forever"), now=NOW)
-    started, cancelled = asyncio.Event(), asyncio.Event()
+    queue, clock, cancelled = JobQueue(sqlite_db), Clock(), asyncio.Event()
 
     async def forever(ctx: JobContext) -> None:
-        started.set()
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             cancelled.set()
             raise
 
-    worker = Worker(queue, {"forever": forever}, WorkerConfig(lease_seconds=5), clock=clock)
-    burst = asyncio.create_task(worker.run_burst())
-    await started.wait()
-    clock.now = NOW + dt.timedelta(seconds=6)
-    await queue.sweep(now=clock.now)
-    other = await queue.claim(worker_id="w2", limit=1, cap=10, lease_seconds=60, now=clock.now)
-    assert [j.id for j in other.jobs] == [job_id]
+    burst, job_id, token = await taken_over_while_running(queue, clock, forever)
     await asyncio.wait_for(cancelled.wait(), 10)  # at the next heartbeat, within 5/3 s
     await asyncio.wait_for(burst, 10)
     job = await queue.get(job_id)
-    assert job is not None and job.state == "running" and job.lease_token == other.token
+    assert job is not None and job.state == "running" and job.lease_token == token
 
 
 async def test_a_run_that_outlived_its_lease_cannot_record_success(sqlite_db: Database) -> None:
-    queue, clock = JobQueue(sqlite_db), Clock()
-    job_id = await queue.enqueue(NewJob(kind="slow"), now=NOW)
-    release, started = asyncio.Event(), asyncio.Event()
+    queue, clock, release = JobQueue(sqlite_db), Clock(), asyncio.Event()
 
     async def slow(ctx: JobContext) -> None:
-        started.set()
         await release.wait()
 
-    worker = Worker(queue, {"slow": slow}, WorkerConfig(lease_seconds=5), clock=clock)
-    burst = asyncio.create_task(worker.run_burst())
-    await started.wait()
-    clock.now = NOW + dt.timedelta(seconds=6)
-    await queue.sweep(now=clock.now)
-    other = await queue.claim(worker_id="w2", limit=1, cap=10, lease_seconds=60, now=clock.now)
-    assert [j.id for j in other.jobs] == [job_id]
+    burst, job_id, token = await taken_over_while_running(queue, clock, slow)
     release.set()  # before the first heartbeat could notice
     await burst
     job = await queue.get(job_id)
-    assert job is not None and job.state == "running" and job.lease_token == other.token
+    assert job is not None and job.state == "running" and job.lease_token == token
 
 
 class HeldLock:
