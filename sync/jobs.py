@@ -123,19 +123,14 @@ class JobQueue:
         """
         token = secrets.token_hex(16)
         async with self.db.transaction() as tx:
-            chosen = await tx.fetch("claim_installations", now=now, cap=cap, limit=limit)
-            if not chosen:
-                return LeaseBatch(token=token, jobs=())
-            rows = await tx.fetch(
-                "claim_jobs",
-                installations=[int(r["inst"]) for r in chosen],
-                now=now,
-                limit=limit,
-                cap=cap,
-                window=claim_window(limit, cap),
+            rows = await claim_in(
+                tx,
                 token=token,
                 worker_id=worker_id,
-                **lease_params(lease_seconds, now),
+                limit=limit,
+                cap=cap,
+                lease_seconds=lease_seconds,
+                now=now,
             )
         jobs = sorted(
             (to_struct(r, Job) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id)
@@ -254,6 +249,40 @@ class JobQueue:
         return as_datetime(row["run_at"]) if row else None
 
 
+async def claim_in(
+    tx: Connection,
+    *,
+    token: str,
+    worker_id: str,
+    limit: int,
+    cap: int,
+    lease_seconds: float,
+    now: dt.datetime,
+) -> builtins.list[dict[str, Any]]:
+    """The two statements of a claim, inside the caller's transaction (see `JobQueue.claim`)."""
+    chosen = await tx.fetch(
+        "claim_installations",
+        now=now,
+        cap=cap,
+        limit=limit,
+        room=min(cap, limit),
+        candidates=limit + CLAIM_SLACK,
+    )
+    if not chosen:
+        return []
+    return await tx.fetch(
+        "claim_jobs",
+        installations=[int(r["inst"]) for r in chosen],
+        now=now,
+        limit=limit,
+        cap=cap,
+        window=claim_window(max(int(r["room"]) for r in chosen)),
+        token=token,
+        worker_id=worker_id,
+        **lease_params(lease_seconds, now),
+    )
+
+
 def lease_params(lease_seconds: float, now: dt.datetime) -> dict[str, Any]:
     """Both spellings of a lease's length: PostgreSQL adds ``lease_seconds`` to its own clock;
     SQLite stores ``lease_until`` computed from ``now``, the clock of the one machine."""
@@ -261,10 +290,10 @@ def lease_params(lease_seconds: float, now: dt.datetime) -> dict[str, Any]:
     return {"lease_seconds": lease_seconds, "lease_until": until}
 
 
-def claim_window(limit: int, cap: int) -> int:
-    """How many due jobs of each installation a claim looks at: enough to fill its share,
-    plus slack for jobs whose serial key is busy."""
-    return min(limit, cap) + CLAIM_SLACK
+def claim_window(room: int) -> int:
+    """How many due jobs of each installation a claim looks at: enough to fill the largest
+    room claim_installations found, plus slack for jobs that share a serial key."""
+    return room + CLAIM_SLACK
 
 
 async def _absorbed(tx: Connection, job: NewJob, now: dt.datetime) -> int | None:

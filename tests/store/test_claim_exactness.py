@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import pytest_asyncio
 
-from sync.jobs import JobQueue, NewJob, claim_window, lease_params
+from sync.jobs import JobQueue, NewJob, claim_in
 from sync.store.db import Database
 from sync.store.installations import Installations
 
@@ -44,25 +44,19 @@ async def test_a_claim_held_open_neither_blocks_nor_is_overrun_by_another(
         now=NOW,
     )
     cap = 3
+    b_queue = JobQueue(b_db)
+    for _ in range(2):  # one at a time, each to the installation waiting longest (ties: lower id)
+        first = await b_queue.claim(worker_id="b", limit=1, cap=cap, lease_seconds=60, now=NOW)
+        assert [j.installation_id for j in first.jobs] == [busy]
     async with a_db.transaction() as tx:  # worker A, stopped half-way through its claim
-        chosen = await tx.fetch("claim_installations", now=NOW, cap=cap, limit=1)
-        assert [r["inst"] for r in chosen] == [busy]  # the longest waiting first
-        taken = await tx.fetch(
-            "claim_jobs",
-            installations=[busy],
-            now=NOW,
-            limit=10,
-            cap=cap,
-            window=claim_window(10, cap),
-            token="a",
-            worker_id="a",
-            **lease_params(60, NOW),
+        taken = await claim_in(
+            tx, token="a", worker_id="a", limit=1, cap=cap, lease_seconds=60, now=NOW
         )
-        assert len(taken) == cap
-        b_queue = JobQueue(b_db)
+        assert [r["installation_id"] for r in taken] == [busy]  # busy is now at its cap
         during = await asyncio.wait_for(
             b_queue.claim(worker_id="b", limit=10, cap=cap, lease_seconds=60, now=NOW), 5
         )
+        # B did not wait for A and did not guess at A's uncommitted job: it passed busy over
         assert {j.installation_id for j in during.jobs} == {free}
     after = await b_queue.claim(worker_id="b", limit=10, cap=cap, lease_seconds=60, now=NOW)
     assert after.jobs == ()  # busy is at its cap, free has nothing left

@@ -112,11 +112,13 @@ WHERE finished_at < :before AND (state = 'succeeded' OR (state = 'dead' AND :inc
 SELECT MIN(run_at) AS run_at FROM jobs WHERE state IN ('queued', 'failed')
 
 -- name: claim_installations
--- Pick and lock, for one claim, up to :limit installations with due work and room under :cap, the
--- one waiting longest first. On PostgreSQL each is taken with a try-lock held to the end of the
--- claim's transaction: an installation another claim holds is passed over, not waited for, and
--- claims for different installations never wait for each other. The lock is taken here, in a
--- statement of its own, so that claim_jobs reads the running jobs with a snapshot taken after it.
+-- Pick and lock, for one claim, installations with due work and room under :cap, the one waiting
+-- longest first, until their room adds up to :limit (room: free places under the cap, at most the
+-- due jobs and a fair share of the batch, :limit over the installations waiting, rounded up). On PostgreSQL each is taken with a try-lock held to the end of the claim's transaction:
+-- an installation another claim holds is passed over, not waited for, so claims for different
+-- installations never wait for each other, and a claim locks no more installations than it can fill
+-- from. The lock is taken here, in a statement of its own, so that claim_jobs reads the running jobs
+-- with a snapshot taken after it.
 WITH RECURSIVE installations_waiting(inst) AS (
     SELECT (SELECT COALESCE(installation_id, 0) FROM jobs
             WHERE state IN ('queued', 'failed') ORDER BY COALESCE(installation_id, 0) LIMIT 1)
@@ -128,18 +130,33 @@ WITH RECURSIVE installations_waiting(inst) AS (
 ), running AS (
     SELECT COALESCE(installation_id, 0) AS inst, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY 1
 ), heads AS (
-    SELECT w.inst, (SELECT d.id FROM jobs d
-                    WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
-                      AND d.run_at <= :now
-                    ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
-                    LIMIT 1) AS head
+    SELECT w.inst, COALESCE(r.n, 0) AS busy,
+           (SELECT d.id FROM jobs d
+            WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
+              AND d.run_at <= :now
+            ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
+            LIMIT 1) AS head,
+           (SELECT COUNT(*) FROM (
+                SELECT 1 FROM jobs d
+                WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
+                  AND d.run_at <= :now
+                LIMIT :room) due_jobs) AS due
     FROM installations_waiting w LEFT JOIN running r ON r.inst = w.inst
     WHERE w.inst IS NOT NULL AND COALESCE(r.n, 0) < :cap
+), rooms AS (
+    SELECT h.inst, j.priority, j.run_at,
+           CASE WHEN h.due < :cap - h.busy THEN h.due ELSE :cap - h.busy END AS room,
+           COUNT(*) OVER () AS waiting
+    FROM heads h JOIN jobs j ON j.id = h.head
 ), ordered AS MATERIALIZED (
-    SELECT h.inst FROM heads h JOIN jobs j ON j.id = h.head
-    ORDER BY j.priority DESC, j.run_at, h.inst
-)
-SELECT inst FROM ordered WHERE {{try_lock_installation}} LIMIT :limit
+    -- Room is also held to a fair share of the batch, so that a batch takes installations in turn.
+    SELECT inst, CASE WHEN room < (:limit + waiting - 1) / waiting THEN room
+                      ELSE (:limit + waiting - 1) / waiting END AS room,
+           ROW_NUMBER() OVER (ORDER BY priority DESC, run_at, inst) AS pos
+    FROM rooms
+    ORDER BY priority DESC, run_at, inst
+    LIMIT :candidates
+){{pick_installations}}
 
 -- name: claim_jobs
 -- Claim up to :limit due jobs of the installations claim_installations locked: at most :cap running

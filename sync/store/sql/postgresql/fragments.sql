@@ -6,9 +6,19 @@ clock_timestamp()
 -- When a lease taken or renewed now runs out, by the server's clock.
 clock_timestamp() + make_interval(secs => :lease_seconds)
 
--- fragment: try_lock_installation
--- Take the installation's claim lock if free (held to the end of the transaction), keyed by schema too.
-pg_try_advisory_xact_lock(hashtext(current_schema() || '.jobs.claim'), CAST(inst AS INTEGER))
+-- fragment: pick_installations
+-- Walk the candidates in order, try-locking each (keyed by schema and installation, held to the end of
+-- the transaction), until the locked ones' room reaches :limit; one lock attempt a step, no waiting.
+, walk(pos, inst, locked, got) AS (
+    SELECT CAST(0 AS BIGINT), CAST(NULL AS BIGINT), FALSE, CAST(0 AS BIGINT)
+    UNION ALL
+    SELECT o.pos, o.inst, l.locked, w.got + CASE WHEN l.locked THEN o.room ELSE 0 END
+    FROM walk w JOIN ordered o ON o.pos = w.pos + 1,
+         LATERAL (SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || '.jobs.claim'),
+                                                   CAST(o.inst AS INTEGER)) AS locked) l
+    WHERE w.got < :limit
+)
+SELECT inst, room FROM walk JOIN ordered USING (inst) WHERE locked
 
 -- fragment: chosen_installations
 -- The installation ids a claim locked, passed as an array.

@@ -6,9 +6,13 @@
 -- When a lease taken or renewed now runs out, computed by the caller from the same clock.
 :lease_until
 
--- fragment: try_lock_installation
--- Nothing to take: the claim's BEGIN IMMEDIATE already holds the one write lock.
-1
+-- fragment: pick_installations
+-- The candidates in order until their room reaches :limit; nothing to lock (BEGIN IMMEDIATE holds the one write lock).
+SELECT inst, room FROM (
+    SELECT inst, room, pos, SUM(room) OVER (ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+    FROM ordered)
+WHERE COALESCE(before, 0) < :limit
+ORDER BY pos
 
 -- fragment: chosen_installations
 -- The installation ids a claim picked, passed as a JSON array.
