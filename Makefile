@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint soak bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: $(BIN)/.installed
 
 test: lint
 	$(BIN)/pytest
+
+# The full soak of the queue (minutes); `make test` runs only its short version.
+soak: $(BIN)/.installed
+	$(BIN)/pytest -m soak -s
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.queue

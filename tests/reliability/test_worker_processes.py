@@ -8,87 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
 import pytest
 
 from sync.jobs import JobQueue, NewJob
 from sync.store.db import Database
 from tests.fixtures.conditions import eventually
+from tests.reliability.processes import events, start_worker, worker_output
 
 NOW = dt.datetime.now(dt.UTC)
-
-
-def start_worker(
-    database_url: str,
-    logs: Path,
-    *,
-    lease: float = 30,
-    grace: float = 30,
-    concurrency: int = 4,
-    burst: bool = False,
-) -> subprocess.Popen[bytes]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "COLLECTBRIDGE_DATABASE_URL": database_url,
-        "COLLECTBRIDGE_JOB_LEASE_SECONDS": str(lease),
-        "COLLECTBRIDGE_SHUTDOWN_GRACE_SECONDS": str(grace),
-        "COLLECTBRIDGE_WORKER_CONCURRENCY": str(concurrency),
-        "COLLECTBRIDGE_INSTALLATION_CONCURRENCY": "100",
-        "COLLECTBRIDGE_WORKER_POLL_SECONDS": "0.05",
-    }
-    args = [sys.executable, "-m", "tests.reliability.worker_process", str(logs)]
-    # Output goes to a file, never a pipe nobody reads: a chatty worker must not block on it,
-    # and a failing test shows what the workers said.
-    with (logs / f"worker-{time.monotonic_ns()}.out").open("wb") as output:
-        return subprocess.Popen(
-            args + (["--burst"] if burst else []),
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def events(logs: Path) -> list[dict]:
-    found = []
-    for path in logs.glob("*.jsonl"):
-        for line in path.read_bytes().splitlines():
-            try:
-                found.append(msgspec.json.decode(line))
-            except msgspec.DecodeError:
-                continue  # a worker is writing this line right now
-    return sorted(found, key=lambda e: e["at"])
-
-
-def worker_output(logs: Path, tail: int = 4000) -> str:
-    return "\n".join(
-        f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
-        for path in sorted(logs.glob("worker-*.out"))
-    )
-
-
-@pytest.fixture
-def logs(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-        p.wait(timeout=30)
 
 
 async def states(queue: JobQueue) -> dict[str, int]:
