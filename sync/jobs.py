@@ -24,6 +24,7 @@ from sync.store.db import Connection, Database, as_datetime, to_struct
 
 JobState = Literal["queued", "running", "succeeded", "failed", "parked", "dead"]
 CLAIM_SLACK = 32
+BULK_ENQUEUE = 1000  # jobs in one enqueue_many after which the table's statistics are refreshed
 JOB_STATES: tuple[JobState, ...] = ("queued", "running", "succeeded", "failed", "parked", "dead")
 
 
@@ -109,6 +110,8 @@ class JobQueue:
                 ]
             if batch:
                 await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
+        if len(batch) >= BULK_ENQUEUE:
+            await self.db.execute("analyze_jobs")
 
     async def claim(
         self, *, worker_id: str, limit: int, cap: int, lease_seconds: float, now: dt.datetime
@@ -260,6 +263,7 @@ async def claim_in(
     now: dt.datetime,
 ) -> builtins.list[dict[str, Any]]:
     """The two statements of a claim, inside the caller's transaction (see `JobQueue.claim`)."""
+    await tx.execute("claim_plans")
     chosen = await tx.fetch(
         "claim_installations",
         now=now,

@@ -130,12 +130,19 @@ WITH RECURSIVE installations_waiting(inst) AS (
 ), running AS (
     SELECT COALESCE(installation_id, 0) AS inst, COUNT(*) AS n FROM jobs WHERE state = 'running' GROUP BY 1
 ), heads AS (
+    -- The head's priority and run_at by two probes of the ordered index (not a join to the head's
+    -- row, which the planner may turn into a scan of the whole table while its statistics lag).
     SELECT w.inst, COALESCE(r.n, 0) AS busy,
-           (SELECT d.id FROM jobs d
+           (SELECT d.priority FROM jobs d
             WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
               AND d.run_at <= :now
             ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
-            LIMIT 1) AS head,
+            LIMIT 1) AS priority,
+           (SELECT d.run_at FROM jobs d
+            WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
+              AND d.run_at <= :now
+            ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
+            LIMIT 1) AS run_at,
            (SELECT COUNT(*) FROM (
                 SELECT 1 FROM jobs d
                 WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed')
@@ -144,10 +151,10 @@ WITH RECURSIVE installations_waiting(inst) AS (
     FROM installations_waiting w LEFT JOIN running r ON r.inst = w.inst
     WHERE w.inst IS NOT NULL AND COALESCE(r.n, 0) < :cap
 ), rooms AS (
-    SELECT h.inst, j.priority, j.run_at,
+    SELECT h.inst, h.priority, h.run_at,
            CASE WHEN h.due < :cap - h.busy THEN h.due ELSE :cap - h.busy END AS room,
            COUNT(*) OVER () AS waiting
-    FROM heads h JOIN jobs j ON j.id = h.head
+    FROM heads h WHERE h.due > 0
 ), ordered AS MATERIALIZED (
     -- Room is also held to a fair share of the batch, so that a batch takes installations in turn.
     SELECT inst, CASE WHEN room < (:limit + waiting - 1) / waiting THEN room

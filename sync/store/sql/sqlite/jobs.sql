@@ -11,3 +11,11 @@ RETURNING id
 -- name: failed_twin_keys
 -- Which of these dedupe keys have a job waiting out a backoff.
 SELECT DISTINCT dedupe_key FROM jobs WHERE state = 'failed' AND dedupe_key IN (SELECT value FROM json_each(:keys))
+
+-- name: claim_plans
+-- Nothing to set: SQLite plans each statement once per prepared statement anyway.
+SELECT 1
+
+-- name: analyze_jobs
+-- Nothing: SQLite's planner uses the indexes without statistics here.
+SELECT 1
