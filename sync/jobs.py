@@ -14,7 +14,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -65,10 +65,14 @@ class NewJob(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LeaseBatch(msgspec.Struct, frozen=True, kw_only=True):
-    """The jobs one claim leased, all under one lease token (each job's renewal is its own)."""
+    """The jobs one claim leased, all under one lease token (each job's renewal is its own;
+    the job id and the token together name one run). ``contended``: some installations with
+    due work were passed over because other claims were serving them, so trying again soon
+    may find work even when this batch is empty."""
 
     token: str
     jobs: tuple[Job, ...]
+    contended: bool = False
 
 
 class JobQueue:
@@ -114,7 +118,14 @@ class JobQueue:
             await self.db.execute("analyze_jobs")
 
     async def claim(
-        self, *, worker_id: str, limit: int, cap: int, lease_seconds: float, now: dt.datetime
+        self,
+        *,
+        worker_id: str,
+        limit: int,
+        cap: int,
+        lease_seconds: float,
+        now: dt.datetime,
+        held: Sequence[int] = (),
     ) -> LeaseBatch:
         """Lease up to ``limit`` due jobs, at most ``cap`` running per installation.
 
@@ -122,11 +133,12 @@ class JobQueue:
         serve (on PostgreSQL a try-lock each, so concurrent claims for other installations go
         ahead in parallel), the second counts their running jobs and takes jobs, with a
         snapshot that sees every claim committed before the locks were granted. Lease times
-        come from the lease clock (`lease_params`), ``now`` is business time.
+        come from the lease clock (`lease_params`), ``now`` is business time. Jobs in ``held``
+        (the caller's runs that have not ended) are never claimed again by this call.
         """
         token = secrets.token_hex(16)
         async with self.db.transaction() as tx:
-            rows = await claim_in(
+            rows, contended = await claim_in(
                 tx,
                 token=token,
                 worker_id=worker_id,
@@ -134,11 +146,12 @@ class JobQueue:
                 cap=cap,
                 lease_seconds=lease_seconds,
                 now=now,
+                held=held,
             )
         jobs = sorted(
             (to_struct(r, Job) for r in rows), key=lambda j: (-j.priority, j.run_at, j.id)
         )
-        return LeaseBatch(token=token, jobs=tuple(jobs))
+        return LeaseBatch(token=token, jobs=tuple(jobs), contended=contended)
 
     async def heartbeat(
         self, job_id: int, token: str, *, lease_seconds: float, now: dt.datetime
@@ -149,7 +162,7 @@ class JobQueue:
         )
         return row is not None
 
-    async def succeed(self, done: list[tuple[int, str]], *, now: dt.datetime) -> set[int]:
+    async def succeed(self, done: Sequence[tuple[int, str]], *, now: dt.datetime) -> set[int]:
         """Record successes in one statement; returns the ids whose lease token was accepted.
 
         A run whose lease was swept while it was recording its success is still accepted as
@@ -261,10 +274,12 @@ async def claim_in(
     cap: int,
     lease_seconds: float,
     now: dt.datetime,
-) -> builtins.list[dict[str, Any]]:
-    """The two statements of a claim, inside the caller's transaction (see `JobQueue.claim`)."""
+    held: Sequence[int] = (),
+) -> tuple[builtins.list[dict[str, Any]], bool]:
+    """The two statements of a claim, inside the caller's transaction (see `JobQueue.claim`):
+    the rows claimed, and whether installations other claims were serving were passed over."""
     await tx.execute("claim_plans")
-    chosen = await tx.fetch(
+    walked = await tx.fetch(
         "claim_installations",
         now=now,
         cap=cap,
@@ -272,11 +287,14 @@ async def claim_in(
         room=min(cap, limit),
         candidates=limit + CLAIM_SLACK,
     )
+    chosen = [r for r in walked if r["locked"]]
+    contended = len(chosen) < len(walked)
     if not chosen:
-        return []
-    return await tx.fetch(
+        return [], contended
+    rows = await tx.fetch(
         "claim_jobs",
         installations=[int(r["inst"]) for r in chosen],
+        held=list(held),
         now=now,
         limit=limit,
         cap=cap,
@@ -285,6 +303,7 @@ async def claim_in(
         worker_id=worker_id,
         **lease_params(lease_seconds, now),
     )
+    return rows, contended
 
 
 def lease_params(lease_seconds: float, now: dt.datetime) -> dict[str, Any]:

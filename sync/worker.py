@@ -12,8 +12,13 @@ database blip never turns a success into a failure. Failures go through the pure
 `sync.retry`. A sweeper returns the jobs of dead workers once their leases expire.
 
 Runs are kept by (job id, lease token), never by the job id alone, and a worker never holds two
-runs of one job: a claim that hands back a job this worker still runs (its lease was swept and
-taken again) ends the old run first and starts the new one only when the old one has stopped.
+runs of one job: its claims pass over the jobs it still holds, and a job its own sweep took back
+(the lease lapsed) stops its old run at once.
+
+How a run that did not succeed is recorded: a refused renewal or a sweep (the lease is someone
+else's now) writes nothing; a run that reached its deadline counts as a failed attempt and is
+due again at once (a job whose runs keep overrunning their leases ends ``dead``, not looping
+for ever); a run stopped by shutdown is given back with its attempt refunded.
 
 ``run_burst`` drains what is due and returns, which keeps tests deterministic. ``run`` goes on
 until its stop event is set, then lets running jobs finish within the grace period and releases
@@ -39,6 +44,7 @@ from sync import logcontext
 from sync.errors import SyncError
 from sync.jobs import Job, JobQueue
 from sync.retry import decide
+from sync.store.db import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -100,7 +106,7 @@ class WorkerConfig(msgspec.Struct, frozen=True, kw_only=True):
         return self.lease_seconds / 5
 
 
-Phase = Literal["waiting", "handling", "recording", "ended"]
+Phase = Literal["handling", "recording", "ended"]
 
 
 class Run:
@@ -110,11 +116,11 @@ class Run:
         self.job = job
         self.token = token
         self.deadline = deadline
-        self.phase: Phase = "waiting"
+        self.phase: Phase = "handling"
         self.lost: str | None = None  # why the lease is gone, once it is
+        self.shutting_down = False
         self.task: asyncio.Task[None] | None = None
-        self.ended = asyncio.Event()
-        self._scope: asyncio.Timeout | None = None
+        self.scope: asyncio.Timeout | None = None  # the handler's deadline, while it runs
 
     @property
     def key(self) -> RunKey:
@@ -123,8 +129,8 @@ class Run:
     def renewed(self, deadline: float) -> None:
         """A renewal was confirmed: the handler may go on until the new deadline."""
         self.deadline = max(self.deadline, deadline)
-        if self._scope is not None:
-            self._scope.reschedule(self.deadline)
+        if self.scope is not None and not self.scope.expired():
+            self.scope.reschedule(self.deadline)
 
     def lose(self, reason: str) -> None:
         """The lease is no longer ours: stop the handler now (it may be someone else's run)."""
@@ -133,17 +139,20 @@ class Run:
         self.stop()
 
     def stop(self) -> None:
-        if self._scope is not None:
-            self._scope.reschedule(asyncio.get_running_loop().time())
+        """End the handler at the next turn of the loop (a deadline already passing is left be:
+        rescheduling an expiring timeout is an error)."""
+        if self.scope is not None and not self.scope.expired():
+            self.scope.reschedule(asyncio.get_running_loop().time())
 
 
 class Committer:
-    """One writer for successes: group commits, retried until the database takes them."""
+    """One writer for successes: group commits, retried while the database is unavailable."""
 
     def __init__(self, queue: JobQueue, clock: Clock) -> None:
         self.queue = queue
         self.clock = clock
         self._pending: list[tuple[int, str, asyncio.Future[bool]]] = []
+        self._batch: list[tuple[int, str, asyncio.Future[bool]]] = []
         self._task: asyncio.Task[None] | None = None
 
     async def succeed(self, job_id: int, token: str) -> bool:
@@ -157,42 +166,47 @@ class Committer:
     async def close(self) -> None:
         if self._task is not None:
             await _cancel(self._task)
-        for _, _, future in self._pending:
+        for _, _, future in self._batch + self._pending:
             future.cancel()
-        self._pending = []
+        self._batch, self._pending = [], []
 
     async def _flush(self) -> None:
         """Yielding once first lets the runs finishing in this turn of the loop join the commit;
-        runs finishing while a commit is under way join the next one. A batch whose write failed
-        is tried again (with the runs that joined meanwhile) after a short, growing pause."""
+        runs finishing while a commit is under way join the next one. A batch the database could
+        not take (unavailable) is tried again with the runs that joined meanwhile, after a short,
+        growing pause; any other error fails that batch's runs."""
         await asyncio.sleep(0)
-        batch: list[tuple[int, str, asyncio.Future[bool]]] = []
         failures = 0
-        while self._pending or batch:
-            batch += self._pending
+        while self._pending or self._batch:
+            self._batch = [e for e in self._batch + self._pending if not e[2].done()]
             self._pending = []
-            batch = [entry for entry in batch if not entry[2].done()]
-            if not batch:
+            if not self._batch:
                 continue
             try:
                 accepted = await self.queue.succeed(
-                    [(job_id, token) for job_id, token, _ in batch], now=self.clock()
+                    [(job_id, token) for job_id, token, _ in self._batch], now=self.clock()
                 )
-            except Exception:
+            except DatabaseUnavailable:
                 failures += 1
                 log.warning(
                     "could not record %d successes (try %d); trying again",
-                    len(batch),
+                    len(self._batch),
                     failures,
                     exc_info=True,
                 )
                 await asyncio.sleep(min(5.0, 0.05 * 2 ** min(failures, 7)))
                 continue
+            except Exception as exc:
+                for _, _, future in self._batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                self._batch = []
+                continue
             failures = 0
-            for job_id, _, future in batch:
+            for job_id, _, future in self._batch:
                 if not future.done():
                     future.set_result(job_id in accepted)
-            batch = []
+            self._batch = []
 
 
 class Worker:
@@ -215,12 +229,13 @@ class Worker:
         self.problems = problems
         self.observer = observer
         self.runs: dict[RunKey, Run] = {}
-        self._latest: dict[int, Run] = {}  # job id → its newest run in this worker
         self._committer = Committer(queue, clock)
         # One claim at a time per worker: a burst next to the embedded loop sees what the loop
         # claimed, instead of finding the installation locked by its own other claim.
         self._claiming = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._contended = False
+        self._passed_over_held = False
         self._last_sweep = (dt.datetime.min.replace(tzinfo=dt.UTC), -math.inf)
         self.processed = 0
 
@@ -238,6 +253,7 @@ class Worker:
         if free <= 0:
             return 0
         loop = asyncio.get_running_loop()
+        held = sorted({job_id for job_id, _ in self.runs})
         asked = loop.time()  # the lease cannot have started before the claim was sent
         batch = await self.queue.claim(
             worker_id=self.config.worker_id,
@@ -245,18 +261,15 @@ class Worker:
             cap=self.config.installation_cap,
             lease_seconds=self.config.lease_seconds,
             now=self.clock(),
+            held=held,
         )
+        self._contended = batch.contended  # other claims were serving some of the due work
+        self._passed_over_held = bool(held)  # a held job passed over may have ended meanwhile
         deadline = asked + self.config.lease_seconds - self.config.lease_margin_seconds
         for job in batch.jobs:
             run = Run(job, batch.token, deadline)
-            previous = self._latest.get(job.id)
-            if previous is not None:
-                # Our own lease of this job was swept and we claimed it again: the old run's
-                # lease is gone, and the new run starts only once the old one has stopped.
-                previous.lose("the job was claimed again under a new lease")
             self.runs[run.key] = run
-            self._latest[job.id] = run
-            run.task = asyncio.create_task(self._run(run, previous), name=f"job-{job.id}")
+            run.task = asyncio.create_task(self._run(run), name=f"job-{job.id}")
         return len(batch.jobs)
 
     def _tasks(self) -> list[asyncio.Task[None]]:
@@ -270,11 +283,16 @@ class Worker:
                 await self._sweep_if_due()
                 claimed = await self._claim_into_slots()
                 if not claimed and not self.runs:
-                    return self.processed - start
-                if self.runs:
+                    if self._passed_over_held:
+                        continue  # the run it passed over has ended since: look again
+                    if not self._contended:
+                        return self.processed - start
+                    await asyncio.sleep(self._contention_pause())
+                elif self.runs:
                     await asyncio.wait(self._tasks(), return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        except BaseException:
             await self._stop_runs()
+            raise
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then shut down gracefully."""
@@ -296,10 +314,17 @@ class Worker:
                 failures = 0
                 if claimed and len(self.runs) < self.config.concurrency:
                     continue
+                if not claimed and self._contended and len(self.runs) < self.config.concurrency:
+                    # Work is due but other claims held its installations: try again soon.
+                    await self._idle(stop, pause=self._contention_pause())
+                    continue
                 await self._idle(stop)
         finally:
             await self._shutdown()
             log.info("worker stopped", extra={"worker_id": self.config.worker_id})
+
+    def _contention_pause(self) -> float:
+        return self.rng.uniform(0.002, 0.02)
 
     async def _sweep_if_due(self) -> None:
         """Sweep expired leases every quarter lease, by the monotonic clock or by the business
@@ -309,8 +334,12 @@ class Worker:
         last_now, last_tick = self._last_sweep
         if tick - last_tick < every and (now - last_now).total_seconds() < every:
             return
-        await self.queue.sweep(now=now)
+        swept = await self.queue.sweep(now=now)
         self._last_sweep = (now, tick)
+        mine = {int(row["id"]) for row in swept}
+        for run in list(self.runs.values()):
+            if run.job.id in mine:  # our own lease lapsed: the job is no longer ours to run
+                run.lose("the lease lapsed and was swept")
 
     async def _idle(self, stop: asyncio.Event, *, pause: float | None = None) -> None:
         waiters: list[asyncio.Future[Any] | asyncio.Task[Any]] = [
@@ -336,10 +365,9 @@ class Worker:
 
     async def _stop_runs(self) -> None:
         for run in list(self.runs.values()):
-            if run.phase in ("waiting", "handling"):
+            if run.phase == "handling":
+                run.shutting_down = True
                 run.stop()
-                if run.task is not None and run.phase == "waiting":
-                    run.task.cancel()
         tasks = self._tasks()
         if tasks:
             await asyncio.wait(tasks, timeout=max(self.config.lease_seconds, 1.0))
@@ -348,7 +376,7 @@ class Worker:
         await self._committer.close()
 
     # --- one run --------------------------------------------------------------------------
-    async def _run(self, run: Run, previous: Run | None) -> None:
+    async def _run(self, run: Run) -> None:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         beats: list[asyncio.Task[None]] = []
@@ -357,28 +385,21 @@ class Worker:
             if run.phase != "ended":
                 beats.append(loop.create_task(self._keep_alive(run), name=f"lease-{run.job.id}"))
 
-        timer: asyncio.TimerHandle | None = None
+        timer = loop.call_later(self.config.heartbeat_seconds, begin_heartbeats)
         with logcontext.bound(
             job_id=run.job.id, installation_id=run.job.installation_id, kind=run.job.kind
         ):
             try:
-                if previous is not None:
-                    await previous.ended.wait()
-                timer = loop.call_later(self.config.heartbeat_seconds, begin_heartbeats)
                 outcome = await self._execute(run)
                 self.processed += 1
                 if self.observer is not None:
                     self.observer.job_finished(run.job.kind, outcome, time.perf_counter() - started)
             finally:
                 run.phase = "ended"
-                if timer is not None:
-                    timer.cancel()
+                timer.cancel()
                 for task in beats:
                     await _cancel(task)
-                run.ended.set()
                 self.runs.pop(run.key, None)
-                if self._latest.get(run.job.id) is run:
-                    del self._latest[run.job.id]
 
     async def _keep_alive(self, run: Run) -> None:
         """Renew the lease now and every third of it after, until the run has ended (this task
@@ -408,41 +429,60 @@ class Worker:
         job = run.job
         handler = self.handlers.get(job.kind)
         context = JobContext(job, run.token, self.queue, self.clock)
-        run.phase = "handling"
+        if run.lost is not None or asyncio.get_running_loop().time() >= run.deadline:
+            return await self._stopped(run)  # never start a handler without a live lease
+        scope = asyncio.timeout_at(run.deadline)
         try:
-            async with asyncio.timeout_at(run.deadline) as scope:
-                run._scope = scope
-                if run.lost is not None:
-                    run.stop()
-                if handler is None:
-                    raise LookupError(f"no handler for job kind {job.kind!r}")
-                await handler(context)
-        except TimeoutError as exc:
-            run._scope = None
-            if scope.expired():
+            async with scope:
+                run.scope = scope
+                try:
+                    if handler is None:
+                        raise LookupError(f"no handler for job kind {job.kind!r}")
+                    await handler(context)
+                finally:
+                    run.scope = None
+        except Exception as exc:
+            # A stop can surface as the handler's own error too (a TaskGroup's ExceptionGroup,
+            # say): a run we stopped is a stopped run, never the job's failure.
+            if scope.expired() or run.lost is not None or run.shutting_down:
                 return await self._stopped(run)
             return await self._fail(run, exc)
-        except Exception as exc:
-            run._scope = None
-            return await self._fail(run, exc)
-        run._scope = None
         run.phase = "recording"
-        if not await self._committer.succeed(job.id, run.token):
+        try:
+            accepted = await self._committer.succeed(job.id, run.token)
+        except Exception:
+            log.exception("could not record a finished job; its lease will expire")
+            return "unrecorded"
+        if not accepted:
             log.warning("job finished after its lease was lost; result not recorded")
             return "lease_lost"
         return "succeeded"
 
     async def _stopped(self, run: Run) -> str:
-        """The handler was stopped: the lease was lost, the deadline came, or shutdown."""
+        """The handler was stopped: the lease was lost, shutdown, or the deadline came."""
         if run.lost is not None:
             log.warning("run stopped: %s", run.lost)
             return "lease_lost"
-        log.warning("run stopped before its lease could lapse; giving the job back")
+        now = self.clock()
         try:
-            await self.queue.release(run.job.id, run.token, now=self.clock())
+            if run.shutting_down:
+                given_back = await self.queue.release(run.job.id, run.token, now=now)
+                log.warning("job released at shutdown" if given_back else "job already gone")
+                return "released"
+            log.warning("run stopped at its deadline, before its lease could lapse")
+            spent = run.job.attempts >= run.job.max_attempts
+            await self.queue.fail(
+                run.job.id,
+                run.token,
+                state="dead" if spent else "failed",
+                run_at=now,
+                error="stopped at its lease deadline: heartbeats were not confirmed in time",
+                code="lease_deadline",
+                now=now,
+            )
         except Exception:
-            log.exception("could not give the job back; its lease will expire")
-        return "released"
+            log.exception("could not record a stopped run; its lease will expire")
+        return "stopped"
 
     async def _fail(self, run: Run, exc: Exception) -> str:
         job, now = run.job, self.clock()
@@ -455,7 +495,10 @@ class Worker:
         else:
             log.warning("job failed: %s", message, extra={"outcome": decision.outcome})
         if decision.outcome == "problem" and self.problems is not None:
-            await self.problems.record_job_problem(job, exc, now)
+            try:
+                await self.problems.record_job_problem(job, exc, now)
+            except Exception:
+                log.exception("could not record the job's problem")
         try:
             await self.queue.fail(
                 job.id,
@@ -471,10 +514,17 @@ class Worker:
             log.exception("could not record a failed run; its lease will expire")
             return "unrecorded"
         if decision.outcome == "park" and job.installation_id is not None:
-            await self.queue.park_installation(job.installation_id, now=now)
+            try:
+                await self.queue.park_installation(job.installation_id, now=now)
+            except Exception:
+                log.exception("could not park the installation's other jobs")
         return decision.outcome
 
 
-async def _cancel(task: asyncio.Task[Any]) -> None:
+async def _cancel(task: asyncio.Task[Any], patience: float = 10.0) -> None:
+    """Cancel and wait, but not for ever: a task that swallows cancellation is left behind."""
     task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    done, _ = await asyncio.wait([task], timeout=patience)
+    for finished in done:
+        if not finished.cancelled():
+            finished.exception()  # retrieved, so it is not reported as never retrieved

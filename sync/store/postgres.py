@@ -88,6 +88,9 @@ ACQUIRE_TIMEOUT = 30.0
 # hundreds of milliseconds and saves nothing (seen on the claim statements).
 SERVER_SETTINGS = {"jit": "off"}
 RESERVED_POOL_SIZE = 2
+# A lease-keeping statement that hangs (a connection silently dropped) must not wedge the one
+# committer or a run's heartbeats: it fails as an outage after this long and is tried again.
+RESERVED_COMMAND_TIMEOUT = 15.0
 
 
 class _PoolRunner:
@@ -143,7 +146,10 @@ class PostgresDatabase(_PoolRunner):
     async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
         pools: list[asyncpg.Pool] = []
         try:
-            for size in (pool_size, RESERVED_POOL_SIZE):
+            for size, command_timeout in (
+                (pool_size, None),
+                (RESERVED_POOL_SIZE, RESERVED_COMMAND_TIMEOUT),
+            ):
                 pools.append(
                     await asyncpg.create_pool(
                         url,
@@ -151,6 +157,7 @@ class PostgresDatabase(_PoolRunner):
                         max_size=size,
                         init=_init_connection,
                         timeout=10,
+                        command_timeout=command_timeout,
                         server_settings=SERVER_SETTINGS,
                     )
                 )

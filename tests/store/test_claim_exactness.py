@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
@@ -30,8 +31,21 @@ async def two(
     return await db_for(postgres_url), await db_for(postgres_url)
 
 
+async def advisory_locks(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+            )
+        )
+    finally:
+        await conn.close()
+
+
 async def test_a_claim_held_open_neither_blocks_nor_is_overrun_by_another(
-    two: tuple[Database, Database],
+    two: tuple[Database, Database], postgres_url: str
 ) -> None:
     a_db, b_db = two
     queue = JobQueue(a_db)
@@ -49,10 +63,11 @@ async def test_a_claim_held_open_neither_blocks_nor_is_overrun_by_another(
         first = await b_queue.claim(worker_id="b", limit=1, cap=cap, lease_seconds=60, now=NOW)
         assert [j.installation_id for j in first.jobs] == [busy]
     async with a_db.transaction() as tx:  # worker A, stopped half-way through its claim
-        taken = await claim_in(
+        taken, _ = await claim_in(
             tx, token="a", worker_id="a", limit=1, cap=cap, lease_seconds=60, now=NOW
         )
         assert [r["installation_id"] for r in taken] == [busy]  # busy is now at its cap
+        assert await advisory_locks(postgres_url) == 1  # no try-lock taken beyond what it serves
         during = await asyncio.wait_for(
             b_queue.claim(worker_id="b", limit=10, cap=cap, lease_seconds=60, now=NOW), 5
         )

@@ -9,10 +9,12 @@ clock; there the held transaction is what makes heartbeats lapse.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sqlite3
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -210,10 +212,130 @@ async def test_a_run_stops_itself_at_its_deadline_before_its_lease_can_be_swept(
         assert left > 0, "the run stopped only after its lease had lapsed"
     finally:
         await lock.give_back()
-    assert await asyncio.wait_for(burst, 20) == 2  # given back, then run again
+    assert await asyncio.wait_for(burst, 20) == 2  # recorded as stopped, then run again
     job = await queue.get(job_id)
     assert job is not None and job.state == "succeeded"
-    assert attempts == [1, 1]  # the stopped run did not count as an attempt
+    # The stopped run counted as an attempt: a job whose runs keep overrunning ends dead.
+    assert attempts == [1, 2]
+
+
+async def test_a_stop_that_surfaces_as_the_handlers_own_error_is_not_its_failure(
+    db: Database, database_url: str
+) -> None:
+    """A handler's TaskGroup turns the deadline's cancellation into an ExceptionGroup: the run
+    is still a stopped run (tried again), never a bug that buries the job."""
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="group"), now=utcnow())
+    started, cancelled, attempts = asyncio.Event(), asyncio.Event(), []
+
+    async def child() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise ValueError("cleanup failed while cancelled") from None
+
+    async def group(ctx: JobContext) -> None:
+        attempts.append(ctx.job.attempts)
+        if len(attempts) > 1:
+            return
+        started.set()
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(child())
+
+    worker = Worker(queue, {"group": group}, WorkerConfig(lease_seconds=1.5))
+    burst = asyncio.create_task(worker.run_burst())
+    await started.wait()
+    lock = HeldLock(database_url, job_id)
+    await lock.take()
+    try:
+        await asyncio.wait_for(cancelled.wait(), 10)
+    finally:
+        await lock.give_back()
+    assert await asyncio.wait_for(burst, 20) == 2
+    job = await queue.get(job_id)
+    assert job is not None and (job.state, attempts) == ("succeeded", [1, 2])
+
+
+class SlowClaims:
+    """The database, with the answer to every claim arriving late (an overloaded server): fault
+    injection at the port, the queue and the worker above it are the real ones."""
+
+    def __init__(self, db: Database, delay: float) -> None:
+        self._db = db
+        self._delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with self._db.transaction() as tx:
+            yield _SlowClaimAnswer(tx, self._delay)
+
+
+class _SlowClaimAnswer:
+    def __init__(self, tx: Any, delay: float) -> None:
+        self._tx = tx
+        self._delay = delay
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    async def fetch(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await self._tx.fetch(query, **params)
+        if query == "claim_jobs":
+            await asyncio.sleep(self._delay)
+        return rows
+
+
+async def test_a_handler_never_starts_once_its_deadline_has_passed(db: Database) -> None:
+    """The claim's answer took longer than the lease: the job is recorded as stopped at its
+    deadline (here its last attempt, so dead) and its handler is never entered."""
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="late", max_attempts=1), now=utcnow())
+    entered: list[int] = []
+
+    async def late(ctx: JobContext) -> None:
+        entered.append(ctx.job.id)
+
+    slow = JobQueue(SlowClaims(db, delay=0.6))  # type: ignore[arg-type]
+    worker = Worker(slow, {"late": late}, WorkerConfig(lease_seconds=0.5))
+    assert await asyncio.wait_for(worker.run_burst(), 20) == 1
+    job = await queue.get(job_id)
+    assert entered == []
+    assert job is not None and (job.state, job.error_code) == ("dead", "lease_deadline")
+
+
+async def test_shutdown_while_a_stopped_handler_is_still_unwinding(sqlite_db: Database) -> None:
+    """Its lease lost, a handler takes its time to clean up; a renewal and the shutdown arrive
+    meanwhile. Neither may fail on the expiring deadline, and shutdown completes."""
+    queue, clock, unwinding, may_finish = JobQueue(sqlite_db), Clock(), asyncio.Event(), []
+
+    async def slow_cleanup(ctx: JobContext) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            unwinding.set()
+            await asyncio.sleep(0.3)  # cleanup that awaits, past the next heartbeat
+            may_finish.append(True)
+            raise
+
+    job_id = await queue.enqueue(NewJob(kind="k"), now=NOW)
+    config = WorkerConfig(lease_seconds=0.3, poll_seconds=0.05, shutdown_grace_seconds=0.05)
+    worker = Worker(queue, {"k": slow_cleanup}, config, clock=clock)
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await eventually(lambda: worker.runs)
+    [run] = worker.runs.values()
+    run.lose("test: lease lost")  # as a refused renewal would
+    await unwinding.wait()
+    run.renewed(asyncio.get_running_loop().time() + 10)  # a late renewal confirmed meanwhile
+    stop.set()
+    await asyncio.wait_for(running, 10)
+    assert may_finish == [True]
+    job = await queue.get(job_id)
+    assert job is not None and job.state == "running"  # nothing written for a lost lease
 
 
 @pytest.mark.postgres

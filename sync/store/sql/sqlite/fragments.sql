@@ -8,7 +8,7 @@
 
 -- fragment: pick_installations
 -- The candidates in order until their room reaches :limit; nothing to lock (BEGIN IMMEDIATE holds the one write lock).
-SELECT inst, room FROM (
+SELECT inst, room, 1 AS locked FROM (
     SELECT inst, room, pos, SUM(room) OVER (ORDER BY pos ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
     FROM ordered)
 WHERE COALESCE(before, 0) < :limit
@@ -22,11 +22,13 @@ SELECT value FROM json_each(:installations)
 -- Nothing: SQLite has no row locks, and the write lock is already held.
 
 -- fragment: window_of_chosen
--- The first :window due jobs of each chosen installation whose serial key is free (no LATERAL in SQLite).
+-- The first :window due jobs of each chosen installation whose serial key is free and that the claiming
+-- worker does not still hold (:held); SQLite has no LATERAL.
 SELECT j.id, w.inst, j.priority, j.run_at, j.serial_key
 FROM chosen w JOIN jobs j ON j.id IN (
     SELECT d.id FROM jobs d
     WHERE COALESCE(d.installation_id, 0) = w.inst AND d.state IN ('queued', 'failed') AND d.run_at <= :now
+      AND d.id NOT IN (SELECT value FROM json_each(:held))
       AND (d.serial_key IS NULL OR NOT EXISTS (
             SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
     ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
