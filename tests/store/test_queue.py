@@ -277,3 +277,20 @@ async def test_the_database_refuses_two_running_jobs_of_one_serial_key(db: Datab
                 "UPDATE jobs SET state = 'running', lease_token = 'x' "
                 "WHERE serial_key = 'invoice:1:1'"
             )
+
+
+async def test_a_sweeper_whose_clock_runs_ahead_cannot_take_a_live_lease(db: Database) -> None:
+    """Clock skew: a worker 40 s ahead sweeps. On PostgreSQL the server's clock judges the lease
+    (alive: nothing swept); on SQLite every worker shares one machine's clock, so a clock that
+    far ahead is the machine's own, and the lease has lapsed by it."""
+    queue = JobQueue(db)
+    job_id = await queue.enqueue(NewJob(kind="k"), now=NOW)
+    real = dt.datetime.now(dt.UTC)
+    batch = await queue.claim(worker_id="w", limit=1, cap=10, lease_seconds=30, now=real)
+    assert [j.id for j in batch.jobs] == [job_id]
+    swept = await queue.sweep(now=real + dt.timedelta(seconds=40))
+    if db.dialect == "postgresql":
+        assert swept == []
+        assert await queue.heartbeat(job_id, batch.token, lease_seconds=30, now=real)
+    else:
+        assert [r["id"] for r in swept] == [job_id]
