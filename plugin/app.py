@@ -2,7 +2,8 @@
 
 Production (`collectbridge serve`), the demo and the tests all call it. Every resource is a
 ``cleanup_ctx`` generator: the adapters from `plugin.bootstrap` (database opened and migrated,
-shared HTTP session) and, unless disabled, an embedded worker.
+shared HTTP session) and, unless disabled, an embedded worker. Pages are Jinja2 templates
+(`plugin.pages`); each package of routes has its ``setup_routes(app)``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
-from plugin import health
+from plugin import health, install, onboarding, pages
 from plugin.bootstrap import build_worker, open_services
 from plugin.keys import CLOCK, DATABASE, HTTP, METRICS, QUEUE, SERVICES, SETTINGS, WORKER
 from plugin.metrics import Metrics
@@ -52,5 +53,9 @@ def create_app(
     app.cleanup_ctx.append(services)
     if run_worker:
         app.cleanup_ctx.append(worker)
+    pages.setup_templates(app)
     health.setup_routes(app)
+    pages.setup_routes(app)
+    install.setup_routes(app)
+    onboarding.setup_routes(app)
     return app

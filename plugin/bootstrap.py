@@ -12,6 +12,7 @@ import aiohttp
 
 from plugin.metrics import Metrics
 from plugin.settings import Settings
+from sync.crypto import TokenCipher
 from sync.jobs import JobQueue
 from sync.redaction import remember_secrets
 from sync.store.db import Database, open_database
@@ -24,7 +25,8 @@ HTTP_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10, sock_read=30)
 
 
 class Services:
-    """The adapters one process shares: database, queue, HTTP session, metrics, clock."""
+    """The adapters one process shares: database, queue, HTTP session, metrics, clock, and the
+    cipher of stored secrets (None while ``COLLECTBRIDGE_SECRET_KEY`` is not configured)."""
 
     def __init__(
         self,
@@ -40,6 +42,8 @@ class Services:
         self.queue = JobQueue(db)
         self.http = http
         self.metrics = metrics
+        keys = [key.reveal() for key in settings.secret_keys]
+        self.cipher = TokenCipher(keys) if keys else None
 
 
 @asynccontextmanager

@@ -1,4 +1,7 @@
-"""The ``collectbridge`` command: serve, worker, migrate, jobs, sandbox, demo."""
+"""The ``collectbridge`` command: serve, worker, migrate, jobs, sandbox, demo.
+
+Help texts are plain text (argparse prints them as written) and every option shows its default.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,21 @@ import datetime as dt
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from plugin import logs
 from plugin.settings import REQUIRED_TO_SERVE, Settings, SettingsError, load_settings
 from sync.store.db import DatabaseError
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+DESCRIPTION = (
+    "collectbridge keeps a debt-collection account in step with a Visma e-conomic company's "
+    "books. Configuration comes from COLLECTBRIDGE_* environment variables "
+    "(docs/operator-guide.md)."
+)
+EPILOG = "Run collectbridge COMMAND --help for the options of one command."
 
 
 def _settings(require: tuple[str, ...] = ()) -> Settings:
@@ -21,17 +35,34 @@ def _settings(require: tuple[str, ...] = ()) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from plugin.app import create_app
 
     settings = _settings(REQUIRED_TO_SERVE)
-    web.run_app(
-        create_app(settings, run_worker=not args.no_worker),
-        host=args.host,
-        port=args.port,
-        print=None,
-    )
+    app = create_app(settings, run_worker=not args.no_worker)
+    return asyncio.run(serve(app, args.host, args.port, settings.public_url))
+
+
+def listening_line(host: str, port: int, public_url: str) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"collectbridge listening on http://{shown}:{port} (public URL {public_url})"
+
+
+async def serve(app: web.Application, host: str, port: int, public_url: str) -> int:
+    """Serve ``app`` until SIGINT/SIGTERM, saying once where it listens (the port bound, so
+    ``--port 0`` shows the one picked)."""
+    from aiohttp import web
+
+    from plugin.sandbox_cli import stop_requested
+
+    runner = web.AppRunner(app)
+    await runner.setup()  # opens and migrates the database: its errors surface here
+    try:
+        await web.TCPSite(runner, host, port).start()
+        stop = stop_requested()
+        print(listening_line(host, runner.addresses[0][1], public_url), flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
     return 0
 
 
@@ -80,56 +111,122 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(args, os.environ))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="collectbridge", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: …)" to each option's help, except for flags and options whose help
+    already says what happens when they are left out (a default of None)."""
 
-    serve = sub.add_parser("serve", help="the web app, with an embedded worker")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--no-worker", action="store_true", help="run no embedded worker")
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def command(sub: argparse._SubParsersAction[Any], name: str, text: str) -> argparse.ArgumentParser:
+    """A subcommand whose own --help opens with its one-line summary as a sentence."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=text, description=f"{text[0].upper()}{text[1:]}."
+    )
+    return parser
+
+
+class Parser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` whose subcommands (built with ``type(self)``) share the
+    formatter."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="collectbridge", description=DESCRIPTION, epilog=EPILOG)
+    sub = parser.add_subparsers(
+        dest="command", required=True, title="commands", metavar="COMMAND", help="one of:"
+    )
+
+    serve = command(sub, "serve", "the web app, with an embedded worker")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one"
+    )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="run no embedded worker (run collectbridge worker processes instead)",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="a worker process (run any number with PostgreSQL)")
-    worker.add_argument("--burst", action="store_true", help="run what is due, then exit")
-    worker.add_argument("--concurrency", type=int, default=None)
+    worker = command(sub, "worker", "a worker process (run any number with PostgreSQL)")
+    worker.add_argument("--burst", action="store_true", help="run the jobs due, then exit")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="jobs run at once (default: COLLECTBRIDGE_WORKER_CONCURRENCY, itself 8 when unset)",
+    )
     worker.set_defaults(func=cmd_worker)
 
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    command(sub, "migrate", "apply database migrations").set_defaults(func=cmd_migrate)
 
-    jobs = sub.add_parser("jobs", help="inspect and manage jobs")
-    jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True)
-    listing = jobs_sub.add_parser("list")
-    listing.add_argument(
-        "--state", choices=["queued", "running", "succeeded", "failed", "parked", "dead"]
+    jobs = command(sub, "jobs", "inspect and manage jobs")
+    jobs_sub = jobs.add_subparsers(
+        dest="jobs_command", required=True, title="commands", metavar="COMMAND", help="one of:"
     )
-    listing.add_argument("--limit", type=int, default=50)
-    retry = jobs_sub.add_parser("retry")
+    listing = command(jobs_sub, "list", "list jobs, newest first")
+    listing.add_argument(
+        "--state",
+        choices=["queued", "running", "succeeded", "failed", "parked", "dead"],
+        help="only jobs in this state (default: every state)",
+    )
+    listing.add_argument("--limit", type=int, default=50, help="list at most this many jobs")
+    retry = command(jobs_sub, "retry", "run dead, parked or failed jobs again now")
     retry.add_argument("ids", nargs="*", type=int, help="job ids; none with --dead")
     retry.add_argument("--dead", action="store_true", help="every dead job")
-    retry.add_argument("--kind", default=None, help="with --dead: only this kind")
-    purge = jobs_sub.add_parser("purge")
-    purge.add_argument("--older-than-days", type=float, default=14)
-    purge.add_argument("--include-dead", action="store_true")
+    retry.add_argument(
+        "--kind", default=None, help="with --dead: only jobs of this kind (default: every kind)"
+    )
+    purge = command(jobs_sub, "purge", "delete finished jobs")
+    purge.add_argument(
+        "--older-than-days",
+        type=float,
+        default=14,
+        help="delete the jobs that finished more than this many days ago",
+    )
+    purge.add_argument(
+        "--include-dead", action="store_true", help="delete dead jobs too, not only succeeded ones"
+    )
     jobs.set_defaults(func=cmd_jobs)
 
-    sandbox = sub.add_parser("sandbox", help="run both platform simulators")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--economic-port", type=int, default=8081)
-    sandbox.add_argument("--collection-port", type=int, default=8082)
-    sandbox.add_argument("--seed", type=int, default=1)
-    sandbox.add_argument("--companies", type=int, default=3)
-    sandbox.add_argument("--invoices", type=int, default=200)
+    sandbox = command(sub, "sandbox", "run both platform simulators")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address both simulators listen on")
+    _simulator_options(sandbox)
+    sandbox.add_argument("--companies", type=int, default=3, help="companies to seed")
+    sandbox.add_argument(
+        "--invoices", type=int, default=200, help="invoices seeded for each company"
+    )
     sandbox.set_defaults(func=cmd_sandbox)
 
-    demo = sub.add_parser("demo", help="simulators, the app and a demo company, on SQLite")
-    demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--economic-port", type=int, default=8081)
-    demo.add_argument("--collection-port", type=int, default=8082)
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--invoices", type=int, default=200)
+    demo = command(sub, "demo", "simulators, the app and a demo company, on SQLite")
+    demo.add_argument("--port", type=int, default=8080, help="port of the app")
+    _simulator_options(demo)
+    demo.add_argument("--invoices", type=int, default=200, help="invoices seeded for each company")
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _simulator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--economic-port",
+        type=int,
+        default=8081,
+        help="port of the e-conomic simulator (REST, Webhooks and Journals APIs)",
+    )
+    parser.add_argument(
+        "--collection-port", type=int, default=8082, help="port of the collection simulator"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="seed of the simulated data (same seed, same data)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

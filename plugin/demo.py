@@ -99,6 +99,7 @@ async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             print(f"e-conomic simulator:  {urls.economic}")
             print(f"collection simulator: {urls.collection}")
             print(f"database:             {masked_url(settings.database_url)}")
+            print(f'install a company:    {public_url}/install/economic  (then "Add app")')
             print("Ctrl-C stops.", flush=True)
             await wait_for_signal()
         finally:

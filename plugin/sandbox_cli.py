@@ -98,12 +98,18 @@ async def running_sandboxes(
             await runner.cleanup()
 
 
-async def wait_for_signal() -> None:
+def stop_requested() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT from now on. Install it before saying "ready", so that
+    a Ctrl-C sent right after that line stops cleanly rather than interrupting."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def wait_for_signal() -> None:
+    await stop_requested().wait()
 
 
 async def run_sandbox(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
@@ -116,10 +122,11 @@ async def run_sandbox(args: argparse.Namespace, environ: Mapping[str, str]) -> i
         companies=args.companies,
         invoices=args.invoices,
     ) as urls:
+        stop = stop_requested()
         print(f"e-conomic simulator:  {urls.economic}  (REST, Webhooks and Journals APIs)")
         print(f"  install page:       {urls.economic}/secure/api1/requestaccess.aspx")
         print(f"collection simulator: {urls.collection}")
         print("credentials: those in COLLECTBRIDGE_* (sandbox defaults where unset)")
         print("Ctrl-C stops.", flush=True)
-        await wait_for_signal()
+        await stop.wait()
     return 0

@@ -27,8 +27,10 @@ Where the contract is silent, the simulator picks (and the client must not rely 
 * ``POST /journals/{n}/vouchers`` answers 201 with a list; a customer payment in another
   currency than its invoice is converted at the fixed rates. Booking sends one day-book webhook
   covering the booked voucher-number range.
-* Webhooks API event types: ``invoice.booked``, ``customer.created|updated|deleted``,
-  ``journal.booked``. See ``webhooks.py`` for delivery, retries and drops.
+* Webhooks API event types, as the contract names them: ``INVOICE_BOOKED``,
+  ``CUSTOMER_CREATED``, ``CUSTOMER_UPDATED``, ``CUSTOMER_DELETED``, ``DAYBOOK_BOOKED``; the
+  subscription's URL gets the legacy placeholders filled in. See ``webhooks.py`` for the body,
+  delivery, retries and drops.
 * Idempotency: see ``idempotency.py``; ``controls.py`` lists control extensions.
 """
 

@@ -3,8 +3,8 @@
 Beyond the contract: ``agreement`` may be left out (the first seeded company is meant);
 ``POST /_sandbox/invoices`` also takes a list (a bulk import: one webhook per invoice);
 ``vat_rate`` is a percentage (25) or a fraction (0.25); ``PUT /_sandbox/customers/{n}`` creates
-the customer when it does not exist (``customer.created``) and ``DELETE /_sandbox/customers/{n}``
-deletes one without invoices (``customer.deleted``, else 400); each ``POST /_sandbox/faults``
+the customer when it does not exist (``CUSTOMER_CREATED``) and ``DELETE /_sandbox/customers/{n}``
+deletes one without invoices (``CUSTOMER_DELETED``, else 400); each ``POST /_sandbox/faults``
 replaces the whole fault setting and also takes ``retry_after`` (seconds sent with injected
 429/503, default 1); ``POST /_sandbox/budget`` also takes ``window_seconds`` (default 86400);
 ``POST /_sandbox/grants/{agreement}`` issues a grant without the install page;
@@ -170,7 +170,7 @@ async def change_customer(request: web.Request) -> web.Response:
 
 
 async def delete_customer(request: web.Request) -> web.Response:
-    """Delete a customer and fire ``customer.deleted``. Like e-conomic, which refuses to delete a
+    """Delete a customer and fire ``CUSTOMER_DELETED``. Like e-conomic, which refuses to delete a
     customer with booked entries, a customer with invoices is refused (400)."""
     body = await read_object(request) if request.body_exists else {}
     if "agreement" in request.query and request.query["agreement"].isdigit():

@@ -54,14 +54,15 @@ def due_date(day: dt.date, terms: PaymentTerms) -> dt.date:
 
 
 def invoice_event(company: Company, invoice: Invoice) -> Event:
-    return Event(company.agreement, "invoice", "invoice.booked", {"INVOICENO": str(invoice.number)})
+    return Event(company.agreement, "invoice", "INVOICE_BOOKED", {"INVOICENO": str(invoice.number)})
 
 
 def customer_event(company: Company, kind: str, new: int, old: int | None = None) -> Event:
+    """``kind`` is ``created``, ``updated`` or ``deleted``."""
     return Event(
         company.agreement,
         "customer",
-        f"customer.{kind}",
+        f"CUSTOMER_{kind.upper()}",
         {"NEWNUMBER": str(new), "OLDNUMBER": str(new if old is None else old)},
     )
 
@@ -70,7 +71,7 @@ def daybook_event(company: Company, journal: int, first: int, last: int) -> Even
     return Event(
         company.agreement,
         "daybook",
-        "journal.booked",
+        "DAYBOOK_BOOKED",
         {"DAYBOOKNO": str(journal), "FROMSERIALNO": str(first), "TOSERIALNO": str(last)},
     )
 

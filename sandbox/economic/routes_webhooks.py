@@ -1,8 +1,9 @@
 """The Webhooks API (``/webhooksapi/v1.0.0``): event types and CRUD on subscriptions.
 
 Our picks where the contract is silent: answers are bare JSON (no collection envelope), ids are
-GUIDs, ``PUT`` replaces a subscription, ``DELETE`` answers 204, and a second subscription for
-an event type the agreement already subscribes to answers 409.
+GUIDs, ``EventTypes`` also lists each type's legacy topic and URL placeholders, ``PUT`` replaces
+a subscription, ``DELETE`` answers 204, and a second subscription for an event type the
+agreement already subscribes to answers 409.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sandbox.economic.gateway import COMPANY
 from sandbox.economic.keys import STATE
 from sandbox.economic.render import respond
 from sandbox.economic.state import Company
-from sandbox.economic.webhooks import EVENT_TYPES
+from sandbox.economic.webhooks import EVENT_TYPES, PLACEHOLDERS
 
 PREFIX = "/webhooksapi/v1.0.0"
 MAX_HEADERS = 5
@@ -34,7 +35,8 @@ def validated(doc: dict[str, Any]) -> dict[str, Any]:
         raise _invalid("eventType", "Unknown eventType; see EventTypes.")
     if not isinstance(doc.get("name"), str) or not doc["name"].strip():
         raise _invalid("name", "name is required.")
-    url = URL(str(doc.get("url", "")))
+    raw_url = str(doc.get("url", ""))
+    url = URL(raw_url)
     if url.scheme not in ("http", "https") or not url.host:
         raise _invalid("url", "url must be an absolute http(s) URL.")
     headers = doc.get("headers", [])
@@ -53,7 +55,7 @@ def validated(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         "eventType": doc["eventType"],
         "name": doc["name"],
-        "url": str(url),
+        "url": raw_url,  # as written: yarl would percent-encode the [PLACEHOLDERS]
         "contentType": content_type,
         "headers": headers,
     }
@@ -69,7 +71,12 @@ def _find(company: Company, webhook_id: str) -> dict[str, Any]:
 async def event_types(request: web.Request) -> web.Response:
     return respond(
         [
-            {"eventType": name, "description": text, "legacyTopic": topic}
+            {
+                "eventType": name,
+                "description": text,
+                "legacyTopic": topic,
+                "placeholders": list(PLACEHOLDERS[topic]),
+            }
             for name, text, topic in EVENT_TYPES
         ]
     )

@@ -4,8 +4,11 @@ Every changed record fires one request per URL (so a bulk import is a burst). A 
 fails (connection error, timeout or a non-2xx answer) is retried after each of
 ``retry_delays`` seconds, then given up. ``drop_webhooks_rate`` silently loses that share of
 deliveries before the first attempt (a lost hint is not retried). Legacy deliveries are POSTs
-with an empty body (or GETs when registered so) and no signature; Webhooks-API deliveries POST
-``{eventType, agreementNumber, timestamp, data}`` as JSON with the subscription's headers.
+with an empty body (or GETs when registered so) and no signature. Webhooks-API deliveries POST
+to the subscription's URL with the placeholders filled in exactly as for legacy webhooks (the
+contract's rule), with the subscription's headers; the JSON body
+``{eventType, agreementNumber, timestamp, data}`` is the simulator's pick (the contract names no
+body), so a client must read the URL, not the body.
 """
 
 from __future__ import annotations
@@ -22,13 +25,20 @@ from sandbox.economic.ledger import Event
 from sandbox.economic.money import encode_json
 from sandbox.economic.state import SimState
 
+# (eventType, description, legacy topic): the contract's names. The placeholders an event fills
+# are its topic's, as for legacy webhooks (see ``PLACEHOLDERS``).
 EVENT_TYPES = (
-    ("invoice.booked", "An invoice or credit note was booked.", "invoice"),
-    ("customer.created", "A customer was created.", "customer"),
-    ("customer.updated", "A customer was changed.", "customer"),
-    ("customer.deleted", "A customer was deleted.", "customer"),
-    ("journal.booked", "Vouchers in a journal (day book) were booked.", "daybook"),
+    ("INVOICE_BOOKED", "An invoice or credit note was booked.", "invoice"),
+    ("CUSTOMER_CREATED", "A customer was created.", "customer"),
+    ("CUSTOMER_UPDATED", "A customer was changed.", "customer"),
+    ("CUSTOMER_DELETED", "A customer was deleted.", "customer"),
+    ("DAYBOOK_BOOKED", "Vouchers in a day book (journal) were booked.", "daybook"),
 )
+PLACEHOLDERS = {
+    "invoice": ("[INVOICENO]",),
+    "customer": ("[NEWNUMBER]", "[OLDNUMBER]"),
+    "daybook": ("[DAYBOOKNO]", "[FROMSERIALNO]", "[TOSERIALNO]"),
+}
 CONCURRENCY = 32
 
 
@@ -105,9 +115,8 @@ class Dispatcher:
             if sub is not None:
                 headers = {h["name"]: h["value"] for h in sub.get("headers", [])}
                 headers["Content-Type"] = sub.get("contentType", "application/json")
-                self._spawn(
-                    event.agreement, "POST", sub["url"], encode_json(api_payload(event)), headers
-                )
+                url = fill(sub["url"], event.placeholders)
+                self._spawn(event.agreement, "POST", url, encode_json(api_payload(event)), headers)
 
     def _spawn(
         self, agreement: int, method: str, url: str, body: bytes, headers: dict[str, str]

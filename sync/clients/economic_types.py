@@ -197,11 +197,19 @@ class Application(_Doc, frozen=True, kw_only=True):
     name: str | None = None
 
 
+class SelfUser(_Doc, frozen=True, kw_only=True):
+    """The person whose login granted the app (the one installing it)."""
+
+    name: str = ""
+    email: str | None = None
+
+
 class SelfInfo(_Doc, frozen=True, kw_only=True):
     agreement_number: int
     company: Company
     settings: Settings
     application: Application | None = None
+    user: SelfUser | None = None
 
 
 class YearRef(_Doc, frozen=True, kw_only=True):

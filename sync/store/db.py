@@ -28,6 +28,17 @@ class DatabaseUnavailable(DatabaseError):
     code = "database_unavailable"
 
 
+class DatabaseRefused(DatabaseError):
+    """The server answered but will not let us in (no such database, a refused login): not an
+    outage, so nothing retries it; the configuration has to change. ``code`` says which."""
+
+    code = "database_refused"
+
+    def __init__(self, message: str, *, code: str = "database_refused") -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class Connection(Protocol):
     """What a query runner offers: the database itself, or one open transaction."""
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from sync.store.db import Database, to_struct
+from sync.store.db import Connection, to_struct
 
 Status = Literal["pending", "active", "paused", "revoked", "deleted"]
 
@@ -29,7 +29,7 @@ class Installation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Installations:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
 
     async def create(
@@ -48,6 +48,24 @@ class Installations:
             status=status,
             now=now,
         )
+        return await self._written(row)
+
+    async def activate(
+        self, *, agreement_number: int, company_name: str, now: dt.datetime
+    ) -> Installation:
+        """Install an agreement: a new active installation, or the existing one made active
+        again (``revoked_at`` cleared) with its id, key and history kept."""
+        row = await self.db.fetchrow(
+            "activate_installation",
+            agreement_number=agreement_number,
+            installation_key=secrets.token_urlsafe(16),
+            company_name=company_name,
+            now=now,
+        )
+        return await self._written(row)
+
+    async def _written(self, row: dict[str, Any] | None) -> Installation:
+        """The installation a write just returned the id of, read back whole."""
         assert row is not None
         found = await self.get(int(row["id"]))
         assert found is not None

@@ -15,8 +15,10 @@ from typing import Any
 import asyncpg
 import msgspec
 from asyncpg.pool import PoolConnectionProxy
+from yarl import URL
 
-from sync.store.db import DatabaseUnavailable, Row
+from sync.redaction import MASK
+from sync.store.db import DatabaseError, DatabaseRefused, DatabaseUnavailable, Row
 from sync.store.queries import Dialect, Query, load
 
 
@@ -51,6 +53,60 @@ def _unavailable_on_outage() -> Iterator[None]:
         yield
     except _OUTAGES as exc:
         raise DatabaseUnavailable(f"PostgreSQL unavailable: {type(exc).__name__}") from exc
+
+
+FIX_URL = "COLLECTBRIDGE_DATABASE_URL"
+
+
+def _where(url: str) -> tuple[str, str, str]:
+    """(`` at host:port`` or "", user, database) as written in ``url``; never its password."""
+    try:
+        parsed = URL(url)
+        host, port, user = parsed.host, parsed.explicit_port, parsed.user or ""
+        database = parsed.path.strip("/") or user
+    except ValueError:  # e.g. several hosts: say less rather than fail while reporting
+        return "", "", ""
+    at = f" at {host}:{port}" if host and port else f" at {host}" if host else ""
+    return at, user, database
+
+
+def _without_password(text: str, url: str) -> str:
+    try:
+        password = URL(url).password
+    except ValueError:
+        return text
+    return text.replace(password, MASK) if password else text
+
+
+def open_failure(exc: BaseException, url: str) -> DatabaseError:
+    """What a failed connect means to the person who configured ``url``: an outage (retry
+    later) or a refusal that only a configuration change fixes. The password never appears."""
+    at, user, database = _where(url)
+    # Names left out of the URL are the server's defaults: say "the default" rather than "".
+    who = f'user "{user}"' if user else "the default user"
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        what = f'database "{database}"' if database else "the default database"
+        return DatabaseRefused(
+            f"PostgreSQL {what} does not exist (create it, or fix {FIX_URL})",
+            code="database_missing",
+        )
+    if isinstance(exc, asyncpg.InvalidPasswordError):
+        return DatabaseRefused(
+            f"PostgreSQL refused the password of {who} (fix it in {FIX_URL})",
+            code="database_login_failed",
+        )
+    if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+        return DatabaseRefused(
+            f"PostgreSQL refused {who}: {_without_password(str(exc), url)} "
+            f"(fix {FIX_URL}, or the server's pg_hba.conf)",
+            code="database_login_failed",
+        )
+    if isinstance(exc, _OUTAGES):
+        return DatabaseUnavailable(f"cannot reach PostgreSQL{at}: {type(exc).__name__}")
+    sqlstate = getattr(exc, "sqlstate", "?")
+    return DatabaseRefused(
+        f"PostgreSQL{at} refused the connection: {type(exc).__name__} (SQLSTATE {sqlstate})"
+    )
 
 
 class _Runner:
@@ -164,7 +220,7 @@ class PostgresDatabase(_PoolRunner):
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             for pool in pools:
                 await pool.close()
-            raise DatabaseUnavailable(f"cannot reach PostgreSQL: {type(exc).__name__}") from exc
+            raise open_failure(exc, url) from exc
         return cls(pools[0], pools[1], load("postgresql"))
 
     def reserved(self) -> _PoolRunner:

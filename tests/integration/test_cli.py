@@ -1,13 +1,20 @@
-"""The ``collectbridge`` command as an operator runs it: migrate, jobs list|retry|purge, worker."""
+"""The ``collectbridge`` command as an operator runs it: migrate, jobs list|retry|purge, worker,
+serve; and the one line it prints when the database cannot be used."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import secrets
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
+from yarl import URL
 
 from sync.clients.collection_auth import StoredTokens
 from sync.clients.collection_tokens import DatabaseTokenStore
@@ -20,8 +27,8 @@ NOW = dt.datetime.now(dt.UTC)
 SECRET_KEY = "x" * 40
 
 
-def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
+def cli_env(url: str) -> dict[str, str]:
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "COLLECTBRIDGE_DATABASE_URL": url,
         "COLLECTBRIDGE_SECRET_KEY": SECRET_KEY,
@@ -31,9 +38,12 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
         "COLLECTBRIDGE_COLLECTION_CLIENT_ID": "c",
         "COLLECTBRIDGE_COLLECTION_CLIENT_SECRET": "d",
     }
+
+
+def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "plugin.cli", *args],
-        env=env,
+        env=cli_env(url),
         capture_output=True,
         text=True,
         timeout=60,
@@ -113,3 +123,59 @@ async def test_jobs_list_never_shows_a_secret_from_an_older_error(tmp_path: Path
     assert "401 Bearer ******** after ******** key ********" in listing.stdout
     for secret in (access, refresh, SECRET_KEY):
         assert secret not in listing.stdout + listing.stderr
+
+
+@pytest.mark.postgres
+def test_a_missing_postgres_database_is_named_not_called_unreachable(postgres_dsn: str) -> None:
+    name = f"cb_missing_{secrets.token_hex(4)}"
+    # trust authentication ignores the password, but it must still never be printed
+    url = str(URL(postgres_dsn).with_password("hunter2secret").with_path(f"/{name}"))
+    result = cli(url, "migrate")
+    assert result.returncode == 1
+    assert result.stderr == (
+        f'collectbridge: database error: PostgreSQL database "{name}" does not exist '
+        "(create it, or fix COLLECTBRIDGE_DATABASE_URL)\n"
+    )
+    assert "cannot reach" not in result.stderr
+    assert "hunter2secret" not in result.stderr + result.stdout
+
+
+@pytest.mark.postgres
+def test_an_unknown_postgres_user_is_a_refused_login(postgres_dsn: str) -> None:
+    user = f"cb_nobody_{secrets.token_hex(4)}"
+    url = str(URL(postgres_dsn).with_user(user).with_password("hunter2secret"))
+    result = cli(url, "migrate")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f'collectbridge: database error: PostgreSQL refused user "{user}"'
+    ), result.stderr
+    assert "COLLECTBRIDGE_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr and "hunter2secret" not in result.stderr
+
+
+def test_serve_says_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = cli_env(f"sqlite:///{tmp_path}/serve.db") | {
+        "COLLECTBRIDGE_PUBLIC_URL": "https://collect.example.com"
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "plugin.cli", "serve", "--port", "0", "--no-worker"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            ready, _, _ = select.select([process.stdout], [], [], 30)
+            line = process.stdout.readline() if ready else "(nothing within 30 s)"
+            assert line.startswith("collectbridge listening on http://127.0.0.1:"), line
+            assert line.rstrip().endswith("(public URL https://collect.example.com)"), line
+            port = int(line.split("http://127.0.0.1:", 1)[1].split()[0])
+            assert port > 0  # the port bound, not the 0 asked for
+            started = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=10) == 0
+            assert time.monotonic() - started < 10
+        finally:
+            if process.poll() is None:
+                process.kill()

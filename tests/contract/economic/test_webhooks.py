@@ -9,6 +9,8 @@ import aiohttp
 from tests.fixtures.economic import EconomicSandbox
 from tests.fixtures.receiver import webhook_receiver
 
+PREFIX = "/webhooksapi/v1.0.0"
+
 
 async def register(
     http: aiohttp.ClientSession, agreement: int, topic: str, url: str, method: str = "POST"
@@ -153,15 +155,94 @@ async def test_dropped_webhooks(economic_sandbox: EconomicSandbox) -> None:
         assert len(dropped) + len(hook.received) == 41
 
 
+CONTRACT_EVENT_TYPES = {
+    "INVOICE_BOOKED",
+    "CUSTOMER_CREATED",
+    "CUSTOMER_UPDATED",
+    "CUSTOMER_DELETED",
+    "DAYBOOK_BOOKED",
+}
+
+
+async def test_event_types_are_the_contracts(economic_sandbox: EconomicSandbox) -> None:
+    sb = economic_sandbox
+    async with sb.session(sb.grant()) as http:
+        async with http.get(f"{PREFIX}/EventTypes") as r:
+            listed = await r.json()
+        assert {t["eventType"] for t in listed} == CONTRACT_EVENT_TYPES
+        assert all(t["description"] for t in listed)
+        placeholders = {t["eventType"]: t["placeholders"] for t in listed}
+        assert placeholders["INVOICE_BOOKED"] == ["[INVOICENO]"]
+        assert placeholders["DAYBOOK_BOOKED"] == ["[DAYBOOKNO]", "[FROMSERIALNO]", "[TOSERIALNO]"]
+        for old_name in ("invoice.booked", "customer.updated", "journal.booked"):
+            sub = {"eventType": old_name, "name": "cb", "url": "http://127.0.0.1:9/h"}
+            async with http.post(f"{PREFIX}/webhooks", json=sub) as r:
+                assert r.status == 400
+
+
+async def test_webhooks_api_fills_the_placeholders_of_every_event_type(
+    economic_sandbox: EconomicSandbox,
+) -> None:
+    """Each event type reaches its own subscription, with the legacy placeholders filled in."""
+    sb = economic_sandbox
+    agreement = sb.agreement()
+    urls = {
+        "INVOICE_BOOKED": "/invoice?number=[INVOICENO]",
+        "CUSTOMER_CREATED": "/created?new=[NEWNUMBER]&old=[OLDNUMBER]",
+        "CUSTOMER_UPDATED": "/updated?new=[NEWNUMBER]&old=[OLDNUMBER]",
+        "CUSTOMER_DELETED": "/deleted?new=[NEWNUMBER]&old=[OLDNUMBER]",
+        "DAYBOOK_BOOKED": "/daybook?daybook=[DAYBOOKNO]&from=[FROMSERIALNO]&to=[TOSERIALNO]",
+    }
+    async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
+        for event_type, path in urls.items():
+            sub = {"eventType": event_type, "name": "cb", "url": f"{hook.url}{path}"}
+            async with http.post(f"{PREFIX}/webhooks", json=sub) as r:
+                assert r.status == 201, await r.text()
+        async with http.get("/customers/1") as r:
+            template = await r.json()
+        keys = ("currency", "paymentTerms", "customerGroup", "vatZone")
+        body = {"agreement": agreement, "name": "Ny Kunde ApS"} | {k: template[k] for k in keys}
+        async with http.put("/_sandbox/customers/99002", json=body) as r:
+            assert r.status == 200
+        created = await hook.next()
+        assert created.path == "/created" and created.query == {"new": "99002", "old": "99002"}
+        async with http.put("/_sandbox/customers/99002", json={"city": "Vejle"}) as r:
+            assert r.status == 200
+        assert (await hook.next()).path == "/updated"
+        async with http.delete(f"/_sandbox/customers/99002?agreement={agreement}") as r:
+            assert r.status == 204
+        assert (await hook.next()).path == "/deleted"
+        async with http.post(
+            "/_sandbox/invoices",
+            json={
+                "agreement": agreement,
+                "customer_number": 2,
+                "lines": [{"description": "Rådgivning", "quantity": 1, "unit_price": 100}],
+            },
+        ) as r:
+            number = (await r.json())["bookedInvoiceNumber"]
+        booked = await hook.next()
+        assert booked.path == "/invoice" and booked.query == {"number": str(number)}
+        assert json.loads(booked.body)["eventType"] == "INVOICE_BOOKED"
+        async with http.post(
+            f"/_sandbox/invoices/{number}/payments", json={"agreement": agreement, "amount": 10}
+        ):
+            pass
+        daybook = await hook.next()
+        assert daybook.path == "/daybook" and daybook.query["daybook"] == "1"
+        assert daybook.query["from"] == daybook.query["to"] != "[FROMSERIALNO]"
+        assert json.loads(daybook.body)["eventType"] == "DAYBOOK_BOOKED"
+
+
 async def test_webhooks_api_crud_conflict_and_delivery(economic_sandbox: EconomicSandbox) -> None:
     sb = economic_sandbox
-    prefix = "/webhooksapi/v1.0.0"
+    prefix = PREFIX
     async with webhook_receiver(status=204) as hook, sb.session(sb.grant()) as http:
         async with http.get(f"{prefix}/EventTypes") as r:
             types = {t["eventType"] for t in await r.json()}
-        assert {"invoice.booked", "customer.updated", "journal.booked"} <= types
+        assert {"INVOICE_BOOKED", "CUSTOMER_UPDATED", "DAYBOOK_BOOKED"} <= types
         sub = {
-            "eventType": "customer.updated",
+            "eventType": "CUSTOMER_UPDATED",
             "name": "collectbridge",
             "url": f"{hook.url}/api",
             "contentType": "application/json",
@@ -183,7 +264,7 @@ async def test_webhooks_api_crud_conflict_and_delivery(economic_sandbox: Economi
         received = await hook.next()
         assert received.headers["X-Key"] == "s3cret"
         payload = json.loads(received.body)
-        assert payload["eventType"] == "customer.updated"
+        assert payload["eventType"] == "CUSTOMER_UPDATED"
         assert (
             payload["data"]["customerNumber"] == 6 and payload["agreementNumber"] == sb.agreement()
         )

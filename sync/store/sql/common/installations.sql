@@ -26,3 +26,19 @@ SELECT * FROM installations ORDER BY id
 UPDATE installations SET status = :status, updated_at = :now,
        revoked_at = CASE WHEN :status = 'revoked' THEN :now ELSE revoked_at END
 WHERE id = :id
+
+-- name: activate_installation
+-- Install an agreement: a new installation, or the existing one re-activated with its id, key and history.
+INSERT INTO installations (agreement_number, installation_key, company_name, status, created_at, updated_at)
+VALUES (:agreement_number, :installation_key, :company_name, 'active', :now, :now)
+ON CONFLICT (agreement_number) DO UPDATE SET company_name = excluded.company_name, status = 'active',
+       revoked_at = NULL, updated_at = excluded.updated_at
+RETURNING id
+
+-- name: set_economic_token
+-- Store an installation's e-conomic grant token (encrypted).
+UPDATE installations SET economic_token = :economic_token, updated_at = :now WHERE id = :id
+
+-- name: get_economic_token
+-- An installation's e-conomic grant token (encrypted), if any.
+SELECT economic_token FROM installations WHERE id = :id

@@ -1,0 +1,282 @@
+"""Installing from e-conomic (DESIGN.md, journey step 1).
+
+    GET  /install/economic           state cookie set, 302 to e-conomic's grant page
+    GET  /install/economic/callback  ?token=<grant>: back from "Add app"
+    GET  /install/economic/token     a form to paste a grant token (installs without a return URL)
+    POST /install/economic/token     the pasted token, then exactly as the callback
+
+State: e-conomic echoes no ``state`` parameter (contracts/economic.md), so the cookie alone
+carries it: a signed, expiring nonce (`plugin.install_flow`), HttpOnly, SameSite=Lax (sent on
+the top-level GET back from e-conomic and on our own form's POST, never on another site's POST),
+Secure on https, scoped to ``/install/economic``. The form page sets a cookie of its own, so the
+pasted-token POST is protected the same way (no separate CSRF token). The nonce is recorded
+when the install begins and marked used in the transaction that stores the installation, so a
+foreign or replayed state, like a missing, forged or expired one, gets a 400 page and nothing
+is stored. A state is checked before the token is looked at, and the token before e-conomic is
+asked; a refusal never names the token.
+
+On success, in one transaction: the nonce is used up; the installation is created, or re-activated
+with its id, key and history (tenant key = ``agreementNumber``); the grant is stored encrypted;
+the installing user (``/self``'s ``user``) is found by e-mail or created and made the company's
+admin; an audit entry is written; a new session starts. Then 302 to ``/onboarding/<agreement>``.
+The ``/self`` call happens before the installation exists, so it is counted against the company's
+e-conomic budget once the installation does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import aiohttp_jinja2
+import msgspec
+from aiohttp import web
+
+from plugin.install_flow import (
+    STATE_LIFETIME,
+    InstallError,
+    grant_page_url,
+    locale_for,
+    new_nonce,
+    read_state,
+    sign_state,
+    state_keys,
+)
+from plugin.keys import CLOCK, DATABASE, HTTP, SERVICES, SETTINGS
+from plugin.sessions import SESSION_COOKIE, open_session, secure_cookies, set_session_cookie
+from plugin.settings import Secret
+from sync.clients.economic import EconomicClient
+from sync.clients.economic_types import SelfInfo
+from sync.clients.economic_wire import PLATFORM
+from sync.crypto import TokenCipher
+from sync.errors import AuthLostError, PermanentError, TransientError
+from sync.redaction import redacted, remember_secrets
+from sync.store.audit import AuditLog
+from sync.store.economic_grants import EconomicGrants
+from sync.store.install_states import InstallStates
+from sync.store.installations import Installation, Installations
+from sync.store.usage import ApiUsage
+from sync.store.users import Users
+
+log = logging.getLogger(__name__)
+STATE_COOKIE = "collectbridge_install"
+COOKIE_PATH = "/install/economic"
+STATES_KEPT = dt.timedelta(days=1)
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+@redacted("keys")
+class Configured(msgspec.Struct, frozen=True, kw_only=True):
+    """What an install needs from the settings, checked present (secrets print masked)."""
+
+    cipher: TokenCipher
+    keys: list[bytes]
+    app_public_token: Secret
+    app_secret_token: Secret
+
+
+def _configured(app: web.Application) -> Configured:
+    settings, cipher = app[SETTINGS], app[SERVICES].cipher
+    public, secret = settings.economic_app_public_token, settings.economic_app_secret_token
+    if cipher is None or public is None or secret is None:
+        raise InstallError("not_configured")
+    keys = state_keys([key.reveal() for key in settings.secret_keys])
+    return Configured(cipher=cipher, keys=keys, app_public_token=public, app_secret_token=secret)
+
+
+async def _issue_state(request: web.Request, response: web.StreamResponse, key: bytes) -> None:
+    """Record a new nonce and hand the browser its signed cookie."""
+    now = request.app[CLOCK]()
+    nonce = new_nonce()
+    async with request.app[DATABASE].transaction() as tx:
+        await InstallStates(tx).purge(before=now - STATES_KEPT)
+        await InstallStates(tx).create(nonce, now=now)
+    response.set_cookie(
+        STATE_COOKIE,
+        sign_state(nonce, key=key, now=now),
+        max_age=int(STATE_LIFETIME.total_seconds()),
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="Lax",
+        secure=secure_cookies(request.app[SETTINGS]),
+    )
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location, **NO_STORE})
+
+
+def _refused(request: web.Request, exc: InstallError) -> web.Response:
+    log.info("install refused", extra={"code": exc.code})
+    response = aiohttp_jinja2.render_template(
+        "install_refused.html", request, {"message": exc.message, "code": exc.code}
+    )
+    response.set_status(exc.status)
+    response.headers.update(NO_STORE)
+    return response
+
+
+async def begin(request: web.Request) -> web.Response:
+    try:
+        config = _configured(request.app)
+    except InstallError as exc:
+        return _refused(request, exc)
+    settings = request.app[SETTINGS]
+    response = _redirect(
+        grant_page_url(
+            settings.economic_install_url,
+            app_public_token=config.app_public_token.reveal(),
+            public_url=settings.public_url,
+            locale=locale_for(request.headers.get("Accept-Language")),
+        )
+    )
+    await _issue_state(request, response, config.keys[0])
+    return response
+
+
+async def callback(request: web.Request) -> web.Response:
+    return await _complete(request, request.query.get("token", ""), via="callback")
+
+
+async def token_form(request: web.Request) -> web.Response:
+    try:
+        config = _configured(request.app)
+    except InstallError as exc:
+        return _refused(request, exc)
+    response = aiohttp_jinja2.render_template("install_token.html", request, {})
+    response.headers.update(NO_STORE)
+    await _issue_state(request, response, config.keys[0])
+    return response
+
+
+async def token_submit(request: web.Request) -> web.Response:
+    form = await request.post()
+    token = form.get("token")
+    return await _complete(request, token if isinstance(token, str) else "", via="token")
+
+
+async def _complete(request: web.Request, token: str, *, via: str) -> web.Response:
+    """The callback and the pasted token alike: check, ask e-conomic, store, sign in."""
+    try:
+        config = _configured(request.app)
+        now = request.app[CLOCK]()
+        nonce = read_state(request.cookies.get(STATE_COOKIE), keys=config.keys, now=now)
+        await _check_open(request, nonce)
+        token = token.strip()
+        if not token:
+            raise InstallError("token_missing")
+        remember_secrets(token)  # masked in every log line from here on (access log included)
+        me, calls = await _who_is(request, config, token)
+        installation, session = await _record(request, config, me, token, nonce, via=via)
+    except InstallError as exc:
+        return _refused(request, exc)
+    usage = ApiUsage(request.app[DATABASE])
+    for at in calls:
+        await usage.record_api_call(installation.id, PLATFORM, at)
+    log.info("installed", extra={"installation_id": installation.id, "via": via})
+    response = _redirect(f"/onboarding/{installation.agreement_number}")
+    set_session_cookie(response, session, request.app[SETTINGS])
+    response.del_cookie(STATE_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+async def _check_open(request: web.Request, nonce: str) -> None:
+    state = await InstallStates(request.app[DATABASE]).get(nonce)
+    if state is None:
+        raise InstallError("state_unknown")
+    if state.used_at is not None:
+        raise InstallError("state_used")
+
+
+class _CallsBeforeInstall:
+    """Counts e-conomic calls made before the installation exists; recorded once it does."""
+
+    def __init__(self) -> None:
+        self.at: list[dt.datetime] = []
+
+    async def record_api_call(self, installation_id: int, platform: str, at: dt.datetime) -> None:
+        self.at.append(at)
+
+    async def budget_wait(
+        self, installation_id: int, platform: str, *, limit: int, now: dt.datetime
+    ) -> float:
+        return 0.0
+
+
+async def _who_is(
+    request: web.Request, config: Configured, token: str
+) -> tuple[SelfInfo, list[dt.datetime]]:
+    """``GET /self`` with the grant: whose agreement it is and who granted it."""
+    settings, calls = request.app[SETTINGS], _CallsBeforeInstall()
+    client = EconomicClient(
+        request.app[HTTP],
+        base_url=settings.economic_api_url,
+        openapi_url=settings.economic_openapi_url,
+        app_secret_token=config.app_secret_token.reveal(),
+        grant_token=token,
+        installation_id=0,
+        recorder=calls,
+        daily_budget=None,
+        attempts=3,
+        backoff=0.2,
+        backoff_max=2.0,
+        now=request.app[CLOCK],
+    )
+    try:
+        me = await client.self_info()
+    except AuthLostError as exc:
+        raise InstallError("grant_rejected") from exc
+    except PermanentError as exc:
+        raise InstallError("grant_refused") from exc
+    except TransientError as exc:
+        raise InstallError("economic_unavailable") from exc
+    except msgspec.MsgspecError as exc:
+        raise InstallError("economic_garbled") from exc
+    if me.user is None or not (me.user.email or "").strip():
+        raise InstallError("user_unknown")
+    return me, calls.at
+
+
+async def _record(
+    request: web.Request, config: Configured, me: SelfInfo, token: str, nonce: str, *, via: str
+) -> tuple[Installation, str]:
+    """Everything an install stores, in one transaction; the installation and a session token."""
+    assert me.user is not None and me.user.email
+    now = request.app[CLOCK]()
+    async with request.app[DATABASE].transaction() as tx:
+        # The nonce is used up here, not before asking e-conomic: a refused or failed /self
+        # leaves it open for a retry, and of two racing callbacks only one gets past this line.
+        if not await InstallStates(tx).use(nonce, now=now, since=now - STATE_LIFETIME):
+            raise InstallError("state_used")
+        installations = Installations(tx)
+        before = await installations.get_by_agreement(me.agreement_number)
+        installation = await installations.activate(
+            agreement_number=me.agreement_number, company_name=me.company.name, now=now
+        )
+        await EconomicGrants(tx, config.cipher).save(installation.id, token, now=now)
+        users = Users(tx)
+        user_id = await users.find_or_create(email=me.user.email, name=me.user.name, now=now)
+        await users.grant(user_id, installation.id, "admin", now=now)
+        await AuditLog(tx).record(
+            installation_id=installation.id,
+            actor=me.user.email.strip().lower(),
+            action="installation.reinstalled" if before else "installation.installed",
+            at=now,
+            detail={
+                "agreement_number": me.agreement_number,
+                "company_name": me.company.name,
+                "via": via,
+                "previous_status": before.status if before else None,
+            },
+        )
+        session = await open_session(
+            tx, user_id=user_id, now=now, replacing=request.cookies.get(SESSION_COOKIE)
+        )
+    return installation, session
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/install/economic", begin)
+    app.router.add_get("/install/economic/callback", callback)
+    app.router.add_get("/install/economic/token", token_form)
+    app.router.add_post("/install/economic/token", token_submit)
