@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
-from plugin import health, install, onboarding, pages
+from plugin import api, health, install, onboarding, pages
 from plugin.bootstrap import build_worker, open_services
 from plugin.keys import CLOCK, DATABASE, HTTP, METRICS, QUEUE, SERVICES, SETTINGS, WORKER
 from plugin.metrics import Metrics
@@ -58,4 +58,5 @@ def create_app(
     pages.setup_routes(app)
     install.setup_routes(app)
     onboarding.setup_routes(app)
+    api.setup_routes(app)
     return app

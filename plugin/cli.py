@@ -1,4 +1,4 @@
-"""The ``collectbridge`` command: serve, worker, migrate, jobs, sandbox, demo.
+"""The ``collectbridge`` command: serve, worker, migrate, jobs, users, tokens, sandbox, demo.
 
 Help texts are plain text (argparse prints them as written) and every option shows its default.
 """
@@ -99,6 +99,12 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return asyncio.run(run_jobs_command(_settings(), args))
 
 
+def cmd_people(args: argparse.Namespace) -> int:
+    from plugin.people_cli import run_people_command
+
+    return asyncio.run(run_people_command(_settings(), args))
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from plugin.sandbox_cli import run_sandbox
 
@@ -196,6 +202,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-dead", action="store_true", help="delete dead jobs too, not only succeeded ones"
     )
     jobs.set_defaults(func=cmd_jobs)
+
+    users = command(sub, "users", "manage the people who may see companies")
+    users_sub = users.add_subparsers(
+        dest="users_command", required=True, title="commands", metavar="COMMAND", help="one of:"
+    )
+    create_user = command(users_sub, "create", "create a user, or change their role")
+    create_user.add_argument("--email", required=True, help="the person's e-mail address")
+    create_user.add_argument(
+        "--role",
+        required=True,
+        choices=["guest", "caseworker", "admin"],
+        help="guest reads; caseworker also resyncs and works claims; admin also changes settings",
+    )
+    create_user.add_argument(
+        "--agreement",
+        type=int,
+        action="append",
+        help="a company (agreement number) to give the role in; repeat for more "
+        "(default: every installation)",
+    )
+    users.set_defaults(func=cmd_people)
+
+    tokens = command(sub, "tokens", "manage personal API tokens")
+    tokens_sub = tokens.add_subparsers(
+        dest="tokens_command", required=True, title="commands", metavar="COMMAND", help="one of:"
+    )
+    create_token = command(
+        tokens_sub, "create", "create an API token for a user; printed alone on the last line"
+    )
+    create_token.add_argument("--email", required=True, help="the e-mail address of the user")
+    create_token.add_argument(
+        "--name", default=None, help="a label to tell the token by (default: none)"
+    )
+    tokens.set_defaults(func=cmd_people)
 
     sandbox = command(sub, "sandbox", "run both platform simulators")
     sandbox.add_argument("--host", default="127.0.0.1", help="address both simulators listen on")

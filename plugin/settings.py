@@ -71,6 +71,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     installation_concurrency: int = 2
     shutdown_grace_seconds: float = 30.0
     worker_poll_seconds: float = 1.0
+    # Our own ceiling of e-conomic calls per company and rolling 24 h, under e-conomic's 50,000
+    # (the same default as sync.clients.economic.DAILY_BUDGET).
+    economic_daily_budget: int = 47_500
 
     def secret_values(self) -> list[str]:
         """Every configured secret as plain text, for the log filter to mask."""
@@ -194,6 +197,7 @@ def load_settings(environ: Mapping[str, str], *, require: tuple[str, ...] = ()) 
         ("INSTALLATION_CONCURRENCY", int, 1),
         ("SHUTDOWN_GRACE_SECONDS", float, 0.0),
         ("WORKER_POLL_SECONDS", float, 0.01),
+        ("ECONOMIC_DAILY_BUDGET", int, 1),
     ):
         if (raw := get(name)) is not None:
             values[name.lower()] = _number(name, raw, kind, minimum)

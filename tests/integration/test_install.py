@@ -11,7 +11,6 @@ import html
 import io
 import logging
 import re
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from sync.store.usage import ApiUsage
 from sync.store.users import Users
 from tests.fixtures.conditions import Clock
 from tests.fixtures.economic import EconomicSandbox
+from tests.fixtures.served import loopback_socket, served
 
 SECRET_KEY = "install-test-secret-key-0123456789abcdef"
 
@@ -73,9 +73,7 @@ class Bridge:
 async def run_bridge(
     database_url: str, sandbox: EconomicSandbox, *, public_url: str | None = None
 ) -> AsyncIterator[Bridge]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock, url = loopback_socket()
     settings = Settings(
         database_url=database_url,
         public_url=public_url or url,
@@ -87,14 +85,8 @@ async def run_bridge(
         economic_install_url=sandbox.url + GRANT_PAGE,
     )
     clock = Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-    app = create_app(settings, run_worker=False, clock=clock)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    try:
+    async with served(create_app(settings, run_worker=False, clock=clock), sock) as app:
         yield Bridge(url=url, app=app, clock=clock, settings=settings)
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -425,21 +417,13 @@ async def test_a_grant_without_the_users_email_is_refused(
 
 
 async def test_install_pages_say_when_the_server_is_not_configured(sqlite_url: str) -> None:
+    sock, url = loopback_socket()
     app = create_app(Settings(database_url=sqlite_url), run_worker=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    await web.SockSite(runner, sock).start()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        async with browser() as http:
-            for path in ("/install/economic", "/install/economic/token"):
-                async with http.get(url + path, allow_redirects=False) as r:
-                    body = await refused(r, "not_configured", status=503)
-                    assert "COLLECTBRIDGE_SECRET_KEY" in body
-    finally:
-        await runner.cleanup()
+    async with served(app, sock), browser() as http:
+        for path in ("/install/economic", "/install/economic/token"):
+            async with http.get(url + path, allow_redirects=False) as r:
+                body = await refused(r, "not_configured", status=503)
+                assert "COLLECTBRIDGE_SECRET_KEY" in body
 
 
 async def test_the_grant_token_appears_in_no_page_and_no_log(

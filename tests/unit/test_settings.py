@@ -215,3 +215,14 @@ def test_demo_env_never_replaces_an_existing_file(tmp_path: Path) -> None:
     write_private(target, "COLLECTBRIDGE_SECRET_KEY=other\n")
     assert target.read_text() == "COLLECTBRIDGE_SECRET_KEY=kept\n"
     assert [p.name for p in tmp_path.iterdir()] == ["demo.env"]
+
+
+def test_the_economic_daily_budget_defaults_to_the_clients_and_is_checked() -> None:
+    from sync.clients.economic import DAILY_BUDGET
+
+    assert load_settings({}).economic_daily_budget == DAILY_BUDGET == 47_500
+    budget = load_settings({"COLLECTBRIDGE_ECONOMIC_DAILY_BUDGET": "30000"}).economic_daily_budget
+    assert budget == 30_000
+    for bad in ("lots", "0", "1.5"):
+        with pytest.raises(SettingsError, match="COLLECTBRIDGE_ECONOMIC_DAILY_BUDGET"):
+            load_settings({"COLLECTBRIDGE_ECONOMIC_DAILY_BUDGET": bad})

@@ -1,0 +1,28 @@
+"""``/api/v1``: JSON for scripts, described by ``/api/v1/openapi.json``.
+
+    errors.py         problem+json errors and the middleware that answers them
+    auth.py           who calls (API token or session + CSRF), as a member of which company
+    registry.py       the route table every API route is added to, and the OpenAPI document
+    paging.py         ?cursor=&limit= and next_cursor
+    shapes.py         the JSON shapes answered
+    installations.py  GET /installations, GET /installations/{agreement}
+
+A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from plugin.api import installations
+from plugin.api.registry import Api
+
+
+def build_api() -> Api:
+    api = Api()
+    installations.add_routes(api)
+    return api
+
+
+def setup_routes(app: web.Application) -> None:
+    build_api().mount(app)
