@@ -13,11 +13,11 @@ import aiohttp
 from plugin.metrics import Metrics
 from plugin.settings import Settings
 from sync.crypto import TokenCipher
+from sync.installation_queue import InstallationQueue
 from sync.jobs import JobQueue
 from sync.redaction import remember_secrets
 from sync.store.db import Database, open_database
 from sync.store.migrate import migrate
-from sync.store.problems import Problems
 from sync.worker import Clock, Handler, Worker, WorkerConfig, utcnow
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,8 @@ class Services:
         self.settings = settings
         self.clock = clock
         self.db = db
-        self.queue = JobQueue(db)
+        # Jobs of a paused or revoked installation wait, new ones included.
+        self.queue: JobQueue = InstallationQueue(db)
         self.http = http
         self.metrics = metrics
         keys = [key.reveal() for key in settings.secret_keys]
@@ -70,6 +71,7 @@ def build_worker(
     concurrency: int | None = None,
 ) -> Worker:
     from plugin.jobkinds import build_handlers
+    from plugin.lifecycle import JobProblems
 
     settings = services.settings
     config = WorkerConfig(
@@ -85,7 +87,7 @@ def build_worker(
         kinds,
         config,
         clock=services.clock,
-        problems=Problems(services.db),
+        problems=JobProblems(services),
         observer=services.metrics,
     )
 

@@ -1,4 +1,5 @@
-"""The ``collectbridge`` command: serve, worker, migrate, jobs, users, tokens, sandbox, demo.
+"""The ``collectbridge`` command: serve, worker, migrate, jobs, users, tokens, disconnect, sandbox,
+demo.
 
 Help texts are plain text (argparse prints them as written) and every option shows its default.
 """
@@ -103,6 +104,12 @@ def cmd_people(args: argparse.Namespace) -> int:
     from plugin.people_cli import run_people_command
 
     return asyncio.run(run_people_command(_settings(), args))
+
+
+def cmd_disconnect(args: argparse.Namespace) -> int:
+    from plugin.installations_cli import run_disconnect
+
+    return asyncio.run(run_disconnect(_settings(), args.agreement))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -236,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", default=None, help="a label to tell the token by (default: none)"
     )
     tokens.set_defaults(func=cmd_people)
+
+    disconnect = command(
+        sub, "disconnect", "disconnect a company: revoked, jobs parked, collection grant revoked"
+    )
+    disconnect.add_argument("agreement", type=int, help="the company's agreement number")
+    disconnect.set_defaults(func=cmd_disconnect)
 
     sandbox = command(sub, "sandbox", "run both platform simulators")
     sandbox.add_argument("--host", default="127.0.0.1", help="address both simulators listen on")

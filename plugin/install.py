@@ -18,7 +18,9 @@ asked; a refusal never names the token.
 On success, in one transaction: the nonce is used up; the installation is created, or re-activated
 with its id, key and history (tenant key = ``agreementNumber``); the grant is stored encrypted;
 the installing user (``/self``'s ``user``) is found by e-mail or created and made the company's
-admin; an audit entry is written; a new session starts. Then 302 to ``/onboarding/<agreement>``.
+admin; an access-lost problem (`plugin.lifecycle`) is resolved; an audit entry is written; a
+new session starts. A reinstall then unparks the installation's jobs. Then 302 to
+``/onboarding/<agreement>``.
 The ``/self`` call happens before the installation exists, so it is counted against the company's
 e-conomic budget once the installation does.
 """
@@ -42,7 +44,8 @@ from plugin.install_flow import (
     sign_state,
     state_keys,
 )
-from plugin.keys import CLOCK, DATABASE, HTTP, SERVICES, SETTINGS
+from plugin.keys import CLOCK, DATABASE, HTTP, QUEUE, SERVICES, SETTINGS
+from plugin.lifecycle import ECONOMIC_AUTH_LOST
 from plugin.sessions import SESSION_COOKIE, open_session, secure_cookies, set_session_cookie
 from plugin.settings import Secret
 from sync.clients.economic import EconomicClient
@@ -55,6 +58,7 @@ from sync.store.audit import AuditLog
 from sync.store.economic_grants import EconomicGrants
 from sync.store.install_states import InstallStates
 from sync.store.installations import Installation, Installations
+from sync.store.problems import Problems
 from sync.store.usage import ApiUsage
 from sync.store.users import Users
 
@@ -254,6 +258,7 @@ async def _record(
             agreement_number=me.agreement_number, company_name=me.company.name, now=now
         )
         await EconomicGrants(tx, config.cipher).save(installation.id, token, now=now)
+        await Problems(tx).resolve_open(installation.id, ECONOMIC_AUTH_LOST, now=now)
         users = Users(tx)
         user_id = await users.find_or_create(email=me.user.email, name=me.user.name, now=now)
         await users.grant(user_id, installation.id, "admin", now=now)
@@ -272,6 +277,8 @@ async def _record(
         session = await open_session(
             tx, user_id=user_id, now=now, replacing=request.cookies.get(SESSION_COOKIE)
         )
+    if before is not None:  # a reinstall: what waited for access (or a resume) runs again
+        await request.app[QUEUE].unpark_installation(installation.id, now=now)
     return installation, session
 
 

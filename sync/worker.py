@@ -494,7 +494,7 @@ class Worker:
             log.error("job failed with an unexpected error", exc_info=exc)
         else:
             log.warning("job failed: %s", message, extra={"outcome": decision.outcome})
-        if decision.outcome == "problem" and self.problems is not None:
+        if decision.outcome in ("problem", "park") and self.problems is not None:
             try:
                 await self.problems.record_job_problem(job, exc, now)
             except Exception:

@@ -6,6 +6,7 @@
     paging.py         ?cursor=&limit= and next_cursor
     shapes.py         the JSON shapes answered
     installations.py  GET /installations, GET /installations/{agreement}
+    lifecycle.py      POST /installations/{agreement}/pause, …/resume, …/disconnect
 
 A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from plugin.api import installations
+from plugin.api import installations, lifecycle
 from plugin.api.registry import Api
 
 
 def build_api() -> Api:
     api = Api()
     installations.add_routes(api)
+    lifecycle.add_routes(api)
     return api
 
 

@@ -5,6 +5,7 @@
     ├── Unauthenticated      401: no credentials, an unknown token, an expired session
     ├── Forbidden            403: a role too low, a cookie call without its CSRF token
     ├── NotFound             404: no such thing, or one of a company the caller is no member of
+    ├── Conflict             409: an action the state of the thing forbids (``invalid_state``)
     └── Invalid              422: a query parameter or body we cannot take
 
 `problems_middleware` turns these, aiohttp's own HTTP errors (an unknown path, a wrong method)
@@ -57,6 +58,10 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status = 404
+
+
+class Conflict(ApiError):
+    status = 409
 
 
 class Invalid(ApiError):

@@ -43,6 +43,7 @@ _PROBLEMS = {
     401: "No credentials, or a token or session that is not (or no longer) valid",
     403: "The caller's role in the company is too low, or a cookie call lacks its CSRF token",
     404: "No such company, or one the caller is no member of (the same answer)",
+    409: "An action the current state forbids (code invalid_state)",
     422: "A parameter or body that cannot be taken",
 }
 
@@ -73,6 +74,8 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     params: tuple[Param, ...]
     response: Any
     """The Struct type answered with 200, or None for a free-form JSON object."""
+    conflicts: bool = False
+    """Whether the route may answer 409 ``invalid_state``."""
 
 
 def reply(value: Any, *, status: int = 200) -> web.Response:
@@ -139,8 +142,10 @@ class Api:
         summary: str,
         response: Any,
         params: Sequence[Param] = (),
+        conflicts: bool = False,
     ) -> None:
-        """A route about the company of ``{agreement}``, for its members of ``role`` or above."""
+        """A route about the company of ``{agreement}``, for its members of ``role`` or above;
+        ``conflicts``: it may answer 409 (an action the state forbids)."""
         if "{agreement}" not in path:
             raise ValueError(f"{path} names no company: add it with caller_route")
 
@@ -160,6 +165,7 @@ class Api:
                 role=role,
                 params=(AGREEMENT, *params),
                 response=response,
+                conflicts=conflicts,
             )
         )
 
@@ -253,6 +259,8 @@ def _problem_statuses(route: Route) -> list[int]:
         statuses.append(403)
     if route.access == "member":
         statuses.append(404)
+    if route.conflicts:
+        statuses.append(409)
     if any(p.location == "query" for p in route.params):
         statuses.append(422)
     return statuses

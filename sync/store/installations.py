@@ -90,3 +90,17 @@ class Installations:
 
     async def set_status(self, installation_id: int, status: Status, *, now: dt.datetime) -> None:
         await self.db.execute("set_installation_status", id=installation_id, status=status, now=now)
+
+    async def change_status(
+        self, installation_id: int, *, expected: Status, status: Status, now: dt.datetime
+    ) -> bool:
+        """Move from ``expected`` to ``status``; False when the installation was not in
+        ``expected`` (someone changed it meanwhile): nothing written."""
+        count = await self.db.execute(
+            "change_installation_status",
+            id=installation_id,
+            expected=expected,
+            status=status,
+            now=now,
+        )
+        return count == 1

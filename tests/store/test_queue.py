@@ -294,3 +294,19 @@ async def test_a_sweeper_whose_clock_runs_ahead_cannot_take_a_live_lease(db: Dat
         assert await queue.heartbeat(job_id, batch.token, lease_seconds=30, now=real)
     else:
         assert [r["id"] for r in swept] == [job_id]
+
+
+async def test_a_paused_or_revoked_installations_jobs_are_never_claimed(db: Database) -> None:
+    """Whatever state its jobs are in (a job enqueued in the moment before it was parked, say)."""
+    queue = JobQueue(db)
+    installations = Installations(db)
+    held = [await installation(db, n) for n in (1, 2)]
+    running = await installation(db, 3)
+    for inst in (*held, running):
+        await queue.enqueue(NewJob(kind="k", installation_id=inst), now=NOW)
+    await installations.set_status(held[0], "paused", now=NOW)
+    await installations.set_status(held[1], "revoked", now=NOW)
+    got = await claim(queue, now=later(1))
+    assert [j.installation_id for j in got.jobs] == [running]
+    await installations.set_status(held[0], "active", now=NOW)
+    assert [j.installation_id for j in (await claim(queue, now=later(2))).jobs] == [held[0]]

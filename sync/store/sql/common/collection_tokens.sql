@@ -21,3 +21,11 @@ WHERE id = :id
 -- name: mark_collection_lost
 -- The collection platform no longer accepts the grant: the link is lost until a person relinks.
 UPDATE installations SET collection_state = 'lost', updated_at = :now WHERE id = :id
+
+-- name: forget_collection_grant
+-- The grant was revoked on disconnect: drop its tokens and mark the link none (the account id is kept).
+UPDATE installations
+SET collection_access_token = NULL, collection_refresh_token = NULL,
+    collection_previous_refresh_token = NULL, collection_token_expires_at = NULL,
+    collection_state = 'none', updated_at = :now
+WHERE id = :id

@@ -42,3 +42,9 @@ UPDATE installations SET economic_token = :economic_token, updated_at = :now WHE
 -- name: get_economic_token
 -- An installation's e-conomic grant token (encrypted), if any.
 SELECT economic_token FROM installations WHERE id = :id
+
+-- name: change_installation_status
+-- Move an installation from :expected to :status (nothing when it is no longer in :expected); revoking stamps revoked_at.
+UPDATE installations SET status = :status, updated_at = :now,
+       revoked_at = CASE WHEN :status = 'revoked' THEN :now ELSE revoked_at END
+WHERE id = :id AND status = :expected

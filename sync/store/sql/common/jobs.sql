@@ -112,7 +112,7 @@ WHERE finished_at < :before AND (state = 'succeeded' OR (state = 'dead' AND :inc
 SELECT MIN(run_at) AS run_at FROM jobs WHERE state IN ('queued', 'failed')
 
 -- name: claim_installations
--- Pick and lock, for one claim, installations with due work and room under :cap, the one waiting
+-- Pick and lock, for one claim, running (pending or active) installations with due work and room under :cap, the one waiting
 -- longest first, until their room adds up to :limit (room: free places under the cap, at most the
 -- due jobs and a fair share of the batch, :limit over the installations waiting, rounded up). On PostgreSQL each is taken with a try-lock held to the end of the claim's transaction:
 -- an installation another claim holds is passed over, not waited for, so claims for different
@@ -149,7 +149,10 @@ WITH RECURSIVE installations_waiting(inst) AS (
                   AND d.run_at <= :now
                 LIMIT :room) due_jobs) AS due
     FROM installations_waiting w LEFT JOIN running r ON r.inst = w.inst
+         LEFT JOIN installations i ON i.id = w.inst
     WHERE w.inst IS NOT NULL AND COALESCE(r.n, 0) < :cap
+      -- a paused, revoked or deleted installation's jobs wait, whatever state they are in
+      AND (i.status IS NULL OR i.status IN ('pending', 'active'))
 ), rooms AS (
     SELECT h.inst, h.priority, h.run_at,
            CASE WHEN h.due < :cap - h.busy THEN h.due ELSE :cap - h.busy END AS room,
