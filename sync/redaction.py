@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -157,6 +158,18 @@ def _masked(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 _REGISTRY = SecretRegistry()
+
+
+@contextmanager
+def fresh_process() -> Iterator[SecretRegistry]:
+    """For the block, the registry of a process that has met no secret yet (how a test plays
+    "another process"); the previous registry is back afterwards."""
+    global _REGISTRY
+    previous, _REGISTRY = _REGISTRY, SecretRegistry()
+    try:
+        yield _REGISTRY
+    finally:
+        _REGISTRY = previous
 
 
 def remember_secrets(*values: str | None) -> None:

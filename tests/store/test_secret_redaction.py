@@ -9,14 +9,12 @@ import logging
 import secrets
 import sys
 
-import pytest
-
 from plugin.logs import ContextFilter, JsonFormatter
 from sync import redaction
 from sync.clients.collection_auth import StoredTokens
 from sync.clients.collection_tokens import DatabaseTokenStore
 from sync.crypto import TokenCipher
-from sync.redaction import MASK, SecretRegistry, scrub
+from sync.redaction import MASK, scrub
 from sync.store.db import Database
 from sync.store.installations import Installations
 
@@ -35,14 +33,15 @@ def known_pair() -> StoredTokens:
     )
 
 
-async def stored_in_another_process(db: Database, monkeypatch: pytest.MonkeyPatch) -> int:
-    """An installation whose tokens another process stored: this one has not seen them."""
+async def stored_in_another_process(db: Database) -> int:
+    """An installation whose tokens another process stored (this one has not seen them)."""
     installation = await Installations(db).create(
         agreement_number=31337, company_name="c", now=utcnow()
     )
-    monkeypatch.setattr(redaction, "_REGISTRY", SecretRegistry())  # the other process's
-    await DatabaseTokenStore(db, CIPHER).save_tokens(installation.id, known_pair(), now=utcnow())
-    monkeypatch.setattr(redaction, "_REGISTRY", SecretRegistry())  # this process: none yet
+    with redaction.fresh_process():  # the other process's
+        await DatabaseTokenStore(db, CIPHER).save_tokens(
+            installation.id, known_pair(), now=utcnow()
+        )
     return installation.id
 
 
@@ -54,21 +53,20 @@ def logged(message: str, *args: object, error: BaseException | None = None) -> s
     return JsonFormatter().format(record)
 
 
-async def test_loaded_tokens_are_masked_in_logs_and_job_errors(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    installation_id = await stored_in_another_process(db, monkeypatch)
-    tokens = await DatabaseTokenStore(db, CIPHER).load_tokens(installation_id)
-    assert tokens is not None
-    try:
-        raise RuntimeError(f"401 for Authorization: Bearer {tokens.access_token}")
-    except RuntimeError:
-        error = sys.exc_info()[1]
-    line = logged("refresh with %s failed", tokens.refresh_token, error=error)
-    assert tokens.access_token not in line and tokens.refresh_token not in line
-    assert MASK in line and "RuntimeError" in line
-    # The text a failed job stores as its last error passes the same redaction.
-    assert scrub(str(error)) == f"401 for Authorization: Bearer {MASK}"
+async def test_loaded_tokens_are_masked_in_logs_and_job_errors(db: Database) -> None:
+    installation_id = await stored_in_another_process(db)
+    with redaction.fresh_process():  # this process: none of them known yet
+        tokens = await DatabaseTokenStore(db, CIPHER).load_tokens(installation_id)
+        assert tokens is not None
+        try:
+            raise RuntimeError(f"401 for Authorization: Bearer {tokens.access_token}")
+        except RuntimeError:
+            error = sys.exc_info()[1]
+        line = logged("refresh with %s failed", tokens.refresh_token, error=error)
+        assert tokens.access_token not in line and tokens.refresh_token not in line
+        assert MASK in line and "RuntimeError" in line
+        # The text a failed job stores as its last error passes the same redaction.
+        assert scrub(str(error)) == f"401 for Authorization: Bearer {MASK}"
 
 
 async def test_a_stored_pair_is_known_before_it_is_used(db: Database) -> None:

@@ -310,14 +310,15 @@ async def test_a_handler_never_starts_once_its_deadline_has_passed(db: Database)
 async def test_shutdown_while_a_stopped_handler_is_still_unwinding(sqlite_db: Database) -> None:
     """Its lease lost, a handler takes its time to clean up; a renewal and the shutdown arrive
     meanwhile. Neither may fail on the expiring deadline, and shutdown completes."""
-    queue, clock, unwinding, may_finish = JobQueue(sqlite_db), Clock(), asyncio.Event(), []
+    queue, clock = JobQueue(sqlite_db), Clock()
+    unwinding, cleanup_may_end, may_finish = asyncio.Event(), asyncio.Event(), []
 
     async def slow_cleanup(ctx: JobContext) -> None:
         try:
             await asyncio.Event().wait()
         except asyncio.CancelledError:
             unwinding.set()
-            await asyncio.sleep(0.3)  # cleanup that awaits, past the next heartbeat
+            await cleanup_may_end.wait()  # cleanup that awaits, while the test acts
             may_finish.append(True)
             raise
 
@@ -332,6 +333,8 @@ async def test_shutdown_while_a_stopped_handler_is_still_unwinding(sqlite_db: Da
     await unwinding.wait()
     run.renewed(asyncio.get_running_loop().time() + 10)  # a late renewal confirmed meanwhile
     stop.set()
+    await eventually(lambda: run.shutting_down)  # the shutdown has reached the unwinding run
+    cleanup_may_end.set()
     await asyncio.wait_for(running, 10)
     assert may_finish == [True]
     job = await queue.get(job_id)

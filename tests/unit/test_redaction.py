@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from collections.abc import Iterator
 
 import aiohttp
 import pytest
@@ -85,11 +86,10 @@ def test_configured_secrets_are_remembered_at_logging_set_up() -> None:
 
 
 @pytest.fixture
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> SecretRegistry:
+def fresh_secrets() -> Iterator[SecretRegistry]:
     """The registry of a process that has not met any secret yet."""
-    registry = SecretRegistry()
-    monkeypatch.setattr(redaction, "_REGISTRY", registry)
-    return registry
+    with redaction.fresh_process() as registry:
+        yield registry
 
 
 async def test_an_economic_clients_grant_token_is_remembered(fresh_secrets: SecretRegistry) -> None:

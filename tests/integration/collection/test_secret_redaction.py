@@ -5,6 +5,7 @@ created or its secret rotated. Each test starts as a process that has seen none 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import msgspec
 import pytest
@@ -17,10 +18,9 @@ from tests.integration.collection.conftest import Linked
 
 
 @pytest.fixture
-def fresh_secrets(monkeypatch: pytest.MonkeyPatch) -> SecretRegistry:
-    registry = SecretRegistry()
-    monkeypatch.setattr(redaction, "_REGISTRY", registry)
-    return registry
+def fresh_secrets() -> Iterator[SecretRegistry]:
+    with redaction.fresh_process() as registry:
+        yield registry
 
 
 async def test_webhook_signing_secrets_are_masked_once_received(
@@ -37,13 +37,12 @@ async def test_webhook_signing_secrets_are_masked_once_received(
 
 
 async def test_a_refreshed_pair_is_masked_as_soon_as_it_arrives(
-    collection_sandbox: CollectionSandbox, linked: Linked, monkeypatch: pytest.MonkeyPatch
+    collection_sandbox: CollectionSandbox, linked: Linked
 ) -> None:
     current = await linked.store.load_tokens(linked.installation_id)
     assert current is not None
     expired = msgspec.structs.replace(current, expires_at=dt.datetime.now(dt.UTC))
     await linked.store.save_tokens(linked.installation_id, expired, now=dt.datetime.now(dt.UTC))
-    monkeypatch.setattr(redaction, "_REGISTRY", SecretRegistry())  # none of the new pair yet
     seen: list[str] = []
 
     async def look_before_it_is_stored(answer: object) -> None:
@@ -51,8 +50,9 @@ async def test_a_refreshed_pair_is_masked_as_soon_as_it_arrives(
         seen.append(scrub(f"{answer.access_token} {answer.refresh_token}"))  # type: ignore[attr-defined]
 
     linked.client.tokens.after_token_answer = look_before_it_is_stored  # the crash tests' seam
-    await linked.client.account()
-    assert seen == [f"{MASK} {MASK}"]
-    stored = await linked.store.load_tokens(linked.installation_id)
-    assert isinstance(stored, StoredTokens)
-    assert scrub(stored.access_token) == MASK
+    with redaction.fresh_process():  # none of the new pair known yet
+        await linked.client.account()
+        assert seen == [f"{MASK} {MASK}"]
+        stored = await linked.store.load_tokens(linked.installation_id)
+        assert isinstance(stored, StoredTokens)
+        assert scrub(stored.access_token) == MASK
