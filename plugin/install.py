@@ -46,7 +46,13 @@ from plugin.install_flow import (
 )
 from plugin.keys import CLOCK, DATABASE, HTTP, QUEUE, SERVICES, SETTINGS
 from plugin.lifecycle import ECONOMIC_AUTH_LOST
-from plugin.sessions import SESSION_COOKIE, open_session, secure_cookies, set_session_cookie
+from plugin.sessions import (
+    SESSION_COOKIE,
+    open_session,
+    secure_cookies,
+    set_session_cookie,
+    signed_in,
+)
 from plugin.settings import Secret
 from sync.clients.economic import EconomicClient
 from sync.clients.economic_types import SelfInfo
@@ -172,6 +178,8 @@ async def _complete(request: web.Request, token: str, *, via: str) -> web.Respon
         remember_secrets(token)  # masked in every log line from here on (access log included)
         me, calls = await _who_is(request, config, token)
         installation, session = await _record(request, config, me, token, nonce, via=via)
+        if session is None:
+            raise InstallError("account_exists")
     except InstallError as exc:
         return _refused(request, exc)
     usage = ApiUsage(request.app[DATABASE])
@@ -243,10 +251,16 @@ async def _who_is(
 
 async def _record(
     request: web.Request, config: Configured, me: SelfInfo, token: str, nonce: str, *, via: str
-) -> tuple[Installation, str]:
-    """Everything an install stores, in one transaction; the installation and a session token."""
+) -> tuple[Installation, str | None]:
+    """Everything an install stores, in one transaction; the installation and a session token.
+
+    The e-mail e-conomic reports is the installer's word, not a proof: any agreement's user can
+    carry any address. So an existing account is signed in (and made admin) only when it is
+    already a member of this company, or is the one the browser is signed in with; otherwise the
+    company is installed and nobody is signed in (session None), and an admin gives access."""
     assert me.user is not None and me.user.email
     now = request.app[CLOCK]()
+    current = await signed_in(request)
     async with request.app[DATABASE].transaction() as tx:
         # The nonce is used up here, not before asking e-conomic: a refused or failed /self
         # leaves it open for a retry, and of two racing callbacks only one gets past this line.
@@ -260,8 +274,16 @@ async def _record(
         await EconomicGrants(tx, config.cipher).save(installation.id, token, now=now)
         await Problems(tx).resolve_open(installation.id, ECONOMIC_AUTH_LOST, now=now)
         users = Users(tx)
-        user_id = await users.find_or_create(email=me.user.email, name=me.user.name, now=now)
-        await users.grant(user_id, installation.id, "admin", now=now)
+        existing = await users.get_by_email(me.user.email)
+        trusted = (
+            existing is None
+            or (current is not None and current.user.id == existing.id)
+            or await users.role_in(existing.id, installation.id) is not None
+        )
+        user_id = None
+        if trusted:
+            user_id = await users.find_or_create(email=me.user.email, name=me.user.name, now=now)
+            await users.grant(user_id, installation.id, "admin", now=now)
         await AuditLog(tx).record(
             installation_id=installation.id,
             actor=me.user.email.strip().lower(),
@@ -272,10 +294,15 @@ async def _record(
                 "company_name": me.company.name,
                 "via": via,
                 "previous_status": before.status if before else None,
+                "signed_in": trusted,
             },
         )
-        session = await open_session(
-            tx, user_id=user_id, now=now, replacing=request.cookies.get(SESSION_COOKIE)
+        session = (
+            await open_session(
+                tx, user_id=user_id, now=now, replacing=request.cookies.get(SESSION_COOKIE)
+            )
+            if user_id is not None
+            else None
         )
     if before is not None:  # a reinstall: what waited for access (or a resume) runs again
         await request.app[QUEUE].unpark_installation(installation.id, now=now)

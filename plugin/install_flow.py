@@ -49,6 +49,13 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "token_missing": (400, "e-conomic sent no grant token, so nothing was installed." + _AGAIN),
     "grant_rejected": (400, "e-conomic did not accept this grant token." + _AGAIN),
     "grant_refused": (400, "e-conomic refused to tell us which company granted access." + _AGAIN),
+    "account_exists": (
+        409,
+        "The company is installed, but an account with your e-mail address already exists here "
+        "and is not a member of this company. To protect that account we did not sign you in or "
+        "give it access. Sign in with that account first and install again, or ask an "
+        "administrator to give it access to this company.",
+    ),
     "user_unknown": (
         400,
         "e-conomic did not tell us the e-mail address of the person installing the app, so we "
@@ -100,6 +107,8 @@ def read_state(value: str | None, *, keys: Sequence[bytes], now: dt.datetime) ->
     """The nonce of a state cookie that we signed and that has not expired; else InstallError."""
     if not value:
         raise InstallError("state_missing")
+    if not value.isascii():  # we only ever sign ASCII; compare_digest refuses other text
+        raise InstallError("state_forged")
     payload, _, signature = value.rpartition(".")
     version, _, rest = payload.partition(".")
     nonce, _, issued = rest.rpartition(".")

@@ -130,12 +130,26 @@ class Lifecycle:
         return await self._reread(installation)
 
     async def economic_access_lost(
-        self, installation_id: int, *, detail: dict[str, Any] | None = None
+        self,
+        installation_id: int,
+        *,
+        detail: dict[str, Any] | None = None,
+        seen_at: dt.datetime | None = None,
     ) -> None:
-        """e-conomic refused the grant (401): revoked, one open problem, jobs parked."""
+        """e-conomic refused the grant (401): revoked, one open problem, jobs parked.
+
+        ``seen_at`` is when the refused run started: an installation (re)activated since then
+        holds a newer grant than the one refused, so a late report of the old grant's 401
+        changes nothing (the worker's park is then a no-op too: parking needs a held status)."""
         now = self.services.clock()
         installation = await Installations(self.db).get(installation_id)
         if installation is None:
+            return
+        if (
+            seen_at is not None
+            and installation.status in ("pending", "active")
+            and installation.updated_at > seen_at
+        ):
             return
         async with self.db.transaction() as tx:
             if installation.status in _RUNNING:
@@ -243,7 +257,7 @@ class JobProblems:
             if exc.platform == ECONOMIC and job.installation_id is not None:
                 detail = exc.detail if isinstance(exc.detail, dict) else None
                 await Lifecycle(self.services).economic_access_lost(
-                    job.installation_id, detail=detail
+                    job.installation_id, detail=detail, seen_at=job.started_at or job.created_at
                 )
             return
         await self.problems.record_job_problem(job, exc, now)

@@ -41,7 +41,7 @@ def decode_cursor(cursor: str) -> int:
         after = msgspec.json.decode(raw, type=_Position).after
     except (binascii.Error, ValueError, msgspec.DecodeError):
         raise Invalid("invalid_cursor", "cursor is not one this API gave out") from None
-    if after < 0:
+    if not 0 <= after < 2**63:  # a row id: PostgreSQL BIGINT
         raise Invalid("invalid_cursor", "cursor is not one this API gave out")
     return after
 

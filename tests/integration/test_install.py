@@ -39,7 +39,7 @@ from sync.store.sessions import Sessions
 from sync.store.usage import ApiUsage
 from sync.store.users import Users
 from tests.fixtures.conditions import Clock
-from tests.fixtures.economic import EconomicSandbox
+from tests.fixtures.economic import EconomicSandbox, start_economic_sandbox
 from tests.fixtures.served import loopback_socket, served
 
 SECRET_KEY = "install-test-secret-key-0123456789abcdef"
@@ -265,6 +265,38 @@ async def test_reinstall_keeps_the_installation_and_its_history(
         assert cipher is not None and second_token != first_token
         assert await EconomicGrants(bridge.db, cipher).load(first.id) == second_token
         assert [m.role for m in await Users(bridge.db).members(first.id)] == ["admin"]
+
+
+async def test_an_email_another_company_also_claims_signs_nobody_in(database_url: str) -> None:
+    """e-conomic's user e-mail is the installer's word: a second agreement whose user carries
+    the address of an existing account installs its company, but is neither signed in as that
+    account nor given it access; the account itself, signed in, may add the company."""
+    async with start_economic_sandbox(invoices=5, companies=3) as sandbox:
+        await _installs_under_a_claimed_email(database_url, sandbox)
+
+
+async def _installs_under_a_claimed_email(database_url: str, sandbox: EconomicSandbox) -> None:
+    await auto_approve(sandbox)
+    first, second, third = (sandbox.agreement(n) for n in range(3))
+    companies = sandbox.state.companies
+    async with run_bridge(database_url, sandbox) as bridge:
+        async with browser() as owner:
+            await install(owner, bridge)  # the first company and its admin account
+            companies[second].email = companies[third].email = companies[first].email
+            async with browser() as stranger, stranger.get(f"{bridge.url}/install/economic") as r:
+                body = await r.text()
+                assert r.status == 409 and 'data-code="account_exists"' in body, body
+                assert "Traceback" not in body
+                assert "collectbridge_session" not in {c.key for c in stranger.cookie_jar}
+            assert (await bridge.installation(second)).status == "active"
+            assert await Users(bridge.db).members((await bridge.installation(second)).id) == []
+            # The account's owner, signed in, installs the third company: it is theirs.
+            page, _ = await install(owner, bridge)
+            assert f"agreement {third}" in page
+        members = await Users(bridge.db).members((await bridge.installation(third)).id)
+        assert [m.role for m in members] == ["admin"]
+        audit = await AuditLog(bridge.db).list((await bridge.installation(second)).id)
+        assert [e.detail.get("signed_in") for e in audit] == [False]
 
 
 # -- the state cookie -------------------------------------------------------------------------

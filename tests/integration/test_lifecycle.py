@@ -177,6 +177,23 @@ async def test_economic_auth_lost_revokes_with_one_problem_and_parks(bridge: Bri
     assert await actions(bridge, company) == ["installation.economic_access_lost"]
 
 
+async def test_a_late_401_of_the_grant_a_reinstall_replaced_changes_nothing(
+    bridge: Bridge,
+) -> None:
+    company = await bridge.company(1003)
+    job = await enqueue(bridge, company, "customers:1003")  # it ran with the old grant
+    bridge.clock.now = NOW + dt.timedelta(minutes=1)
+    await Installations(bridge.db).activate(  # reinstalled meanwhile: a new grant
+        agreement_number=1003, company_name=company.company_name, now=bridge.clock()
+    )
+    bridge.clock.now = NOW + dt.timedelta(minutes=2)
+    await JobProblems(bridge.app[SERVICES]).record_job_problem(job, economic_lost(), bridge.clock())
+    still = await Installations(bridge.db).get(company.id)
+    assert still is not None and still.status == "active"
+    assert await Problems(bridge.db).open(company.id) == []
+    assert await job_states(bridge, company) == ["queued"]
+
+
 async def test_other_failures_reach_the_sink_as_before(bridge: Bridge) -> None:
     company = await bridge.company(1001)
     job = await enqueue(bridge, company, "customers:1001")

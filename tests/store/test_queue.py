@@ -156,10 +156,15 @@ async def test_park_and_unpark_an_installation(db: Database) -> None:
     queue = JobQueue(db)
     inst = await installation(db, 1)
     ids = [await queue.enqueue(NewJob(kind="k", installation_id=inst), now=NOW) for _ in range(3)]
+    assert await queue.park_installation(inst, now=NOW) == 0  # it runs: nothing to hold
+    await Installations(db).set_status(inst, "paused", now=NOW)
     assert await queue.park_installation(inst, now=NOW) == 3
-    assert (await claim(queue)).jobs == ()
+    assert await queue.unpark_installation(inst, now=NOW) == 0  # still paused: stays parked
+    await Installations(db).set_status(inst, "active", now=NOW)
     assert await queue.unpark_installation(inst, now=later(1)) == 3
     assert sorted(j.id for j in (await claim(queue, now=later(1))).jobs) == ids
+    # A park that lost a race with a resume parks nothing, so nothing is held for good.
+    assert await queue.park_installation(inst, now=later(2)) == 0
 
 
 async def test_retry_dead_and_purge(db: Database) -> None:

@@ -61,6 +61,8 @@ def test_a_rotated_key_still_reads_states_signed_before_the_rotation() -> None:
         "v1.nonce.notanumber.sig",
         "v1.nonce.1700000000.",
         "v1.nonce.1700000000",
+        "v1.nonce.1700000000.sïg",  # non-ASCII: compare_digest would raise, not refuse
+        "v1.nonce.１７００000000.sig",  # digits that are not ASCII digits
     ],
 )
 def test_malformed_states_are_forged_or_missing(value: str) -> None:

@@ -93,14 +93,21 @@ UPDATE jobs SET state = CASE WHEN dedupe_key IS NULL THEN 'queued' ELSE 'failed'
 WHERE state = 'dead' AND (CAST(:kind AS TEXT) IS NULL OR kind = :kind)
 
 -- name: park_installation_jobs
--- Hold every waiting job of an installation until a person acts (access lost).
+-- Hold every waiting job of an installation until a person acts (access lost, paused, disconnected),
+-- only while the installation is held (paused, revoked, deleted, or its collection link lost): a park
+-- that lost a race with a resume or a reinstall parks nothing.
 UPDATE jobs SET state = 'parked', lease_token = NULL, updated_at = :now
 WHERE installation_id = :installation_id AND state IN ('queued', 'failed')
+  AND EXISTS (SELECT 1 FROM installations i WHERE i.id = :installation_id
+              AND (i.status IN ('paused', 'revoked', 'deleted') OR i.collection_state = 'lost'))
 
 -- name: unpark_installation_jobs
--- Release the parked jobs of an installation to run now.
+-- Release the parked jobs of an installation to run now, only while it runs (pending or active): an
+-- unpark that lost a race with a pause or a disconnect releases nothing.
 UPDATE jobs SET state = 'failed', run_at = :now, updated_at = :now
 WHERE installation_id = :installation_id AND state = 'parked'
+  AND EXISTS (SELECT 1 FROM installations i WHERE i.id = :installation_id
+              AND i.status IN ('pending', 'active'))
 
 -- name: purge_jobs
 -- Delete finished jobs (succeeded, and dead unless kept) that ended before a time.
