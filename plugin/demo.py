@@ -19,7 +19,7 @@ from aiohttp import web
 
 from plugin import logs
 from plugin.app import create_app
-from plugin.sandbox_cli import credentials_from, running_sandboxes, wait_for_signal
+from plugin.sandbox_cli import credentials_from, running_sandboxes, stop_requested
 from plugin.settings import load_settings
 from sync.redaction import masked_url
 
@@ -92,6 +92,7 @@ async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         await runner.setup()
         try:
             await web.TCPSite(runner, "127.0.0.1", args.port).start()
+            stop = stop_requested()  # before saying it is ready: an early Ctrl-C stops cleanly
             print(
                 f"collectbridge:        {public_url}  (health: {public_url}/readyz, "
                 f"metrics: {public_url}/metrics)"
@@ -101,7 +102,7 @@ async def run_demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             print(f"database:             {masked_url(settings.database_url)}")
             print(f'install a company:    {public_url}/install/economic  (then "Add app")')
             print("Ctrl-C stops.", flush=True)
-            await wait_for_signal()
+            await stop.wait()
         finally:
             await runner.cleanup()
     return 0

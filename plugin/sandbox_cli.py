@@ -108,10 +108,6 @@ def stop_requested() -> asyncio.Event:
     return stop
 
 
-async def wait_for_signal() -> None:
-    await stop_requested().wait()
-
-
 async def run_sandbox(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     async with running_sandboxes(
         credentials_from(environ),
