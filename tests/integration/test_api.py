@@ -91,13 +91,17 @@ class Answer:
 
 
 @asynccontextmanager
-async def run_bridge(database_url: str) -> AsyncIterator[Bridge]:
+async def run_bridge(database_url: str, **more: Any) -> AsyncIterator[Bridge]:
+    """The app on a loopback port; ``more`` settings beside the ones every API test uses."""
     sock, url = loopback_socket()
     settings = Settings(
-        database_url=database_url,
-        public_url=url,
-        secret_keys=(Secret(SECRET_KEY),),
-        economic_daily_budget=40_000,
+        **{
+            "database_url": database_url,
+            "public_url": url,
+            "secret_keys": (Secret(SECRET_KEY),),
+            "economic_daily_budget": 40_000,
+            **more,
+        }
     )
     clock = Clock(NOW)
     async with served(create_app(settings, run_worker=False, clock=clock), sock) as app:

@@ -16,11 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from plugin.app import create_app
 from plugin.bootstrap import build_worker
 from plugin.keys import QUEUE, SERVICES
 from plugin.lifecycle import ECONOMIC_AUTH_LOST, JobProblems
-from plugin.settings import Secret, Settings
+from plugin.settings import Secret
 from sync.clients.collection_auth import stored_from_response
 from sync.clients.collection_tokens import DatabaseTokenStore
 from sync.clients.collection_types import TokenResponse
@@ -31,18 +30,15 @@ from sync.store.installations import Installation, Installations
 from sync.store.problems import Problems
 from sync.worker import JobContext
 from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.conditions import Clock
 from tests.fixtures.economic import EconomicSandbox
-from tests.fixtures.served import loopback_socket, served
-from tests.integration import test_install
-from tests.integration.test_api import NOW, SECRET_KEY, Answer, Bridge, collectbridge
+from tests.integration import test_api, test_install
+from tests.integration.test_api import NOW, Answer, Bridge, collectbridge
 
 
 @asynccontextmanager
 async def run_bridge(
     database_url: str, collection: CollectionSandbox | None = None
 ) -> AsyncIterator[Bridge]:
-    sock, url = loopback_socket()
     linked: dict[str, Any] = {}
     if collection is not None:
         linked = {
@@ -50,12 +46,8 @@ async def run_bridge(
             "collection_client_id": collection.client_id,
             "collection_client_secret": Secret(collection.client_secret),
         }
-    settings = Settings(
-        database_url=database_url, public_url=url, secret_keys=(Secret(SECRET_KEY),), **linked
-    )
-    clock = Clock(NOW)
-    async with served(create_app(settings, run_worker=False, clock=clock), sock) as app:
-        yield Bridge(url=url, app=app, clock=clock, database_url=database_url)
+    async with test_api.run_bridge(database_url, **linked) as running:
+        yield running
 
 
 @pytest.fixture
