@@ -3,7 +3,8 @@
 Writes take ``BEGIN IMMEDIATE`` so that concurrent processes queue on the database lock (with a
 busy timeout) instead of failing half-way. Timestamps are stored as fixed-width UTC text
 (``2026-11-23T19:15:04.123456Z``), which compares correctly as text; columns declared
-``TIMESTAMPTZ``, ``JSON`` or ``BOOLEAN`` are converted back on read.
+``TIMESTAMPTZ``, ``DATE`` (``YYYY-MM-DD`` text), ``JSON`` or ``BOOLEAN`` are converted back
+on read.
 """
 
 from __future__ import annotations
@@ -38,11 +39,14 @@ def _parse_timestamp(raw: bytes) -> dt.datetime:
 sqlite3.register_converter("TIMESTAMPTZ", _parse_timestamp)
 sqlite3.register_converter("JSON", msgspec.json.decode)
 sqlite3.register_converter("BOOLEAN", lambda raw: raw not in (b"0", b""))
+sqlite3.register_converter("DATE", lambda raw: dt.date.fromisoformat(raw.decode()))
 
 
 def _param(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return format_timestamp(value)
+    if isinstance(value, dt.date):  # a business date, stored as YYYY-MM-DD text
+        return value.isoformat()
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, dict | list):

@@ -1,0 +1,98 @@
+-- name: upsert_claim
+-- Record an overdue invoice or open credit note as read from the ledger (state and handover untouched).
+INSERT INTO claims (installation_id, invoice_number, customer_number, kind, currency, gross_amount,
+                    remaining, remaining_base, issued_on, due_date, document, fingerprint, seen_scan,
+                    created_at, updated_at)
+VALUES (:installation_id, :invoice_number, :customer_number, :kind, :currency, :gross_amount,
+        :remaining, :remaining_base, :issued_on, :due_date, :document, :fingerprint, :seen_scan,
+        :now, :now)
+ON CONFLICT (installation_id, invoice_number) DO UPDATE SET
+    customer_number = excluded.customer_number, kind = excluded.kind, currency = excluded.currency,
+    gross_amount = excluded.gross_amount, remaining = excluded.remaining,
+    remaining_base = excluded.remaining_base, issued_on = excluded.issued_on,
+    due_date = excluded.due_date, document = excluded.document, fingerprint = excluded.fingerprint,
+    seen_scan = CASE WHEN excluded.seen_scan > claims.seen_scan THEN excluded.seen_scan ELSE claims.seen_scan END,
+    updated_at = excluded.updated_at
+
+-- name: get_claim
+-- One claim by invoice number, with the policy's facts about its customer.
+SELECT c.*, u.customer_group, COALESCE(u.barred, false) AS customer_barred
+FROM claims c LEFT JOIN customers u
+  ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
+WHERE c.installation_id = :installation_id AND c.invoice_number = :invoice_number
+
+-- name: claims_after
+-- A page of an installation's claims by invoice number, with the policy's facts about their customers.
+SELECT c.*, u.customer_group, COALESCE(u.barred, false) AS customer_barred
+FROM claims c LEFT JOIN customers u
+  ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
+WHERE c.installation_id = :installation_id AND c.invoice_number > :after
+ORDER BY c.invoice_number LIMIT :limit
+
+-- name: claims_in_state_after
+-- A page of an installation's claims in one state, by invoice number.
+SELECT c.*, u.customer_group, COALESCE(u.barred, false) AS customer_barred
+FROM claims c LEFT JOIN customers u
+  ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
+WHERE c.installation_id = :installation_id AND c.state = :state AND c.invoice_number > :after
+ORDER BY c.invoice_number LIMIT :limit
+
+-- name: claims_to_push
+-- Claims whose content changed since last sent, whose debtor is in the collection account: invoices, and credit notes of customers that have invoice claims.
+SELECT c.invoice_number, c.customer_number, c.kind, c.document, c.fingerprint
+FROM claims c JOIN customers u
+  ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
+WHERE c.installation_id = :installation_id AND c.invoice_number > :after
+  AND (c.pushed_fingerprint IS NULL OR c.pushed_fingerprint <> c.fingerprint)
+  AND c.state NOT IN ('closed', 'withdrawn')
+  AND u.pushed_fingerprint IS NOT NULL
+  AND (c.kind = 'invoice' OR EXISTS (
+        SELECT 1 FROM claims i WHERE i.installation_id = c.installation_id
+           AND i.customer_number = c.customer_number AND i.kind = 'invoice'
+           AND i.state NOT IN ('closed', 'withdrawn')))
+ORDER BY c.invoice_number LIMIT :limit
+
+-- name: mark_claim_pushed
+-- Remember what the collection account now holds for a claim (unless the claim changed meanwhile).
+UPDATE claims SET pushed_fingerprint = :fingerprint, collection_id = :collection_id, problem = NULL,
+       updated_at = :now
+WHERE installation_id = :installation_id AND invoice_number = :invoice_number
+  AND fingerprint = :fingerprint
+
+-- name: set_claim_problem
+-- Note why a claim could not be sent (the problems table says what to do).
+UPDATE claims SET problem = :problem, updated_at = :now
+WHERE installation_id = :installation_id AND invoice_number = :invoice_number
+
+-- name: claim_customers
+-- The customers that have open invoice claims.
+SELECT DISTINCT customer_number FROM claims
+WHERE installation_id = :installation_id AND kind = 'invoice' AND state NOT IN ('closed', 'withdrawn')
+
+-- name: set_claim_state
+-- Move a claim to the state the policy or an action decided.
+UPDATE claims SET state = :state, announced_on = :announced_on, handover_on = :handover_on,
+       updated_at = :now
+WHERE installation_id = :installation_id AND invoice_number = :invoice_number
+
+-- name: change_claim_state
+-- Move a claim from the state it was read in (compare-and-set); with its flags.
+UPDATE claims SET state = :state, held = :held, disputed = :disputed, proposed = :proposed,
+       announced_on = :announced_on, handover_on = :handover_on, updated_at = :now
+WHERE installation_id = :installation_id AND invoice_number = :invoice_number AND state = :expected
+
+-- name: set_claim_handed_over
+-- The claim is in collection, in this case.
+UPDATE claims SET state = 'in_collection', case_id = :case_id, updated_at = :now
+WHERE installation_id = :installation_id AND invoice_number = :invoice_number
+
+-- name: unseen_claims
+-- Open claims a complete scan did not meet: paid, credited or gone from the ledger since.
+SELECT invoice_number FROM claims
+WHERE installation_id = :installation_id AND seen_scan < :scan AND kind = 'invoice'
+  AND state NOT IN ('closed', 'withdrawn')
+ORDER BY invoice_number
+
+-- name: count_claims_by_state
+-- How many claims an installation has in each state.
+SELECT state, COUNT(*) AS claims FROM claims WHERE installation_id = :installation_id GROUP BY state
