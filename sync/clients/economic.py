@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import aiohttp
 import msgspec
@@ -66,6 +66,15 @@ WEBHOOKS_API = "/webhooksapi/v1.0.0"
 # e-conomic allows 50,000 calls per agreement in a rolling 24 hours. We pause a little before it,
 # leaving room for calls already under way in other processes and for a person's own use.
 DAILY_BUDGET = 47_500
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """One page of a collection: its items, whether it was the last, and (when e-conomic says)
+    how many rows the collection holds without our filter."""
+
+    items: tuple[T, ...]
+    last: bool
+    total: int | None = None
 
 
 class ApiCallRecorder(Protocol):
@@ -250,6 +259,37 @@ class EconomicClient:
         only = f"customer.customerNumber$eq:{customer_number}" if customer_number else None
         return self._pages(
             f"/invoices/{which}", BookedInvoice, "bookedInvoiceNumber", only, page_size
+        )
+
+    async def invoices_after(
+        self, which: InvoiceList = "unpaid", *, after: int = 0, page_size: int = PAGE_SIZE
+    ) -> Page[BookedInvoice]:
+        """One page of ``/invoices/{which}`` with numbers above ``after`` (keyset paging)."""
+        return await self._page_after(
+            f"/invoices/{which}", BookedInvoice, "bookedInvoiceNumber", after, page_size
+        )
+
+    async def customers_after(
+        self, *, after: int = 0, page_size: int = PAGE_SIZE
+    ) -> Page[Customer]:
+        """One page of ``/customers`` with numbers above ``after`` (keyset paging)."""
+        return await self._page_after("/customers", Customer, "customerNumber", after, page_size)
+
+    async def _page_after(
+        self, path: str, kind: type[T], key: str, after: int, page_size: int
+    ) -> Page[T]:
+        """Keyset paging: always the first page of "key above the last one seen", sorted by
+        key. Unlike ``skippages``, rows that leave the list between two pages (an invoice paid
+        meanwhile) cannot make the next page skip a row, and the checkpoint is one number."""
+        params = {"skippages": "0", "pagesize": str(page_size), "sort": key}
+        if after:
+            params["filter"] = f"{key}$gt:{after}"
+        page = await self._get(path, RawPage, params)
+        items = tuple(msgspec.convert(item, kind) for item in page.collection)
+        return Page(
+            items=items,
+            last=page.pagination.next_page is None,
+            total=page.pagination.results_without_filter,
         )
 
     async def invoice(self, number: int) -> BookedInvoice:

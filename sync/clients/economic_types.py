@@ -259,6 +259,7 @@ class _Pagination(_Doc, frozen=True, kw_only=True):
     skip_pages: int
     page_size: int
     results: int
+    results_without_filter: int | None = None
     next_page: str | None = None
 
 
