@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from plugin import api, health, install, onboarding, pages
-from plugin.bootstrap import build_worker, open_services
+from plugin.bootstrap import build_worker, open_services, start_schedules
 from plugin.keys import CLOCK, DATABASE, HTTP, METRICS, QUEUE, SERVICES, SETTINGS, WORKER
 from plugin.metrics import Metrics
 from plugin.settings import Settings
@@ -44,6 +44,8 @@ def create_app(
     async def worker(app: web.Application) -> AsyncIterator[None]:
         embedded = build_worker(app[SERVICES], handlers)
         app[WORKER] = embedded
+        if handlers is None:
+            await start_schedules(app[SERVICES])
         stop = asyncio.Event()
         task = asyncio.create_task(embedded.run(stop), name="embedded-worker")
         yield

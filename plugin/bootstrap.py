@@ -102,6 +102,8 @@ async def run_worker(
     """The ``collectbridge worker`` process: until SIGTERM/SIGINT, or in burst until idle."""
     async with open_services(settings) as services:
         worker = build_worker(services, handlers, concurrency=concurrency)
+        if handlers is None:
+            await start_schedules(services)
         if burst:
             return await worker.run_burst()
         stop = asyncio.Event()
@@ -110,3 +112,13 @@ async def run_worker(
             loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)
         return worker.processed
+
+
+async def start_schedules(services: Services) -> None:
+    """Periodic jobs in place before a worker starts (a broken chain is put back)."""
+    from plugin.jobkinds import ensure_schedules
+
+    try:
+        await ensure_schedules(services)
+    except Exception:  # a worker still starts; the daily housekeeping tries again
+        log.exception("could not put the periodic jobs in the queue")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from sync.budget import Pace
 from sync.clients.collection import CollectionClient
 from sync.clients.collection_auth import TokenKeeper
 from sync.clients.collection_tokens import DatabaseTokenStore
@@ -37,7 +38,11 @@ class Connections:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def economic(self, installation: Installation) -> EconomicClient:
+    async def economic(
+        self, installation: Installation, *, pace: Pace = "prompt"
+    ) -> EconomicClient:
+        """The e-conomic client of ``installation``; ``bulk`` work keeps to its share of the
+        daily budget (`sync.budget`)."""
         settings, cipher = self.services.settings, self.services.cipher
         if settings.economic_app_secret_token is None or cipher is None:
             raise ConfigurationError(
@@ -58,6 +63,7 @@ class Connections:
             recorder=ApiUsage(self.services.db),
             daily_budget=settings.economic_daily_budget,
             now=self.services.clock,
+            pace=pace,
         )
 
     def token_store(self) -> DatabaseTokenStore:

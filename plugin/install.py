@@ -210,7 +210,13 @@ class _CallsBeforeInstall:
         self.at.append(at)
 
     async def budget_wait(
-        self, installation_id: int, platform: str, *, limit: int, now: dt.datetime
+        self,
+        installation_id: int,
+        platform: str,
+        *,
+        limit: int,
+        now: dt.datetime,
+        window: dt.timedelta = dt.timedelta(hours=24),
     ) -> float:
         return 0.0
 

@@ -1,21 +1,186 @@
-"""The job kinds this application runs, and their handlers, built over the shared adapters."""
+"""The job kinds this application runs, and their handlers, built over the shared adapters.
+
+Each sync handler reads its installation, builds the clients (`plugin.connections`) and an
+`sync.engine.Engine` for it, and hands over to the engine's job (`sync.backfill`,
+`sync.handover`, …). Kinds and dedupe keys are DESIGN.md's (Jobs).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 from plugin.bootstrap import Services
+from plugin.connections import Connections
+from sync import schedules
+from sync.backfill import Backfill, reference_data
+from sync.budget import Pace
+from sync.clients.collection import CollectionClient
+from sync.clients.economic import EconomicClient
+from sync.company_settings import company_settings
+from sync.documents import send_document
+from sync.engine import Engine
+from sync.handover import Handover
+from sync.jobs import NewJob
+from sync.keeping import Keeper
+from sync.store.installations import Installation, Installations
+from sync.store.sync_state import SyncState
 from sync.store.usage import ApiUsage
 from sync.worker import Handler, JobContext
 
 JOB_RETENTION = dt.timedelta(days=14)
 
 
+class Prepared:
+    """What a sync job works with: its installation, clients and engine."""
+
+    def __init__(
+        self,
+        installation: Installation,
+        economic: EconomicClient,
+        collection: CollectionClient | None,
+        engine: Engine,
+    ) -> None:
+        self.installation = installation
+        self.economic = economic
+        self.collection = collection
+        self.engine = engine
+
+
+async def prepare(
+    services: Services, ctx: JobContext, *, collection: bool = True, pace: Pace = "prompt"
+) -> Prepared:
+    installation_id = ctx.job.installation_id
+    if installation_id is None:
+        raise LookupError(f"job {ctx.job.id} ({ctx.job.kind}) names no installation")
+    installation = await Installations(services.db).get(installation_id)
+    if installation is None:
+        raise LookupError(f"installation {installation_id} does not exist")
+    connections = Connections(services)
+    economic = await connections.economic(installation, pace=pace)
+    reference = await reference_data(
+        economic, SyncState(services.db), installation.id, now=services.clock()
+    )
+    writer = connections.collection(installation) if collection else None
+    engine = Engine(
+        services.db,
+        installation,
+        company_settings(installation.settings),
+        collection=writer,
+        queue=services.queue,
+        clock=services.clock,
+        base_currency=reference.base_currency,
+    )
+    return Prepared(installation, economic, writer, engine)
+
+
 def build_handlers(services: Services) -> dict[str, Handler]:
     async def purge(ctx: JobContext) -> None:
-        """Housekeeping: forget finished jobs after two weeks and API buckets after a day."""
+        """Housekeeping: forget finished jobs after two weeks and API buckets after a day;
+        put back any periodic chain that broke; run again tomorrow."""
         now = ctx.now()
         await services.queue.purge(before=now - JOB_RETENTION)
         await ApiUsage(services.db).purge(now)
+        await ensure_schedules(services)
 
-    return {"maintenance.purge": purge}
+    async def bootstrap(ctx: JobContext) -> None:
+        """The first sync, and any full resync: resumes its checkpoint after a crash."""
+        job = await prepare(services, ctx, pace="bulk")
+        await Backfill(job.engine, job.economic, ctx.progress).run()
+        await _chain(services, job, schedules.periodic_jobs)
+
+    async def handover(ctx: JobContext) -> None:
+        job = await prepare(services, ctx)
+        assert job.collection is not None
+        invoice = int(ctx.payload["invoice"])
+        reason = str(ctx.payload.get("reason", "policy"))
+        await Handover(job.engine, job.economic, job.collection).run(invoice, reason=reason)
+
+    async def customers(ctx: JobContext) -> None:
+        job = await prepare(services, ctx)
+        await keeper(job).changed_customers()
+        await _chain(services, job, _next_customers)
+
+    async def customer(ctx: JobContext) -> None:
+        job = await prepare(services, ctx)
+        old = ctx.payload.get("old")
+        number = int(ctx.payload["customer"])
+        await keeper(job).one_customer(number, old=int(old) if old is not None else None)
+
+    async def invoice(ctx: JobContext) -> None:
+        job = await prepare(services, ctx)
+        await keeper(job).one_invoice(int(ctx.payload["invoice"]))
+
+    async def remainders(ctx: JobContext) -> None:
+        job = await prepare(services, ctx, collection=False)
+        await keeper(job).remainders()
+
+    async def scan(ctx: JobContext) -> None:
+        job = await prepare(services, ctx, pace="bulk")
+        await keeper(job).scan(ctx.progress, full=bool(ctx.payload.get("full")))
+        await _chain(services, job, _next_scan)
+
+    async def reconcile(ctx: JobContext) -> None:
+        job = await prepare(services, ctx)
+        await keeper(job).reconcile(int(ctx.payload["invoice"]))
+
+    async def document(ctx: JobContext) -> None:
+        job = await prepare(services, ctx, pace="bulk")
+        assert job.collection is not None
+        await send_document(job.engine, job.economic, job.collection, int(ctx.payload["invoice"]))
+
+    handlers: dict[str, Callable[[JobContext], Awaitable[None]]] = {
+        "maintenance.purge": purge,
+        "sync.bootstrap": bootstrap,
+        "sync.customers": customers,
+        "sync.customer": customer,
+        "sync.invoice": invoice,
+        "sync.remainders": remainders,
+        "sync.scan": scan,
+        "sync.reconcile": reconcile,
+        "sync.document": document,
+        "handover.claim": handover,
+    }
+    return handlers
+
+
+def keeper(job: Prepared) -> Keeper:
+    return Keeper(job.engine, job.economic, job.collection)
+
+
+def _next_customers(installation_id: int, agreement: int, *, now: dt.datetime) -> list[NewJob]:
+    return [schedules.customers(installation_id, agreement, run_at=now + schedules.CUSTOMERS_EVERY)]
+
+
+def _next_scan(installation_id: int, agreement: int, *, now: dt.datetime) -> list[NewJob]:
+    return [schedules.scan(installation_id, agreement, run_at=now + schedules.SCAN_EVERY)]
+
+
+async def _chain(
+    services: Services,
+    job: Prepared,
+    following: Callable[..., list[NewJob]],
+) -> None:
+    """Queue the next runs of periodic work (a queued twin keeps its earlier time)."""
+    now = services.clock()
+    jobs = following(job.installation.id, job.installation.agreement_number, now=now)
+    await services.queue.enqueue_many(jobs, now=now)
+
+
+async def ensure_schedules(services: Services) -> int:
+    """Put the periodic jobs of every onboarded, running installation (and the housekeeping)
+    in the queue unless they are there; how many installations were looked at."""
+    now = services.clock()
+    jobs = [schedules.housekeeping(run_at=now + schedules.HOUSEKEEPING_EVERY)]
+    installations = await Installations(services.db).list()
+    running = [
+        i
+        for i in installations
+        if i.status == "active" and company_settings(i.settings).onboarded
+    ]
+    for installation in running:
+        jobs.extend(
+            schedules.periodic_jobs(installation.id, installation.agreement_number, now=now)
+        )
+    await services.queue.enqueue_many(jobs, now=now)
+    return len(running)

@@ -4,14 +4,25 @@ Onboarding (`plugin.onboarding`) writes them, the sync engine and the handover p
 them. Unknown keys are kept by the writers and ignored here, so a later field never breaks an
 older reader; a missing key takes its default. The document:
 
-    {"onboarding": {"completed_at": "2026-12-01T10:00:00Z", "collection_mode": "create"},
+    {"onboarding": {"completed_at": "2026-12-01T10:00:00Z", "collection_mode": "create",
+                    "bootstrap_job_id": 17},
      "journal_number": 7,
      "accounts": {"interest_income": 3600, "fee_income": 3610, "loss": 2900, "output_vat": 14200},
      "business_customer_groups": [2],
      "policy": {"mode": "manual", "min_days_overdue": 10, "min_amount": 10000,
                 "exclude_customer_groups": [], "start_step": "reminder_1", "notice_days": 0},
      "channels": ["nemhandel", "eboks", "email", "sms", "letter"],
-     "auto_book": false, "barred_on_close": false, "retention_days": null}
+     "auto_book": false, "barred_on_close": false, "retention_days": null,
+     "webhooks": {
+         "economic": {"mode": "mixed",
+                      "subscriptions": {"INVOICE_BOOKED": "api", "CUSTOMER_CREATED": "legacy", …},
+                      "subscription_ids": {"INVOICE_BOOKED": "8f0c…"}},
+         "collection": {"state": "ok", "endpoint_id": "we_…"}}}
+
+``webhooks`` is what onboarding registered (`plugin.onboarding`): per e-conomic event type
+whether the Webhooks API delivers it (``api``, with the subscription's id) or the customer must
+paste a legacy URL (``legacy``), and the collection webhook endpoint. The secrets themselves are
+never here: they are encrypted columns (`sync.store.webhook_secrets`).
 """
 
 from __future__ import annotations
@@ -57,6 +68,27 @@ class Accounts(_Settings, frozen=True, kw_only=True):
 class OnboardingRecord(_Settings, frozen=True, kw_only=True):
     completed_at: dt.datetime | None = None
     collection_mode: Literal["create", "link"] | None = None
+    bootstrap_job_id: int | None = None
+
+
+WebhookMode = Literal["api", "legacy", "mixed", "none"]
+Delivery = Literal["api", "legacy"]
+
+
+class EconomicWebhookSettings(_Settings, frozen=True, kw_only=True):
+    mode: WebhookMode = "none"
+    subscriptions: dict[str, Delivery] = msgspec.field(default_factory=dict)
+    subscription_ids: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class CollectionWebhookSettings(_Settings, frozen=True, kw_only=True):
+    state: Literal["none", "ok", "lost"] = "none"
+    endpoint_id: str | None = None
+
+
+class WebhookSettings(_Settings, frozen=True, kw_only=True):
+    economic: EconomicWebhookSettings = EconomicWebhookSettings()
+    collection: CollectionWebhookSettings = CollectionWebhookSettings()
 
 
 class CompanySettings(_Settings, frozen=True, kw_only=True):
@@ -69,6 +101,7 @@ class CompanySettings(_Settings, frozen=True, kw_only=True):
     auto_book: bool = False
     barred_on_close: bool = False
     retention_days: int | None = None
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def onboarded(self) -> bool:

@@ -83,7 +83,8 @@ class JobQueue:
         self.db = db
 
     async def enqueue(self, job: NewJob, *, now: dt.datetime) -> int:
-        """Add a job and return its id, or the id of the waiting twin that absorbed it.
+        """Add a job and return its id, or the id of the waiting twin that absorbed it (the
+        twin's payload takes the new job's keys over its own).
 
         A twin waiting out a backoff (``failed``) absorbs the new job without moving its run_at
         (a burst of hints must not hammer a platform that just asked us to wait), but with a
@@ -324,7 +325,11 @@ async def _absorbed(tx: Connection, job: NewJob, now: dt.datetime) -> int | None
     if job.dedupe_key is None:
         return None
     row = await tx.fetchrow(
-        "absorb_into_failed_twin", dedupe_key=job.dedupe_key, priority=job.priority, now=now
+        "absorb_into_failed_twin",
+        dedupe_key=job.dedupe_key,
+        priority=job.priority,
+        payload=dict(job.payload),
+        now=now,
     )
     return int(row["id"]) if row else None
 

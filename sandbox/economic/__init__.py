@@ -16,7 +16,14 @@ Where the contract is silent, the simulator picks (and the client must not rely 
   415 for a body that is not ``application/json`` → idempotent replay → the handler.
 * Error bodies always carry ``errors`` (``[]`` when there is nothing to add).
 * ``remainderInBaseCurrency`` is omitted when the remainder is 0; ``remainder`` is always sent.
-  ``exchangeRate`` is base-currency units per 100 units (745.93 for EUR; 100 for DKK).
+  ``exchangeRate`` is base-currency units per 100 units (745.93 for EUR; 4.95 for ISK; 100 for
+  DKK), fixed. Money has its currency's ISO 4217 decimals (``1500`` ISK, ``1019.99`` DKK);
+  ``…InBaseCurrency`` amounts are rounded half-even to the base currency's. Known currencies:
+  DKK EUR SEK NOK USD GBP ISK JPY; any other is a 400. A voucher amount with more decimals
+  than its currency has is refused, not rounded (the ``/_sandbox`` controls round half-even).
+  See ``money.py``.
+* A customer's ``balance``/``dueAmount`` are in the customer's currency (an invoice in another
+  currency counts at the fixed rates).
 * ``/invoices/unpaid`` holds every invoice whose remainder is not 0 (open credit notes too);
   ``/invoices/overdue`` those with a positive remainder and a due date before the simulated
   today; customer ``dueAmount`` sums remainders with a due date before today.

@@ -8,7 +8,15 @@ deletes one without invoices (``CUSTOMER_DELETED``, else 400); each ``POST /_san
 replaces the whole fault setting and also takes ``retry_after`` (seconds sent with injected
 429/503, default 1); ``POST /_sandbox/budget`` also takes ``window_seconds`` (default 86400);
 ``POST /_sandbox/grants/{agreement}`` issues a grant without the install page;
+``PUT /_sandbox/roles {agreement, webhooks_api}`` sets whether the app's role opens the Webhooks
+API (off: every Webhooks API call answers 403, the contract's "app role lacks access");
 ``GET /_sandbox/clock`` and ``GET /_sandbox/companies`` report state.
+
+Amounts are read in the invoice's currency by its ISO 4217 exponent: ``unit_price`` in the new
+invoice's ``currency`` (the customer's when absent), a payment's or credit note's ``amount`` in
+the invoice's, rounded half-even to the currency's unit (``509.995`` DKK → ``510.00``, ``0.5``
+ISK → ``0``). An unknown currency is a 400 in the platform's error shape; quantities round to
+hundredths.
 """
 
 from __future__ import annotations
@@ -21,11 +29,10 @@ from aiohttp import web
 
 from sandbox.economic import customers
 from sandbox.economic.bodies import read_json, read_object
-from sandbox.economic.errors import ApiError, not_found
+from sandbox.economic.errors import ApiError, field_error, not_found
 from sandbox.economic.filters import parse_timestamp
 from sandbox.economic.keys import DISPATCHER, STATE
 from sandbox.economic.ledger import (
-    RATES,
     book_invoice,
     credit_note,
     customer_event,
@@ -33,7 +40,7 @@ from sandbox.economic.ledger import (
     invoice_event,
     pay,
 )
-from sandbox.economic.money import to_minor
+from sandbox.economic.money import CURRENCIES, exchange_rate, hundredths, known, round_to_minor
 from sandbox.economic.render import base_url, customer_doc, invoice_with_lines, respond
 from sandbox.economic.state import Company, Faults, Invoice
 
@@ -48,11 +55,19 @@ def _company(request: web.Request, body: dict[str, Any]) -> Company:
     return state.companies[agreement]
 
 
-def _amount(body: dict[str, Any], key: str = "amount") -> int:
+def _amount(body: dict[str, Any], currency: str, key: str = "amount") -> int:
+    """``body[key]`` in minor units of ``currency``, rounded half-even at its unit."""
     value = body.get(key)
     if not isinstance(value, int | Decimal) or isinstance(value, bool):
-        raise ApiError(400, f"{key} must be a number.")
-    return to_minor(value)
+        raise ApiError(400, f"{key} must be a number.", errors=field_error([key], "Not a number."))
+    return round_to_minor(value, currency)
+
+
+def _quantity(line: dict[str, Any]) -> int:
+    value = line.get("quantity", 1)
+    if not isinstance(value, int | Decimal) or isinstance(value, bool):
+        raise ApiError(400, "quantity must be a number.")
+    return hundredths(value)
 
 
 def _date(value: Any, default: dt.date | None) -> dt.date | None:
@@ -85,19 +100,25 @@ def _new_invoice(request: web.Request, spec: Any) -> tuple[Company, Invoice]:
         raise ApiError(400, "customer_number is not a customer of the agreement.")
     customer = company.customers[number]
     currency = spec.get("currency", customer.currency)
+    if not known(currency):
+        raise ApiError(
+            400,
+            f"currency must be one of {', '.join(CURRENCIES)}.",
+            errors=field_error(["currency"], f"Unknown currency {currency!r}."),
+        )
     lines = []
     for line in spec.get("lines") or [{"description": "Ydelse", "unit_price": Decimal(100)}]:
+        if not isinstance(line, dict):
+            raise ApiError(400, "Each line must be an object.")
         rate = Decimal(line.get("vat_rate", 25))
         lines.append(
             (
                 str(line.get("description", "")),
-                to_minor(line.get("quantity", 1)),
-                _amount(line, "unit_price"),
+                _quantity(line),
+                _amount(line, currency, "unit_price"),
                 int(rate * 100 if rate <= 1 else rate),
             )
         )
-    if currency not in RATES:
-        raise ApiError(400, f"currency must be one of {', '.join(RATES)}.")
     invoice = book_invoice(
         company,
         customer_number=number,
@@ -105,7 +126,7 @@ def _new_invoice(request: web.Request, spec: Any) -> tuple[Company, Invoice]:
         day=_date(spec.get("date"), today) or today,
         due=_date(spec.get("due_date"), None),
         lines=lines,
-        rate=RATES[currency],
+        rate=exchange_rate(currency, company.base_currency),
     )
     return company, invoice
 
@@ -130,7 +151,7 @@ async def direct_payment(request: web.Request) -> web.Response:
     body = await read_object(request)
     company = _company(request, body)
     invoice = _invoice(company, request)
-    pay(company, invoice, _amount(body))
+    pay(company, invoice, _amount(body, invoice.currency))
     voucher, company.next_voucher = company.next_voucher, company.next_voucher + 1
     request.app[DISPATCHER].fire([daybook_event(company, 1, voucher, voucher)])
     return respond(invoice_with_lines(company, invoice, base_url(request)))
@@ -139,8 +160,9 @@ async def direct_payment(request: web.Request) -> web.Response:
 async def create_credit_note(request: web.Request) -> web.Response:
     body = await read_object(request)
     company = _company(request, body)
+    original = _invoice(company, request)
     note = credit_note(
-        company, _invoice(company, request), _amount(body), request.app[STATE].clock.today()
+        company, original, _amount(body, original.currency), request.app[STATE].clock.today()
     )
     request.app[DISPATCHER].fire([invoice_event(company, note)])
     return respond(invoice_with_lines(company, note, base_url(request)), status=201)
@@ -212,6 +234,16 @@ async def legacy_webhook(request: web.Request) -> web.Response:
     return respond(
         {"agreement": company.agreement, "topic": topic, "url": url, "method": method}, status=201
     )
+
+
+async def set_roles(request: web.Request) -> web.Response:
+    body = await read_object(request)
+    company = _company(request, body)
+    allowed = body.get("webhooks_api", True)
+    if not isinstance(allowed, bool):
+        raise ApiError(400, "webhooks_api must be true or false.")
+    company.webhooks_api = allowed
+    return respond({"agreement": company.agreement, "webhooks_api": company.webhooks_api})
 
 
 async def set_budget(request: web.Request) -> web.Response:
@@ -302,6 +334,7 @@ def setup_routes(app: web.Application) -> None:
     add.add_post("/_sandbox/grants/{agreement}", issue_grant)
     add.add_post("/_sandbox/grants/{agreement}/revoke", revoke_grants)
     add.add_post("/_sandbox/legacy-webhooks", legacy_webhook)
+    add.add_put("/_sandbox/roles", set_roles)
     add.add_post("/_sandbox/budget", set_budget)
     add.add_post("/_sandbox/faults", set_faults)
     add.add_get("/_sandbox/calls", list_calls)

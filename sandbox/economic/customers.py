@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from sandbox.economic.errors import ApiError, field_error
-from sandbox.economic.ledger import RATES
+from sandbox.economic.money import CURRENCIES, known
 from sandbox.economic.reference import CUSTOMER_GROUPS, VAT_ZONES
 from sandbox.economic.render import CUSTOMER_OPTIONAL
 from sandbox.economic.state import Company, Customer
@@ -42,8 +42,8 @@ def changes(company: Company, doc: dict[str, Any], *, whole: bool) -> dict[str, 
         out["name"] = name
     currency = doc.get("currency")
     if currency is not None or whole:
-        if currency not in RATES:
-            raise _invalid(["currency"], f"Currency must be one of {', '.join(RATES)}.")
+        if not known(currency):
+            raise _invalid(["currency"], f"Currency must be one of {', '.join(CURRENCIES)}.")
         out["currency"] = currency
     for key, number_key, attr in NESTED:
         if key not in doc and not whole:

@@ -1,14 +1,20 @@
 """Which properties of each collection can be filtered and sorted, and how to read them.
 
-Money getters return minor units (the filter compiler scales literals to match). ``dueDate``,
-``remainder`` and the computed customer ``balance``/``dueAmount`` are deliberately absent: the
-contract says the first two are not filterable, and we treat the computed ones the same way.
+Money getters return the amount as a ``Decimal`` in its currency (``1019.99`` DKK, ``1500``
+ISK; base-currency ones in the base currency), so a filter literal means what the documents
+show whatever the currency's decimals. ``dueDate``, ``remainder`` and the computed customer
+``balance``/``dueAmount`` are deliberately absent: the contract says the first two are not
+filterable, and we treat the computed ones the same way.
 """
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
+
 from sandbox.economic.filters import Field
-from sandbox.economic.money import scale
+from sandbox.economic.money import scale, to_decimal
+from sandbox.economic.state import Invoice
 
 CUSTOMER_FIELDS: dict[str, Field] = {
     "customerNumber": Field("int", lambda c: c.number),
@@ -31,25 +37,34 @@ CUSTOMER_FIELDS: dict[str, Field] = {
     "lastUpdated": Field("datetime", lambda c: c.last_updated),
 }
 
-INVOICE_FIELDS: dict[str, Field] = {
-    "bookedInvoiceNumber": Field("int", lambda i: i.number),
-    "date": Field("date", lambda i: i.date),
-    "currency": Field("str", lambda i: i.currency),
-    "exchangeRate": Field("decimal", lambda i: i.rate),
-    "netAmount": Field("money", lambda i: i.net),
-    "netAmountInBaseCurrency": Field("money", lambda i: scale(i.net, i.rate)),
-    "vatAmount": Field("money", lambda i: i.vat),
-    "grossAmount": Field("money", lambda i: i.gross),
-    "grossAmountInBaseCurrency": Field("money", lambda i: scale(i.gross, i.rate)),
-    "customer.customerNumber": Field("int", lambda i: i.customer),
-    "recipient.name": Field("str", lambda i: i.recipient.name),
-    "recipient.ean": Field("str", lambda i: i.recipient.ean),
-    "recipient.cvr": Field("str", lambda i: i.recipient.cvr),
-    "recipient.vatZone.vatZoneNumber": Field("int", lambda i: i.recipient.vat_zone),
-    "paymentTerms.paymentTermsNumber": Field("int", lambda i: i.payment_terms),
-    "notes.heading": Field("str", lambda i: i.heading),
-    "references.other": Field("str", lambda i: i.reference),
-}
+
+@functools.lru_cache(maxsize=16)
+def invoice_fields(base: str) -> dict[str, Field]:
+    """The invoice fields of an agreement whose base currency is ``base``."""
+
+    def in_base(i: Invoice, minor: int) -> Decimal:
+        return to_decimal(scale(minor, i.rate, i.currency, base), base)
+
+    return {
+        "bookedInvoiceNumber": Field("int", lambda i: i.number),
+        "date": Field("date", lambda i: i.date),
+        "currency": Field("str", lambda i: i.currency),
+        "exchangeRate": Field("decimal", lambda i: i.rate),
+        "netAmount": Field("money", lambda i: to_decimal(i.net, i.currency)),
+        "netAmountInBaseCurrency": Field("money", lambda i: in_base(i, i.net)),
+        "vatAmount": Field("money", lambda i: to_decimal(i.vat, i.currency)),
+        "grossAmount": Field("money", lambda i: to_decimal(i.gross, i.currency)),
+        "grossAmountInBaseCurrency": Field("money", lambda i: in_base(i, i.gross)),
+        "customer.customerNumber": Field("int", lambda i: i.customer),
+        "recipient.name": Field("str", lambda i: i.recipient.name),
+        "recipient.ean": Field("str", lambda i: i.recipient.ean),
+        "recipient.cvr": Field("str", lambda i: i.recipient.cvr),
+        "recipient.vatZone.vatZoneNumber": Field("int", lambda i: i.recipient.vat_zone),
+        "paymentTerms.paymentTermsNumber": Field("int", lambda i: i.payment_terms),
+        "notes.heading": Field("str", lambda i: i.heading),
+        "references.other": Field("str", lambda i: i.reference),
+    }
+
 
 ACCOUNT_FIELDS: dict[str, Field] = {
     "accountNumber": Field("int", lambda a: a.number),

@@ -52,7 +52,7 @@ class Junction:
 class Field:
     """A filterable/sortable property: its type and how to read it from a record."""
 
-    kind: str  # int | money | decimal | str | date | datetime | bool
+    kind: str  # int | money (a Decimal amount) | decimal | str | date | datetime | bool
     get: Callable[[Any], Any]
 
 
@@ -143,8 +143,7 @@ def _condition(node: Condition, field: Field) -> Predicate:
         wanted = frozenset(_numbers(raw, node.field))
         if field.kind not in ("int", "money", "decimal"):
             raise FilterError(f"'${node.op}' works on numeric properties only ('{node.field}').")
-        scale = 100 if field.kind == "money" else 1
-        hit = {n * scale for n in wanted}
+        hit = set(wanted)
         if node.op == "in":
             return lambda r: (v := get(r)) is not None and v in hit
         return lambda r: (v := get(r)) is None or v not in hit
@@ -185,9 +184,7 @@ def _literal(raw: str, field: Field, name: str) -> Any:
     try:
         if field.kind == "int":
             return int(raw)
-        if field.kind == "money":
-            return Decimal(raw) * 100
-        if field.kind == "decimal":
+        if field.kind in ("money", "decimal"):
             return Decimal(raw)
         if field.kind == "date":
             return dt.date.fromisoformat(raw)

@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sandbox.economic.money import div_half_even, to_minor
+from sandbox.economic.money import convert, div_half_even, to_minor
 from sandbox.economic.state import Company, Invoice, Line, PaymentTerms, Recipient
-
-RATES = {"DKK": Decimal(100), "EUR": Decimal("745.93")}  # base units per 100 units
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +38,8 @@ def make_line(
 
 
 def invoice_totals(lines: tuple[Line, ...]) -> tuple[int, int, int]:
-    """(net, VAT, gross) in minor units; VAT rounded half-even once per invoice."""
+    """(net, VAT, gross) in minor units; VAT rounded half-even once per invoice, to the
+    currency's own unit (whole krónur for ISK)."""
     net = sum(line.total for line in lines)
     vat = div_half_even(sum(line.total * line.vat_rate for line in lines), 100)
     return net, vat, net + vat
@@ -86,7 +85,8 @@ def book_invoice(
     lines: list[tuple[str, int, int, int]],
     rate: Decimal,
 ) -> Invoice:
-    """Book a new invoice from (description, quantity hundredths, unit price, VAT %) lines."""
+    """Book a new invoice from (description, quantity hundredths, unit price in minor units of
+    ``currency``, VAT %) lines."""
     customer = company.customers[customer_number]
     built = tuple(
         make_line(n, ("", description, "stk.", price, vat), quantity, price, True)
@@ -150,15 +150,9 @@ def credit_note(company: Company, original: Invoice, amount: int, day: dt.date) 
     return note
 
 
-def convert(amount: int, source: str, target: str) -> int:
-    """Minor units of ``source`` → minor units of ``target`` through the base currency."""
-    if source == target:
-        return amount
-    return to_minor(Decimal(amount) * RATES[source] / RATES[target] / 100)
-
-
 def pay(company: Company, invoice: Invoice, amount: int, currency: str | None = None) -> None:
-    """Money received against ``invoice`` (positive lowers the remainder)."""
+    """Money received against ``invoice`` (positive lowers the remainder); ``amount`` is in minor
+    units of ``currency`` and converted to the invoice's currency at the fixed rates."""
     invoice.remainder -= convert(amount, currency or invoice.currency, invoice.currency)
     company.version += 1
 
@@ -171,7 +165,8 @@ def book_journal(company: Company, journal_number: int) -> tuple[list[dict[str, 
         for entry in voucher["entries"].get("customerPayments", []):
             invoice = company.invoices.get(entry.get("customerInvoice", -1))
             if invoice is not None:
-                pay(company, invoice, to_minor(entry["amount"]), entry["currency"]["code"])
+                code = entry["currency"]["code"]
+                pay(company, invoice, to_minor(entry["amount"], code), code)
         company.booked_vouchers.append(voucher)
     company.version += 1
     if not drafts:

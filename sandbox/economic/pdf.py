@@ -1,20 +1,24 @@
 """A hand-written, valid PDF 1.4 of a booked invoice (Helvetica, WinAnsi text, correct xref).
 
 Enough for a PDF reader (and ``pypdf``) to open it and find the invoice number, the lines and
-the totals; amounts are written the Danish way (``1.019,99``).
+the totals; amounts are written the Danish way with the currency's decimals (``1.019,99`` DKK,
+``1.500`` ISK), quantities with two.
 """
 
 from __future__ import annotations
 
+from sandbox.economic.money import exponent
 from sandbox.economic.state import Company, Invoice
 
 LINES_PER_PAGE = 40
 
 
-def danish_amount(minor: int) -> str:
+def danish_amount(minor: int, places: int = 2) -> str:
+    """Minor units (or hundredths) with ``places`` decimals: ``101999`` → ``1.019,99``."""
     sign, minor = ("-" if minor < 0 else ""), abs(minor)
-    whole = f"{minor // 100:,}".replace(",", ".")
-    return f"{sign}{whole},{minor % 100:02d}"
+    whole, fraction = divmod(minor, 10**places)
+    text = f"{whole:,}".replace(",", ".")
+    return f"{sign}{text},{fraction:0{places}d}" if places else f"{sign}{text}"
 
 
 def _escape(text: str) -> bytes:
@@ -25,6 +29,7 @@ def _escape(text: str) -> bytes:
 def invoice_text(company: Company, inv: Invoice) -> list[tuple[int, str]]:
     """(font size, text) rows, top to bottom."""
     title = "Kreditnota" if inv.gross < 0 else "Faktura"
+    places = exponent(inv.currency)
     r = inv.recipient
     rows: list[tuple[int, str]] = [
         (16, f"{title} {inv.number}"),
@@ -48,15 +53,15 @@ def invoice_text(company: Company, inv: Invoice) -> list[tuple[int, str]]:
         (
             10,
             f"{x.number}  {x.description}  {danish_amount(x.quantity)}  {x.unit}  "
-            f"{danish_amount(x.unit_price)}  {danish_amount(x.total)}",
+            f"{danish_amount(x.unit_price, places)}  {danish_amount(x.total, places)}",
         )
         for x in inv.lines
     ]
     rows += [
         (10, ""),
-        (10, f"Netto {danish_amount(inv.net)}"),
-        (10, f"Moms {danish_amount(inv.vat)}"),
-        (12, f"I alt {inv.currency} {danish_amount(inv.gross)}"),
+        (10, f"Netto {danish_amount(inv.net, places)}"),
+        (10, f"Moms {danish_amount(inv.vat, places)}"),
+        (12, f"I alt {inv.currency} {danish_amount(inv.gross, places)}"),
     ]
     return rows
 

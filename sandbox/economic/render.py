@@ -1,5 +1,10 @@
 """Records → the JSON documents e-conomic serves. Booleans appear only when true, absent values
-are omitted (never ``null``), money is a 2-decimal number, timestamps ISO 8601 UTC with ``Z``."""
+are omitted (never ``null``), money is a number with its currency's decimals (``1019.99`` DKK,
+``1500`` ISK; base-currency amounts with the base currency's), timestamps ISO 8601 UTC with ``Z``.
+
+A customer's ``balance`` and ``dueAmount`` are in the customer's currency: invoices booked in
+another currency count at the fixed rates (the contract is silent; the client must not rely on
+more than "an amount in the customer's currency")."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.economic.money import encode_json, scale, to_decimal
+from sandbox.economic.money import convert, encode_json, quantity, scale, to_decimal
 from sandbox.economic.state import Company, Customer, Invoice, Line
 
 CUSTOMER_OPTIONAL = (
@@ -30,19 +35,21 @@ def timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def balances(company: Company, customer: int, today: dt.date) -> tuple[int, int]:
-    """(balance, dueAmount): open remainders, and those whose due date has passed."""
+def balances(company: Company, customer: Customer, today: dt.date) -> tuple[int, int]:
+    """(balance, dueAmount) in minor units of the customer's currency: open remainders, and
+    those whose due date has passed."""
     balance = due = 0
-    for number in company.by_customer.get(customer, ()):
+    for number in company.by_customer.get(customer.number, ()):
         invoice = company.invoices[number]
-        balance += invoice.remainder
+        remainder = convert(invoice.remainder, invoice.currency, customer.currency)
+        balance += remainder
         if invoice.due_date < today:
-            due += invoice.remainder
+            due += remainder
     return balance, due
 
 
 def customer_doc(company: Company, c: Customer, base: str, today: dt.date) -> dict[str, Any]:
-    balance, due = balances(company, c.number, today)
+    balance, due = balances(company, c, today)
     doc: dict[str, Any] = {"customerNumber": c.number, "name": c.name, "currency": c.currency}
     for key, attr in CUSTOMER_OPTIONAL:
         value = getattr(c, attr)
@@ -58,8 +65,8 @@ def customer_doc(company: Company, c: Customer, base: str, today: dt.date) -> di
             "self": f"{base}/customer-groups/{c.group}",
         },
         "vatZone": {"vatZoneNumber": c.vat_zone, "self": f"{base}/vat-zones/{c.vat_zone}"},
-        "balance": to_decimal(balance),
-        "dueAmount": to_decimal(due),
+        "balance": to_decimal(balance, c.currency),
+        "dueAmount": to_decimal(due, c.currency),
         "lastUpdated": timestamp(c.last_updated),
         "self": f"{base}/customers/{c.number}",
     }
@@ -84,19 +91,20 @@ def invoice_doc(company: Company, inv: Invoice, base: str) -> dict[str, Any]:
             recipient[key] = value
     recipient["vatZone"] = {"vatZoneNumber": r.vat_zone, "self": f"{base}/vat-zones/{r.vat_zone}"}
     self_url = f"{base}/invoices/booked/{inv.number}"
+    cur, home = inv.currency, company.base_currency
     doc: dict[str, Any] = {
         "bookedInvoiceNumber": inv.number,
         "date": inv.date.isoformat(),
         "dueDate": inv.due_date.isoformat(),
         "currency": inv.currency,
         "exchangeRate": inv.rate,
-        "netAmount": to_decimal(inv.net),
-        "netAmountInBaseCurrency": to_decimal(scale(inv.net, inv.rate)),
-        "vatAmount": to_decimal(inv.vat),
-        "grossAmount": to_decimal(inv.gross),
-        "grossAmountInBaseCurrency": to_decimal(scale(inv.gross, inv.rate)),
-        "roundingAmount": Decimal("0.00"),
-        "remainder": to_decimal(inv.remainder),
+        "netAmount": to_decimal(inv.net, cur),
+        "netAmountInBaseCurrency": to_decimal(scale(inv.net, inv.rate, cur, home), home),
+        "vatAmount": to_decimal(inv.vat, cur),
+        "grossAmount": to_decimal(inv.gross, cur),
+        "grossAmountInBaseCurrency": to_decimal(scale(inv.gross, inv.rate, cur, home), home),
+        "roundingAmount": to_decimal(0, cur),
+        "remainder": to_decimal(inv.remainder, cur),
         "customer": {"customerNumber": inv.customer, "self": f"{base}/customers/{inv.customer}"},
         "recipient": recipient,
         "paymentTerms": {
@@ -112,22 +120,22 @@ def invoice_doc(company: Company, inv: Invoice, base: str) -> dict[str, Any]:
         "self": self_url,
     }
     if inv.remainder:
-        doc["remainderInBaseCurrency"] = to_decimal(scale(inv.remainder, inv.rate))
+        doc["remainderInBaseCurrency"] = to_decimal(scale(inv.remainder, inv.rate, cur, home), home)
     if inv.reference is not None:
         doc["references"] = {"other": inv.reference}
     return doc
 
 
-def line_doc(line: Line, base: str) -> dict[str, Any]:
+def line_doc(line: Line, currency: str, base: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "lineNumber": line.number,
         "sortKey": line.number,
         "description": line.description,
-        "quantity": to_decimal(line.quantity),
+        "quantity": quantity(line.quantity),
         "unit": {"name": line.unit},
-        "unitNetPrice": to_decimal(line.unit_price),
+        "unitNetPrice": to_decimal(line.unit_price, currency),
         "discountPercentage": Decimal("0.00"),
-        "totalNetAmount": to_decimal(line.total),
+        "totalNetAmount": to_decimal(line.total, currency),
     }
     if line.product:
         doc["product"] = {"productNumber": line.product, "self": f"{base}/products/{line.product}"}
@@ -135,7 +143,8 @@ def line_doc(line: Line, base: str) -> dict[str, Any]:
 
 
 def invoice_with_lines(company: Company, inv: Invoice, base: str) -> dict[str, Any]:
-    return invoice_doc(company, inv, base) | {"lines": [line_doc(x, base) for x in inv.lines]}
+    lines = [line_doc(x, inv.currency, base) for x in inv.lines]
+    return invoice_doc(company, inv, base) | {"lines": lines}
 
 
 def respond(document: Any, status: int = 200) -> web.Response:

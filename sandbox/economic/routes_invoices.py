@@ -2,7 +2,9 @@
 PDF by ``Accept: application/pdf``, or ``…/pdf``), and the totals checksums.
 
 ``unpaid`` means a remainder other than 0 (open credit notes included), ``overdue`` a positive
-remainder whose due date is before the simulated today, ``paid`` a remainder of exactly 0.
+remainder whose due date is before the simulated today, ``paid`` a remainder of exactly 0. The
+totals sum each invoice's amount in the base currency, each rounded to the base currency's unit
+as the invoice documents show it, so a total equals the sum of the listed invoices' amounts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.economic.errors import not_found
-from sandbox.economic.fields import INVOICE_FIELDS
+from sandbox.economic.fields import invoice_fields
 from sandbox.economic.gateway import COMPANY
 from sandbox.economic.keys import SCANS, STATE
 from sandbox.economic.money import scale, to_decimal
@@ -54,7 +56,7 @@ def listing(kind: str) -> Any:
             collection(
                 request,
                 source,
-                INVOICE_FIELDS,
+                invoice_fields(company.base_currency),
                 lambda i: invoice_doc(company, i, base),
                 request.app[SCANS],
                 ("invoices", kind, company.agreement, company.version, today),
@@ -91,14 +93,17 @@ def totals(kind: str, path: str) -> Any:
     selector = SELECTORS[kind]
 
     async def handler(request: web.Request) -> web.Response:
-        today = request.app[STATE].clock.today()
-        chosen = [i for i in request[COMPANY].invoices.values() if selector(i, today)]
+        today, company = request.app[STATE].clock.today(), request[COMPANY]
+        chosen = [i for i in company.invoices.values() if selector(i, today)]
+        home = company.base_currency
+
+        def in_base(amount: Callable[[Invoice], int]) -> Any:
+            return to_decimal(sum(scale(amount(i), i.rate, i.currency, home) for i in chosen), home)
+
         doc: dict[str, Any] = {
             "invoiceCount": len(chosen),
-            "netAmountInBaseCurrency": to_decimal(sum(scale(i.net, i.rate) for i in chosen)),
-            "grossRemainderInBaseCurrency": to_decimal(
-                sum(scale(i.remainder, i.rate) for i in chosen)
-            ),
+            "netAmountInBaseCurrency": in_base(lambda i: i.net),
+            "grossRemainderInBaseCurrency": in_base(lambda i: i.remainder),
             "self": f"{base_url(request)}/invoices/totals/{path}",
         }
         if chosen:

@@ -3,7 +3,9 @@
 Our picks where the contract is silent: answers are bare JSON (no collection envelope), ids are
 GUIDs, ``EventTypes`` also lists each type's legacy topic and URL placeholders, ``PUT`` replaces
 a subscription, ``DELETE`` answers 204, and a second subscription for an event type the
-agreement already subscribes to answers 409.
+agreement already subscribes to answers 409. An agreement whose app role lacks the Webhooks API
+(``PUT /_sandbox/roles {webhooks_api: false}``) gets 403 on every route here, as the contract's
+"403 (app role lacks access)" says.
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ def validated(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _company(request: web.Request) -> Company:
+    company = request[COMPANY]
+    if not company.webhooks_api:
+        raise ApiError(403, "The app's role does not give access to the Webhooks API.")
+    return company
+
+
 def _find(company: Company, webhook_id: str) -> dict[str, Any]:
     for sub in company.webhook_subscriptions.values():
         if sub["id"] == webhook_id:
@@ -69,6 +78,7 @@ def _find(company: Company, webhook_id: str) -> dict[str, Any]:
 
 
 async def event_types(request: web.Request) -> web.Response:
+    _company(request)
     return respond(
         [
             {
@@ -83,11 +93,11 @@ async def event_types(request: web.Request) -> web.Response:
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
-    return respond(list(request[COMPANY].webhook_subscriptions.values()))
+    return respond(list(_company(request).webhook_subscriptions.values()))
 
 
 async def create_webhook(request: web.Request) -> web.Response:
-    company = request[COMPANY]
+    company = _company(request)
     sub = validated(await read_object(request))
     if sub["eventType"] in company.webhook_subscriptions:
         raise ApiError(409, f"A webhook for {sub['eventType']} already exists.")
@@ -97,11 +107,11 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 
 async def get_webhook(request: web.Request) -> web.Response:
-    return respond(_find(request[COMPANY], request.match_info["id"]))
+    return respond(_find(_company(request), request.match_info["id"]))
 
 
 async def put_webhook(request: web.Request) -> web.Response:
-    company = request[COMPANY]
+    company = _company(request)
     old = _find(company, request.match_info["id"])
     new = validated(await read_object(request)) | {"id": old["id"]}
     if new["eventType"] != old["eventType"] and new["eventType"] in company.webhook_subscriptions:
@@ -112,7 +122,7 @@ async def put_webhook(request: web.Request) -> web.Response:
 
 
 async def delete_webhook(request: web.Request) -> web.Response:
-    company = request[COMPANY]
+    company = _company(request)
     sub = _find(company, request.match_info["id"])
     del company.webhook_subscriptions[sub["eventType"]]
     return web.Response(status=204)

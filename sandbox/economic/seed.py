@@ -2,10 +2,15 @@
 
 ``generate(seed=…, companies=…, invoices=…, today=…)`` always returns the same companies for the
 same arguments. Each company gets customers (businesses with valid CVR numbers, public bodies with
-GLN/EAN numbers, private persons, EUR customers abroad), a chart of accounts, journals, payment
-terms and accounting years, and ``invoices`` booked invoices spread over the 400 days before
-``today``: paid, partly paid, unpaid and overdue ones, credit notes (matched and open), and
-awkward totals such as 1019.99 and 0.07. 100,000 invoices take about a second.
+GLN/EAN numbers, private persons, EUR customers abroad and a few Icelandic ones invoiced in ISK,
+a currency without decimals), a chart of accounts, journals, payment terms and accounting years,
+and ``invoices`` booked invoices spread over the 400 days before ``today``: paid, partly paid,
+unpaid and overdue ones, credit notes (matched and open), and awkward totals such as 1019.99 and
+0.07. 100,000 invoices take about a second.
+
+About a third of the foreign customers become Icelandic (ISK, VAT zone "Abroad"), so a few
+percent of the invoices are in ISK. That choice draws on a random stream of its own, keyed by
+the agreement number: every other seeded value is what it was before ISK existed.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import random
 
 from sandbox.economic import seednames as names
 from sandbox.economic.checkdigits import cvr_check_digit, gs1_check_digit
-from sandbox.economic.ledger import RATES, due_date, invoice_totals, make_line
+from sandbox.economic.ledger import due_date, invoice_totals, make_line
+from sandbox.economic.money import convert, exchange_rate
 from sandbox.economic.reference import (
     chart_of_accounts,
     standard_journals,
@@ -26,6 +32,7 @@ from sandbox.economic.reference import (
 from sandbox.economic.state import Company, Customer, Invoice, PaymentTerms, Recipient
 
 DEMO_AGREEMENT = 686918
+ICELANDIC_SHARE = 1 / 3  # of the foreign customers
 
 
 def generate(*, seed: int, companies: int, invoices: int, today: dt.date) -> list[Company]:
@@ -73,6 +80,12 @@ def ascii_mail(text: str) -> str:
             "ü": "ue",
             "ö": "oe",
             "ä": "ae",
+            "ð": "d",
+            "þ": "th",
+            "á": "a",
+            "í": "i",
+            "ó": "o",
+            "ú": "u",
             " ": ".",
             "&": "og",
             "'": "",
@@ -106,8 +119,29 @@ def generate_company(
     count = max(8, min(invoices // 8, 12_500))
     for number in range(1, count + 1):
         company.customers[number] = make_customer(rng, number, today)
+    icelandic = random.Random(f"{agreement}:ISK")  # its own stream: nothing else moves
+    for customer in company.customers.values():
+        if customer.currency == "EUR" and icelandic.random() < ICELANDIC_SHARE:
+            make_icelandic(icelandic, customer)
     add_invoices(rng, company, invoices, today)
     return company
+
+
+def make_icelandic(rng: random.Random, customer: Customer) -> None:
+    """Turn a foreign EUR customer into an Icelandic business paying in ISK."""
+    stem, form, street, zip_code, city = rng.choice(names.ICELANDIC)
+    customer.name, customer.currency, customer.vat_zone = f"{stem} {form}", "ISK", 3
+    customer.address = f"{street} {rng.randrange(1, 90)}"
+    customer.zip, customer.city, customer.country = zip_code, city, "Island"
+    customer.email = f"reikningar@{ascii_mail(stem)}.is"
+
+
+def local_price(price: int, currency: str) -> int:
+    """A list price in øre as minor units of ``currency``: EUR at a round 1/7 (as seeded from
+    the start), others at the fixed rates (ISK in whole krónur)."""
+    if currency == "DKK":
+        return price
+    return price // 7 if currency == "EUR" else convert(price, "DKK", currency)
 
 
 def make_customer(rng: random.Random, number: int, today: dt.date) -> Customer:
@@ -227,7 +261,7 @@ def seeded_invoice(
             n,
             names.PRODUCTS[p],
             quantity,
-            price if customer.currency == "DKK" else price // 7,
+            local_price(price, customer.currency),
             domestic,
         )
         for n, (p, quantity, price) in enumerate(seeded_lines(rng, number, domestic), start=1)
@@ -248,7 +282,7 @@ def seeded_invoice(
         date=day,
         due_date=due,
         currency=customer.currency,
-        rate=RATES[customer.currency],
+        rate=exchange_rate(customer.currency, company.base_currency),
         net=net,
         vat=vat,
         gross=gross,

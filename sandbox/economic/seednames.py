@@ -148,6 +148,12 @@ FOREIGN = (
     ("De Vries Logistiek", "B.V.", "Keizersgracht", "1015 CJ", "Amsterdam", "Holland"),
     ("O'Brien Supplies", "Ltd", "Grafton Street", "D02", "Dublin", "Irland"),
 )
+ICELANDIC = (  # businesses in Iceland invoiced in ISK (no decimals), outside the EU
+    ("Norðurljós", "ehf.", "Laugavegur", "101", "Reykjavík"),
+    ("Hafnarfjörður Fiskur", "hf.", "Strandgata", "220", "Hafnarfjörður"),
+    ("Akureyri Vélar", "ehf.", "Glerárgata", "600", "Akureyri"),
+    ("Sólheimar Ráðgjöf", "ehf.", "Borgartún", "105", "Reykjavík"),
+)
 MOBILE_PREFIXES = (
     "20",
     "21",

@@ -143,6 +143,8 @@ class Company:
     version: int = 0  # bumped on every change: invalidates cached scans
     legacy_webhooks: dict[str, str] = field(default_factory=dict)
     webhook_subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Whether the app's role opens the Webhooks API (the contract: 403 when the role lacks it).
+    webhooks_api: bool = True
 
     def add_invoice(self, invoice: Invoice) -> None:
         self.invoices[invoice.number] = invoice

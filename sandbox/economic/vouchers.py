@@ -1,6 +1,8 @@
 """Validating draft vouchers posted to a journal; errors mirror the request's shape.
 
-A body is one voucher object or a list of them. Amounts must have at most two decimals; a
+A body is one voucher object or a list of them. An entry's currency (the agreement's base
+currency when absent) must be one the simulator knows, and its amount may have no more
+decimals than that currency has (two for DKK, none for ISK: refused, not rounded); a
 customer payment's ``customerInvoice`` must be a booked invoice of that customer; dates must
 fall in the named accounting year; ``text`` is at most 250 characters; a journal restricted to
 customer payments refuses finance vouchers.
@@ -13,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from sandbox.economic.errors import ApiError, field_error
-from sandbox.economic.ledger import RATES
+from sandbox.economic.money import exponent, known, to_decimal, to_minor
 from sandbox.economic.state import AccountingYear, Company, Journal
 
 Path = list[str | int]
@@ -39,18 +41,21 @@ def check_entry(
 ) -> dict[str, Any]:
     if not isinstance(entry, dict):
         raise _fail(path, "An entry must be an object.")
-    amount = entry.get("amount")
-    if not isinstance(amount, int | Decimal) or isinstance(amount, bool) or amount == 0:
-        raise _fail([*path, "amount"], "amount must be a non-zero number.")
-    if Decimal(amount) != Decimal(amount).quantize(Decimal("0.01")):
-        raise _fail([*path, "amount"], "amount can have at most two decimals.")
     code = (
         entry.get("currency", {}).get("code", company.base_currency)
         if isinstance(entry.get("currency", {}), dict)
         else None
     )
-    if code not in RATES:
+    if not known(code):
         raise _fail([*path, "currency", "code"], "Unknown currency.")
+    amount = entry.get("amount")
+    if not isinstance(amount, int | Decimal) or isinstance(amount, bool) or amount == 0:
+        raise _fail([*path, "amount"], "amount must be a non-zero number.")
+    try:
+        minor = to_minor(amount, code)
+    except ValueError:
+        message = f"amount can have at most {exponent(code)} decimals in {code}."
+        raise _fail([*path, "amount"], message) from None
     try:
         day = dt.date.fromisoformat(str(entry.get("date")))
     except ValueError:
@@ -77,7 +82,7 @@ def check_entry(
         if _number(entry.get("account"), "accountNumber") not in company.accounts:
             raise _fail([*path, "account", "accountNumber"], "Unknown account.")
     stored = dict(entry)
-    stored["amount"] = Decimal(amount).quantize(Decimal("0.01"))
+    stored["amount"] = to_decimal(minor, code)
     stored["currency"] = {"code": code}
     if contra is None and journal.contra_account is not None:
         stored["contraAccount"] = {"accountNumber": journal.contra_account}

@@ -12,7 +12,12 @@ call finally gets is mapped by `economic_wire.error_for`: 429 → `RateLimitedEr
 Collections are async iterators over pages of ``page_size`` (1000 by default) sorted by a stable
 key; an iteration that ends without an exception reached the last page (``nextPage`` absent),
 i.e. the scan is complete. Every write needs an ``Idempotency-Key`` derived from our own ids.
-Money is integer minor units on our side; `economic_wire` is the one place that converts.
+Money: reads hand e-conomic's amounts on as exact ``Decimal`` (`economic_types`); the mapping
+code turns them into minor units with the record's currency. Writes take integer minor units
+with their currency (`CustomerPayment`, `FinanceEntry`), and `_payment_document` /
+`_finance_document` are the one place where minor units become e-conomic decimals
+(`sync.money.to_decimal`: ``101999`` DKK → ``1019.99``, ``1500`` ISK → ``1500``). A currency
+without a known exponent raises `sync.money.UnknownCurrency` before anything is sent.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import aiohttp
 import msgspec
 
+from sync import budget
 from sync.clients.economic_types import (
     Account,
     AccountingYear,
@@ -51,10 +57,10 @@ from sync.clients.economic_wire import (
     encode,
     error_body,
     error_for,
-    minor_to_decimal,
 )
 from sync.clients.retrying import Answer, parse_retry_after, send_with_retries
 from sync.errors import BudgetExhaustedError, TransientError
+from sync.money import to_decimal
 from sync.redaction import remember_secrets
 
 T = TypeVar("T")
@@ -86,7 +92,13 @@ class ApiCallRecorder(Protocol):
     ) -> None: ...
 
     async def budget_wait(
-        self, installation_id: int, platform: str, *, limit: int, now: dt.datetime
+        self,
+        installation_id: int,
+        platform: str,
+        *,
+        limit: int,
+        now: dt.datetime,
+        window: dt.timedelta = ...,
     ) -> float: ...
 
 
@@ -117,6 +129,7 @@ class EconomicClient:
         backoff: float = 0.5,
         backoff_max: float = 20.0,
         now: Callable[[], dt.datetime] = _utcnow,
+        pace: budget.Pace = "prompt",
     ) -> None:
         remember_secrets(app_secret_token, grant_token)  # masked in every error and log line
         self.session = session
@@ -134,6 +147,7 @@ class EconomicClient:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.now = now
+        self.pace = pace
         self._rng = random.Random()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -196,18 +210,21 @@ class EconomicClient:
     async def _within_budget(self) -> None:
         """Pause before e-conomic's fair-use limit instead of failing at it: once the shared
         24-hour count reaches the budget, the call ends with a rate-limited error carrying the
-        time at which the window has room again, and the job is rescheduled for then."""
+        time at which the window has room again, and the job is rescheduled for then. A
+        ``bulk`` client also keeps to its share of the day and of the hour (`sync.budget`)."""
         if self.daily_budget is None:
             return
-        wait = await self.recorder.budget_wait(
-            self.installation_id, PLATFORM, limit=self.daily_budget, now=self.now()
-        )
-        if wait > 0:
-            raise BudgetExhaustedError(
-                "the company's daily e-conomic call budget is used up; paused until it has room",
-                retry_after=wait,
-                platform=PLATFORM,
+        for limit, window in budget.limits(self.daily_budget, self.pace):
+            wait = await self.recorder.budget_wait(
+                self.installation_id, PLATFORM, limit=limit, now=self.now(), window=window
             )
+            if wait > 0:
+                raise BudgetExhaustedError(
+                    f"the company's e-conomic call budget for {self.pace} work is used up "
+                    "for now; paused until it has room",
+                    retry_after=wait,
+                    platform=PLATFORM,
+                )
 
     async def _get(self, path: str, kind: type[T], params: dict[str, str] | None = None) -> T:
         return decode(await self._request("GET", self.base_url + path, params=params), kind)
@@ -397,7 +414,7 @@ def _payment_document(p: CustomerPayment) -> dict[str, Any]:
     # The sign convention lives here: a positive amount is money received from the customer.
     doc: dict[str, Any] = {
         "customer": {"customerNumber": p.customer_number},
-        "amount": minor_to_decimal(p.amount),
+        "amount": to_decimal(p.amount, p.currency),
         "currency": {"code": p.currency},
         "date": p.date.isoformat(),
         "text": p.text[:250],
@@ -412,7 +429,7 @@ def _payment_document(p: CustomerPayment) -> dict[str, Any]:
 def _finance_document(f: FinanceEntry) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "account": {"accountNumber": f.account},
-        "amount": minor_to_decimal(f.amount),
+        "amount": to_decimal(f.amount, f.currency),
         "currency": {"code": f.currency},
         "date": f.date.isoformat(),
         "text": f.text[:250],
@@ -423,7 +440,8 @@ def _finance_document(f: FinanceEntry) -> dict[str, Any]:
 
 
 def voucher_document(journal_number: int, voucher: NewVoucher) -> dict[str, Any]:
-    """Our voucher → the JSON e-conomic takes (amounts as 2-decimal numbers)."""
+    """Our voucher → the JSON e-conomic takes (amounts as numbers with exactly their
+    currency's decimals)."""
     entries: dict[str, Any] = {}
     if voucher.customer_payments:
         entries["customerPayments"] = [_payment_document(p) for p in voucher.customer_payments]

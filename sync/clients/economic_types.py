@@ -1,8 +1,13 @@
 """Typed e-conomic payloads (read side) and the shapes our code hands the client for writes.
 
 Read structs mirror the platform's documents (``rename="camel"``, unknown fields ignored,
-absent booleans false). Every money field holds **integer minor units** (øre, cent): the client
-converts at the boundary (`economic_wire`). Write structs are ours, also in minor units.
+absent booleans false). Every money field is the exact ``Decimal`` e-conomic sent (``1019.99``
+DKK, ``1500`` ISK), ``Decimal(0)`` when absent: how many decimals an amount has depends on its
+currency, which only the whole record tells, so the mapping code (`sync.mapping`) converts to
+integer minor units with `sync.money.to_minor` and the record's currency (base-currency fields
+with the agreement's base currency, `SelfInfo.settings.base_currency`). Write structs are ours:
+amounts in integer minor units of the ``currency`` beside them, turned into decimals by the
+client (`sync.clients.economic`) when it builds the request.
 """
 
 from __future__ import annotations
@@ -57,8 +62,8 @@ class Customer(_Doc, frozen=True, kw_only=True):
     payment_terms: PaymentTermsRef | None = None
     customer_group: CustomerGroupRef | None = None
     vat_zone: VatZoneRef | None = None
-    balance: int = 0
-    due_amount: int = 0
+    balance: Decimal = Decimal(0)
+    due_amount: Decimal = Decimal(0)
     barred: bool = False
     last_updated: dt.datetime | None = None
 
@@ -97,8 +102,8 @@ class InvoiceLine(_Doc, frozen=True, kw_only=True):
     description: str = ""
     quantity: Decimal = Decimal(0)
     unit: Unit | None = None
-    unit_net_price: int = 0
-    total_net_amount: int = 0
+    unit_net_price: Decimal = Decimal(0)
+    total_net_amount: Decimal = Decimal(0)
     product: ProductRef | None = None
 
 
@@ -115,12 +120,12 @@ class BookedInvoice(_Doc, frozen=True, kw_only=True):
     due_date: dt.date | None = None
     currency: str
     exchange_rate: Decimal | None = None
-    net_amount: int = 0
-    vat_amount: int = 0
-    gross_amount: int = 0
-    gross_amount_in_base_currency: int = 0
-    remainder: int = 0
-    remainder_in_base_currency: int = 0
+    net_amount: Decimal = Decimal(0)
+    vat_amount: Decimal = Decimal(0)
+    gross_amount: Decimal = Decimal(0)
+    gross_amount_in_base_currency: Decimal = Decimal(0)
+    remainder: Decimal = Decimal(0)
+    remainder_in_base_currency: Decimal = Decimal(0)
     customer: CustomerRef
     recipient: Recipient | None = None
     payment_terms: PaymentTermsRef | None = None
@@ -132,8 +137,8 @@ class BookedInvoice(_Doc, frozen=True, kw_only=True):
 
 class InvoiceTotals(_Doc, frozen=True, kw_only=True):
     invoice_count: int
-    gross_remainder_in_base_currency: int = 0
-    net_amount_in_base_currency: int = 0
+    gross_remainder_in_base_currency: Decimal = Decimal(0)
+    net_amount_in_base_currency: Decimal = Decimal(0)
 
 
 class ContraAccounts(_Doc, frozen=True, kw_only=True):
@@ -270,11 +275,12 @@ class RawPage(_Doc, frozen=True, kw_only=True):
     pagination: _Pagination
 
 
-# -- writes (our shapes; amounts in minor units) ---------------------------------------------
+# -- writes (our shapes; amounts in minor units of their currency) --------------------------------
 
 
 class CustomerPayment(msgspec.Struct, frozen=True, kw_only=True):
-    """Money received from a customer against an invoice: ``amount`` > 0 lowers the remainder."""
+    """Money received from a customer against an invoice: ``amount`` (minor units of
+    ``currency``) > 0 lowers the remainder."""
 
     customer_number: int
     invoice_number: int | None
@@ -286,7 +292,8 @@ class CustomerPayment(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FinanceEntry(msgspec.Struct, frozen=True, kw_only=True):
-    """A plain ledger line (interest, fees): ``amount`` on ``account``, against ``contra``."""
+    """A plain ledger line (interest, fees): ``amount`` (minor units of ``currency``) on
+    ``account``, against ``contra``."""
 
     account: int
     amount: int

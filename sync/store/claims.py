@@ -81,6 +81,7 @@ class StoredClaim(msgspec.Struct, frozen=True, kw_only=True):
     case_id: str | None
     seen_scan: int
     problem: str | None
+    document_at: dt.datetime | None = None
     customer_group: int | None = None
     customer_barred: bool = False
     created_at: dt.datetime
@@ -268,6 +269,41 @@ class Claims:
         rows = await self.db.fetch("unseen_claims", installation_id=installation_id, scan=scan)
         return [int(r["invoice_number"]) for r in rows]
 
+    async def of_customer(
+        self, installation_id: int, customer_number: int
+    ) -> builtins.list[StoredClaim]:
+        rows = await self.db.fetch(
+            "claims_of_customer", installation_id=installation_id, customer_number=customer_number
+        )
+        return [to_struct(r, StoredClaim) for r in rows]
+
+    async def handed_over_between(
+        self, installation_id: int, low: int, high: int
+    ) -> dict[int, int]:
+        """Invoice number → remainder last seen, for the claims in collection in a range."""
+        rows = await self.db.fetch(
+            "handed_over_between", installation_id=installation_id, low=low, high=high
+        )
+        return {int(r["invoice_number"]): int(r["remaining"]) for r in rows}
+
+    async def without_document(
+        self, installation_id: int, *, after: int = 0, limit: int = 1000
+    ) -> builtins.list[int]:
+        rows = await self.db.fetch(
+            "claims_without_document", installation_id=installation_id, after=after, limit=limit
+        )
+        return [int(r["invoice_number"]) for r in rows]
+
+    async def document_sent(
+        self, installation_id: int, invoice_number: int, *, now: dt.datetime
+    ) -> None:
+        await self.db.execute(
+            "set_claim_document_sent",
+            installation_id=installation_id,
+            invoice_number=invoice_number,
+            now=now,
+        )
+
     async def count_by_state(self, installation_id: int) -> dict[str, int]:
         rows = await self.db.fetch("count_claims_by_state", installation_id=installation_id)
         return {str(r["state"]): int(r["claims"]) for r in rows}
@@ -286,6 +322,11 @@ class Customers:
         ]
         if rows:
             await self.db.executemany("upsert_customer", rows)
+
+    async def forget(self, installation_id: int, customer_number: int) -> None:
+        await self.db.execute(
+            "forget_customer", installation_id=installation_id, customer_number=customer_number
+        )
 
     async def pushed_fingerprints(self, installation_id: int) -> dict[int, str | None]:
         rows = await self.db.fetch("customer_fingerprints", installation_id=installation_id)

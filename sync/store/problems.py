@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -91,3 +92,15 @@ class Problems:
         return await self.db.execute(
             "resolve_open_problems", installation_id=installation_id, code=code, now=now
         )
+
+    async def open_subjects(self, installation_id: int) -> set[str]:
+        rows = await self.db.fetch("open_problem_subjects", installation_id=installation_id)
+        return {str(r["subject"]) for r in rows}
+
+    async def resolve_subjects(
+        self, installation_id: int, subjects: Iterable[str], *, now: dt.datetime
+    ) -> None:
+        """Close the open problems about these records (they went through since)."""
+        rows = [{"installation_id": installation_id, "subject": s, "now": now} for s in subjects]
+        if rows:
+            await self.db.executemany("resolve_problems_of_subject", rows)

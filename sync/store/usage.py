@@ -31,23 +31,35 @@ class ApiUsage:
 
     async def calls_24h(self, installation_id: int, platform: str, now: dt.datetime) -> int:
         """Calls in the last 24 hours, counting the whole minute at the window's start."""
+        return await self.calls_within(installation_id, platform, now, WINDOW)
+
+    async def calls_within(
+        self, installation_id: int, platform: str, now: dt.datetime, window: dt.timedelta
+    ) -> int:
         row = await self.db.fetchrow(
             "api_calls_since",
             installation_id=installation_id,
             platform=platform,
-            since=minute_bucket(now - WINDOW),
+            since=minute_bucket(now - window),
         )
         return int(row["calls"]) if row else 0
 
     async def budget_wait(
-        self, installation_id: int, platform: str, *, limit: int, now: dt.datetime
+        self,
+        installation_id: int,
+        platform: str,
+        *,
+        limit: int,
+        now: dt.datetime,
+        window: dt.timedelta = WINDOW,
     ) -> float:
-        """Seconds until the rolling count drops below ``limit`` again; 0 when it is below now.
+        """Seconds until the rolling count of ``window`` drops below ``limit`` again; 0 when
+        it is below now.
 
         Reads the minute buckets only when the window is full, which is rare.
         """
-        since = minute_bucket(now - WINDOW)
-        if await self.calls_24h(installation_id, platform, now) < limit:
+        since = minute_bucket(now - window)
+        if await self.calls_within(installation_id, platform, now, window) < limit:
             return 0.0
         rows = await self.db.fetch(
             "api_call_buckets_since",
@@ -62,9 +74,9 @@ class ApiUsage:
                 # The bucket is counted until the window's start passes the whole minute.
                 minute = as_datetime(row["minute"])
                 assert minute is not None
-                reopens = minute + WINDOW + dt.timedelta(minutes=1)
+                reopens = minute + window + dt.timedelta(minutes=1)
                 return max((reopens - now).total_seconds(), 0.0)
-        return WINDOW.total_seconds()
+        return window.total_seconds()
 
     async def purge(self, now: dt.datetime) -> int:
         return await self.db.execute("purge_api_usage", before=minute_bucket(now - WINDOW))

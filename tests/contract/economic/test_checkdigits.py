@@ -52,7 +52,11 @@ def test_seed_is_deterministic_and_realistic() -> None:
     assert any(i.remainder == 0 for i in invoices) and any(
         i.remainder > 0 and i.due_date < today for i in invoices
     )
-    assert {i.currency for i in invoices} == {"DKK", "EUR"}
+    assert {i.currency for i in invoices} == {"DKK", "EUR", "ISK"}
+    isk = [i for i in invoices if i.currency == "ISK"]
+    assert 0.01 < len(isk) / len(invoices) < 0.10  # a few percent in a zero-decimal currency
+    assert all(a[0].customers[i.customer].currency == "ISK" for i in isk)
+    assert all(a[0].customers[i.customer].country == "Island" for i in isk)
     assert {y.year for y in a[1].years} >= {"2025/2026", "2026/2027"}  # a broken financial year
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -31,7 +32,7 @@ FIELDS = {
 def rec(
     n: int = 1,
     name: str | None = "Bøgeskov ApS",
-    amount: int = 101999,
+    amount: Decimal = Decimal("1019.99"),  # money getters give the amount as documents show it
     day: dt.date = dt.date(2026, 1, 2),
     flag: bool = False,
 ) -> SimpleNamespace:

@@ -38,13 +38,13 @@ WHERE c.installation_id = :installation_id AND c.state = :state AND c.invoice_nu
 ORDER BY c.invoice_number LIMIT :limit
 
 -- name: claims_to_push
--- Claims whose content changed since last sent, whose debtor is in the collection account: invoices, and credit notes of customers that have invoice claims.
+-- Claims not yet handed over whose content changed since last sent, whose debtor is in the collection account: invoices, and credit notes of customers that have invoice claims.
 SELECT c.invoice_number, c.customer_number, c.kind, c.document, c.fingerprint
 FROM claims c JOIN customers u
   ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
 WHERE c.installation_id = :installation_id AND c.invoice_number > :after
   AND (c.pushed_fingerprint IS NULL OR c.pushed_fingerprint <> c.fingerprint)
-  AND c.state NOT IN ('closed', 'withdrawn')
+  AND c.state NOT IN ('closed', 'withdrawn', 'in_collection')
   AND u.pushed_fingerprint IS NOT NULL
   AND (c.kind = 'invoice' OR EXISTS (
         SELECT 1 FROM claims i WHERE i.installation_id = c.installation_id
@@ -96,3 +96,29 @@ ORDER BY invoice_number
 -- name: count_claims_by_state
 -- How many claims an installation has in each state.
 SELECT state, COUNT(*) AS claims FROM claims WHERE installation_id = :installation_id GROUP BY state
+
+-- name: claims_of_customer
+-- Every claim of one customer.
+SELECT c.*, u.customer_group, COALESCE(u.barred, false) AS customer_barred
+FROM claims c LEFT JOIN customers u
+  ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
+WHERE c.installation_id = :installation_id AND c.customer_number = :customer_number
+ORDER BY c.invoice_number
+
+-- name: handed_over_between
+-- Claims in collection with invoice numbers from :low to :high, and the remainder last seen.
+SELECT invoice_number, remaining FROM claims
+WHERE installation_id = :installation_id AND invoice_number BETWEEN :low AND :high
+  AND state = 'in_collection'
+
+-- name: claims_without_document
+-- Open invoice claims in the collection account whose PDF has not been sent, by invoice number.
+SELECT invoice_number FROM claims
+WHERE installation_id = :installation_id AND invoice_number > :after AND document_at IS NULL
+  AND kind = 'invoice' AND pushed_fingerprint IS NOT NULL AND state NOT IN ('closed', 'withdrawn')
+ORDER BY invoice_number LIMIT :limit
+
+-- name: set_claim_document_sent
+-- The claim's PDF is in the collection account.
+UPDATE claims SET document_at = :now, updated_at = :now
+WHERE installation_id = :installation_id AND invoice_number = :invoice_number

@@ -19,3 +19,7 @@ UPDATE customers SET pushed_fingerprint = :fingerprint, collection_id = :collect
        updated_at = :now
 WHERE installation_id = :installation_id AND customer_number = :customer_number
   AND fingerprint = :fingerprint
+
+-- name: forget_customer
+-- A customer renumbered or deleted in the ledger: its row goes (its claims keep their own).
+DELETE FROM customers WHERE installation_id = :installation_id AND customer_number = :customer_number

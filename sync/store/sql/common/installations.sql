@@ -48,3 +48,7 @@ SELECT economic_token FROM installations WHERE id = :id
 UPDATE installations SET status = :status, updated_at = :now,
        revoked_at = CASE WHEN :status = 'revoked' THEN :now ELSE revoked_at END
 WHERE id = :id AND status = :expected
+
+-- name: save_installation_settings
+-- Replace an installation's settings document (the writer merged it with what it read).
+UPDATE installations SET settings = :settings, updated_at = :now WHERE id = :id

@@ -1,5 +1,5 @@
 -- name: enqueue_job
--- Add a job; a waiting job with the same dedupe key absorbs it (keeping the earlier run_at).
+-- Add a job; a waiting job with the same dedupe key absorbs it (keeping the earlier run_at, merging the payload).
 INSERT INTO jobs (kind, installation_id, payload, dedupe_key, serial_key, priority, state, run_at,
                   max_attempts, created_at, updated_at)
 VALUES (:kind, :installation_id, :payload, :dedupe_key, :serial_key, :priority, 'queued', :run_at,
@@ -7,6 +7,7 @@ VALUES (:kind, :installation_id, :payload, :dedupe_key, :serial_key, :priority, 
 ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
 DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
               priority = CASE WHEN excluded.priority > jobs.priority THEN excluded.priority ELSE jobs.priority END,
+              payload = {{merged_payload}},
               updated_at = excluded.updated_at
 RETURNING id
 
@@ -70,7 +71,7 @@ RETURNING id, kind, state
 -- the lease token of a swept run is dropped, so that run's late success cannot swallow the hint.
 -- The state is tested again in the outer WHERE, which PostgreSQL re-checks on the row after waiting
 -- for its lock: a twin that a concurrent claim just made running is not absorbed into (no row back).
-UPDATE jobs SET attempts = 0, updated_at = :now, lease_token = NULL,
+UPDATE jobs SET attempts = 0, updated_at = :now, lease_token = NULL, payload = {{payload_with_new}},
                 priority = CASE WHEN :priority > priority THEN :priority ELSE priority END
 WHERE id = (SELECT id FROM jobs WHERE dedupe_key = :dedupe_key AND state = 'failed' ORDER BY id LIMIT 1)
   AND state = 'failed'

@@ -25,3 +25,12 @@ WHERE installation_id = :installation_id AND code = :code AND resolved_at IS NUL
 -- Open problems of the service itself (no installation), newest first.
 SELECT * FROM problems WHERE installation_id IS NULL AND resolved_at IS NULL
 ORDER BY last_seen_at DESC, id DESC
+
+-- name: open_problem_subjects
+-- The subjects of an installation's open problems (to clear those whose cause is gone).
+SELECT DISTINCT subject FROM problems WHERE installation_id = :installation_id AND resolved_at IS NULL
+
+-- name: resolve_problems_of_subject
+-- Close an installation's open problems about one record, once it went through.
+UPDATE problems SET resolved_at = :now
+WHERE installation_id = :installation_id AND subject = :subject AND resolved_at IS NULL

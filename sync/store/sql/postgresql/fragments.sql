@@ -42,3 +42,11 @@ FROM chosen w, LATERAL (
             SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = j.serial_key))
     ORDER BY COALESCE(j.installation_id, 0), j.priority DESC, j.run_at, j.id
     LIMIT :window) d
+
+-- fragment: merged_payload
+-- A queued twin absorbing a job takes the new job's payload keys over its own (a flag asked for once is kept).
+jobs.payload || excluded.payload
+
+-- fragment: payload_with_new
+-- A twin in backoff absorbing a job takes the new job's payload keys over its own.
+payload || CAST(:payload AS jsonb)

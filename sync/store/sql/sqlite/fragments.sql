@@ -33,3 +33,11 @@ FROM chosen w JOIN jobs j ON j.id IN (
             SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.serial_key = d.serial_key))
     ORDER BY COALESCE(d.installation_id, 0), d.priority DESC, d.run_at, d.id
     LIMIT :window)
+
+-- fragment: merged_payload
+-- A queued twin absorbing a job takes the new job's payload keys over its own (a flag asked for once is kept).
+json_patch(jobs.payload, excluded.payload)
+
+-- fragment: payload_with_new
+-- A twin in backoff absorbing a job takes the new job's payload keys over its own.
+json_patch(payload, :payload)

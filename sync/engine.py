@@ -1,0 +1,336 @@
+"""The sync engine's shared steps for one installation: record claims, send debtors and claims,
+apply the handover policy. The jobs (`sync.backfill`, `sync.keeping`, `sync.handover`) sequence
+these; the mapping and the policy stay pure (`sync.mapping`, `sync.policy`).
+
+What is sent is decided by fingerprints: a debtor or claim goes to the collection platform only
+when the hash of its document differs from the hash of what the platform last accepted, so an
+unchanged ledger writes nothing. Batches of at most 500 go through the platform's batch upserts
+with an idempotency key derived from their content (a retry of the same batch after a crash is
+a replay; a batch whose content changed meanwhile is a new key, never a refused reuse).
+Refused items become problems (`rejected_by_collector`) with the platform's reason and are
+cleared when the item is accepted later; a claim the platform holds as handed over (409
+``claim_locked``) is left to reconciliation, which reports the change as a payment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from sync import schedules
+from sync.clients.collection_types import BatchItemResult, Claim, Debtor
+from sync.clients.economic_types import BookedInvoice, Customer
+from sync.company_settings import CompanySettings
+from sync.jobs import JobQueue
+from sync.mapping import claim_of, debtor_of, fingerprint
+from sync.mapping.problems import MappingProblem
+from sync.policy import ClaimFacts, decide
+from sync.store.claims import ClaimRecord, Claims, CustomerRecord, Customers, StoredClaim
+from sync.store.db import Database
+from sync.store.problems import Problems
+
+BATCH = 500
+Clock = Callable[[], dt.datetime]
+
+
+class CollectionWriter(Protocol):
+    """What the engine needs of `sync.clients.collection.CollectionClient`."""
+
+    async def upsert_debtors(
+        self, items: Sequence[tuple[str, Debtor]], *, idempotency_key: str
+    ) -> list[BatchItemResult]: ...
+
+    async def upsert_claims(
+        self, items: Sequence[tuple[str, Claim]], *, idempotency_key: str
+    ) -> list[BatchItemResult]: ...
+
+
+class Installation(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def agreement_number(self) -> int: ...
+
+
+def batch_key(kind: str, agreement: int, items: Iterable[tuple[str, str]]) -> str:
+    """An idempotency key naming exactly this content: ``kind:agreement:<hash of refs and
+    fingerprints>``."""
+    digest = hashlib.sha256()
+    for ref, print_ in items:
+        digest.update(f"{ref}={print_};".encode())
+    return f"{kind}:{agreement}:{digest.hexdigest()[:32]}"
+
+
+class Engine:
+    """One installation's sync steps over the store and the collection platform."""
+
+    def __init__(
+        self,
+        db: Database,
+        installation: Installation,
+        settings: CompanySettings,
+        *,
+        collection: CollectionWriter | None,
+        queue: JobQueue,
+        clock: Clock,
+        base_currency: str,
+    ) -> None:
+        self.db = db
+        self.installation = installation
+        self.settings = settings
+        self.collection = collection
+        self.queue = queue
+        self.clock = clock
+        self.base_currency = base_currency
+        self.claims = Claims(db)
+        self.customers = Customers(db)
+        self.problems = Problems(db)
+        self._open_subjects: set[str] | None = None
+
+    @property
+    def agreement(self) -> int:
+        return self.installation.agreement_number
+
+    # -- ledger records in ----------------------------------------------------------------
+
+    async def claim_records(self, invoices: Iterable[BookedInvoice]) -> list[ClaimRecord]:
+        """Map invoices to claim records; an invoice that cannot be mapped is a problem."""
+        records: list[ClaimRecord] = []
+        cleared: list[str] = []
+        for invoice in invoices:
+            mapped = claim_of(invoice, base_currency=self.base_currency)
+            await self.record_problems(mapped.problems)
+            if mapped.ok:
+                cleared.append(f"invoice:{invoice.booked_invoice_number}")
+            if mapped.value is None:
+                continue
+            draft = mapped.value
+            document = msgspec.to_builtins(draft.claim)
+            records.append(
+                ClaimRecord(
+                    invoice_number=invoice.booked_invoice_number,
+                    customer_number=invoice.customer.customer_number,
+                    kind=draft.claim.kind,
+                    currency=draft.claim.currency,
+                    gross_amount=draft.claim.gross_amount,
+                    remaining=draft.claim.remaining_amount,
+                    remaining_base=draft.remaining_base,
+                    issued_on=draft.claim.issued_on,
+                    due_date=draft.claim.due_on,
+                    document=document,
+                    fingerprint=fingerprint(draft.claim),
+                )
+            )
+        await self.clear_problems(cleared)
+        return records
+
+    async def clear_problems(self, subjects: Iterable[str]) -> None:
+        """Problems about these records are solved: they went through this time."""
+        if self._open_subjects is None:
+            self._open_subjects = await self.problems.open_subjects(self.installation.id)
+        solved = [s for s in subjects if s in self._open_subjects]
+        await self.problems.resolve_subjects(self.installation.id, solved, now=self.clock())
+        self._open_subjects.difference_update(solved)
+
+    async def record_problems(self, problems: Iterable[MappingProblem]) -> None:
+        for problem in problems:
+            if self._open_subjects is not None:
+                self._open_subjects.add(problem.subject)
+            await self.problems.record(
+                installation_id=self.installation.id,
+                category=problem.category,
+                code=problem.code,
+                subject=problem.subject,
+                message=problem.message,
+                detail=problem.detail,
+                now=self.clock(),
+            )
+
+    # -- debtors out ----------------------------------------------------------------------
+
+    async def send_debtors(
+        self, customers: Iterable[Customer], *, pushed: dict[int, str | None]
+    ) -> int:
+        """Record and send the debtors of ``customers`` whose document changed; ``pushed``
+        (customer number → fingerprint the platform holds) is updated. How many were sent."""
+        records: list[CustomerRecord] = []
+        changed: list[tuple[str, Debtor, str]] = []
+        cleared: list[str] = []
+        for customer in customers:
+            mapped = debtor_of(customer, self.settings)
+            await self.record_problems(mapped.problems)
+            if mapped.ok:
+                cleared.append(f"customer:{customer.customer_number}")
+            print_ = fingerprint(mapped.value) if mapped.value is not None else None
+            records.append(
+                CustomerRecord(
+                    customer_number=customer.customer_number,
+                    customer_group=(
+                        customer.customer_group.customer_group_number
+                        if customer.customer_group
+                        else None
+                    ),
+                    barred=customer.barred,
+                    fingerprint=print_,
+                    last_updated=customer.last_updated,
+                    problem=mapped.problems[0].code if mapped.problems else None,
+                )
+            )
+            if mapped.value is not None and print_ != pushed.get(customer.customer_number):
+                changed.append((str(customer.customer_number), mapped.value, print_ or ""))
+        await self.customers.record(self.installation.id, records, now=self.clock())
+        await self.clear_problems(cleared)
+        for start in range(0, len(changed), BATCH):
+            chunk = changed[start : start + BATCH]
+            accepted = await self._send_batch(
+                "debtors", chunk, self._require_collection().upsert_debtors
+            )
+            await self.customers.mark_pushed(
+                self.installation.id,
+                [(int(ref), print_, cid) for ref, print_, cid in accepted],
+                now=self.clock(),
+            )
+            pushed.update({int(ref): print_ for ref, print_, _ in accepted})
+        return len(changed)
+
+    # -- claims out -----------------------------------------------------------------------
+
+    async def send_claims(self, progress: Callable[[int], Awaitable[None]] | None = None) -> int:
+        """Send every claim whose document changed and whose debtor the platform has."""
+        sent, after = 0, 0
+        while True:
+            unsent = await self.claims.to_push(self.installation.id, after=after, limit=BATCH)
+            if not unsent:
+                return sent
+            chunk = [
+                (str(u.invoice_number), msgspec.convert(u.document, Claim), u.fingerprint)
+                for u in unsent
+            ]
+            accepted = await self._send_batch(
+                "claims", chunk, self._require_collection().upsert_claims
+            )
+            await self.claims.mark_pushed(
+                self.installation.id,
+                [(int(ref), print_, cid) for ref, print_, cid in accepted],
+                now=self.clock(),
+            )
+            sent += len(unsent)
+            after = unsent[-1].invoice_number
+            if progress is not None:
+                await progress(len(unsent))
+
+    async def _send_batch(
+        self,
+        kind: str,
+        chunk: Sequence[tuple[str, Any, str]],
+        upsert: Callable[..., Awaitable[list[BatchItemResult]]],
+    ) -> list[tuple[str, str, str | None]]:
+        """Post one batch; ``(ref, fingerprint, platform id)`` of the items the platform took."""
+        key = batch_key(kind, self.agreement, ((ref, print_) for ref, _, print_ in chunk))
+        results = await upsert([(ref, item) for ref, item, _ in chunk], idempotency_key=key)
+        prints = {ref: print_ for ref, _, print_ in chunk}
+        accepted: list[tuple[str, str, str | None]] = []
+        for result in results:
+            ref = result.external_ref
+            if ref is None or ref not in prints:
+                continue
+            if result.status in (200, 201):
+                accepted.append((ref, prints[ref], result.id))
+            else:
+                await self._refused(kind, ref, result)
+        await self.clear_problems(f"{kind[:-1]}:{ref}" for ref, _, _ in accepted)
+        return accepted
+
+    async def _refused(self, kind: str, ref: str, result: BatchItemResult) -> None:
+        error = result.error
+        code = error.code if error and error.code else f"http_{result.status}"
+        if kind == "claims" and code == "claim_locked":
+            # Handed over: the platform takes changes as payments; reconciliation reports them.
+            await self.enqueue_reconcile([int(ref)])
+            return
+        noun = "debtor" if kind == "debtors" else "claim"
+        if self._open_subjects is not None:
+            self._open_subjects.add(f"{noun}:{ref}")
+        detail = (error.detail or error.title) if error else ""
+        await self.problems.record(
+            installation_id=self.installation.id,
+            category="rejected_by_collector",
+            code=f"{noun}_rejected",
+            subject=f"{noun}:{ref}",
+            message=(
+                f"The collection platform refused {noun} {ref} ({code}): {detail}. "
+                "Correct it in e-conomic; it is sent again by the next sync."
+            ),
+            detail={"status": result.status, "code": code},
+            now=self.clock(),
+        )
+        if kind == "claims":
+            await self.claims.set_problem(self.installation.id, int(ref), code, now=self.clock())
+
+    def _require_collection(self) -> CollectionWriter:
+        if self.collection is None:
+            raise RuntimeError("no collection client: the installation has no collection account")
+        return self.collection
+
+    # -- handover policy ------------------------------------------------------------------
+
+    async def apply_policy(self, *, today: dt.date) -> int:
+        """Decide every open claim's next state; hand-overs due now become jobs. How many."""
+        after, due = 0, 0
+        while True:
+            page = await self.claims.after(self.installation.id, after=after, limit=1000)
+            if not page:
+                return due
+            due += await self.decide_claims(page, today=today)
+            after = page[-1].invoice_number
+
+    async def decide_claims(self, claims: Sequence[StoredClaim], *, today: dt.date) -> int:
+        """The policy's decision for these claims, stored; how many go to collection now."""
+        changes, handovers = [], []
+        for claim in claims:
+            decision = decide(facts_of(claim), self.settings.policy, today=today)
+            # A claim is in collection only once the platform took it: until the handover
+            # job has done so, it is scheduled for today.
+            state = "scheduled" if decision.hand_over else decision.state
+            target = (state, decision.announced_on, decision.handover_on)
+            if target != (claim.state, claim.announced_on, claim.handover_on):
+                changes.append((claim.invoice_number, *target))
+            if decision.hand_over:
+                handovers.append(claim.invoice_number)
+        await self.claims.set_states(self.installation.id, changes, now=self.clock())
+        await self.enqueue_handovers(handovers)
+        return len(handovers)
+
+    async def enqueue_handovers(self, invoices: Iterable[int], *, reason: str = "policy") -> None:
+        jobs = [
+            schedules.handover(self.installation.id, self.agreement, n, reason=reason)
+            for n in invoices
+        ]
+        if jobs:
+            await self.queue.enqueue_many(jobs, now=self.clock())
+
+    async def enqueue_reconcile(self, invoices: Iterable[int]) -> None:
+        jobs = [schedules.reconcile(self.installation.id, self.agreement, n) for n in invoices]
+        if jobs:
+            await self.queue.enqueue_many(jobs, now=self.clock())
+
+
+def facts_of(claim: StoredClaim) -> ClaimFacts:
+    return ClaimFacts(
+        kind=claim.kind,
+        state=claim.state,
+        due_date=claim.due_date,
+        remaining=claim.remaining,
+        remaining_base=claim.remaining_base,
+        customer_group=claim.customer_group,
+        customer_barred=claim.customer_barred,
+        disputed=claim.disputed,
+        held=claim.held,
+        proposed=claim.proposed,
+        announced_on=claim.announced_on,
+    )

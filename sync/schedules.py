@@ -1,0 +1,150 @@
+"""The sync jobs as `NewJob`s (kinds and dedupe keys of DESIGN.md, Jobs) and their schedules.
+
+One constructor per kind, so every enqueuer (onboarding, the API's resync, webhook hints, the
+jobs themselves) names a job the same way. Beside DESIGN.md's serial keys, the jobs that walk
+the whole ledger (``sync.bootstrap``, ``sync.scan``) share the serial key
+``backfill:<agreement>``: they keep one checkpoint, so one of them runs at a time.
+
+Periodic work chains itself: a periodic job enqueues its next run when it ends
+(`next_runs`), and `periodic_jobs` (at worker start and in the daily housekeeping) puts back a
+chain that broke (a job that went dead, a database restored from a backup). A queued twin
+absorbs a new one and keeps the earlier ``run_at`` (the queue's dedupe), so asking again is free.
+
+Payloads merge when a twin absorbs a job, the new keys winning, so a flag is set only when it
+asks for more: ``full`` on a scan, ``reason: approved`` on a handover. A daily scan absorbed
+into a requested full scan leaves it full, and a policy handover absorbed into an approved
+one leaves it approved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sync.jobs import NewJob
+
+CUSTOMERS_EVERY = dt.timedelta(minutes=15)
+SCAN_EVERY = dt.timedelta(days=1)
+FULL_SCAN_EVERY = dt.timedelta(days=7)
+HOUSEKEEPING_EVERY = dt.timedelta(days=1)
+
+
+def _job(
+    kind: str,
+    installation_id: int,
+    dedupe_key: str,
+    *,
+    serial_key: str | None = None,
+    run_at: dt.datetime | None = None,
+    priority: int = 0,
+    **payload: Any,
+) -> NewJob:
+    return NewJob(
+        kind=kind,
+        installation_id=installation_id,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        serial_key=serial_key,
+        run_at=run_at,
+        priority=priority,
+    )
+
+
+def bootstrap(installation_id: int, agreement: int) -> NewJob:
+    return _job(
+        "sync.bootstrap",
+        installation_id,
+        f"bootstrap:{agreement}",
+        serial_key=f"backfill:{agreement}",
+    )
+
+
+def scan(
+    installation_id: int, agreement: int, *, full: bool = False, run_at: dt.datetime | None = None
+) -> NewJob:
+    return _job(
+        "sync.scan",
+        installation_id,
+        f"scan:{agreement}",
+        serial_key=f"backfill:{agreement}",
+        run_at=run_at,
+        **({"full": True} if full else {}),
+    )
+
+
+def customers(installation_id: int, agreement: int, *, run_at: dt.datetime | None = None) -> NewJob:
+    return _job("sync.customers", installation_id, f"customers:{agreement}", run_at=run_at)
+
+
+def customer(installation_id: int, agreement: int, number: int, old: int | None = None) -> NewJob:
+    payload: dict[str, Any] = {"customer": number}
+    if old is not None and old != number:
+        payload["old"] = old
+    return _job(
+        "sync.customer",
+        installation_id,
+        f"customer:{agreement}:{number}",
+        serial_key=f"customer:{agreement}:{number}",
+        **payload,
+    )
+
+
+def invoice(installation_id: int, agreement: int, number: int) -> NewJob:
+    return _job(
+        "sync.invoice",
+        installation_id,
+        f"invoice:{agreement}:{number}",
+        serial_key=f"invoice:{agreement}:{number}",
+        invoice=number,
+    )
+
+
+def remainders(installation_id: int, agreement: int) -> NewJob:
+    return _job("sync.remainders", installation_id, f"remainders:{agreement}")
+
+
+def reconcile(installation_id: int, agreement: int, number: int) -> NewJob:
+    return _job(
+        "sync.reconcile",
+        installation_id,
+        f"reconcile:{agreement}:{number}",
+        serial_key=f"invoice:{agreement}:{number}",
+        invoice=number,
+    )
+
+
+def document(installation_id: int, agreement: int, number: int) -> NewJob:
+    """An invoice PDF to its claim: below other work (``priority`` -1), at the bulk pace."""
+    return _job(
+        "sync.document",
+        installation_id,
+        f"document:{agreement}:{number}",
+        serial_key=f"invoice:{agreement}:{number}",
+        priority=-1,
+        invoice=number,
+    )
+
+
+def handover(installation_id: int, agreement: int, number: int, *, reason: str) -> NewJob:
+    payload: dict[str, Any] = {"invoice": number}
+    if reason != "policy":
+        payload["reason"] = reason
+    return NewJob(
+        kind="handover.claim",
+        installation_id=installation_id,
+        payload=payload,
+        dedupe_key=f"handover:{agreement}:{number}",
+        serial_key=f"invoice:{agreement}:{number}",
+    )
+
+
+def housekeeping(*, run_at: dt.datetime | None = None) -> NewJob:
+    return NewJob(kind="maintenance.purge", dedupe_key="purge", run_at=run_at)
+
+
+def periodic_jobs(installation_id: int, agreement: int, *, now: dt.datetime) -> list[NewJob]:
+    """The periodic jobs of an onboarded installation, each at its next due time."""
+    return [
+        customers(installation_id, agreement, run_at=now + CUSTOMERS_EVERY),
+        scan(installation_id, agreement, run_at=now + SCAN_EVERY),
+    ]

@@ -1,0 +1,173 @@
+"""A company installed and linked on both simulators, with our app and its worker, for the sync
+engine's tests: real HTTP to both platforms, a real database, jobs run by the real worker in burst.
+
+The app's clock starts on the simulators' shared date (2026-11-23) and moves with them
+(`Company.advance`), never by reading the simulators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from plugin.bootstrap import Services, build_worker
+from plugin.keys import SERVICES
+from plugin.settings import Secret
+from sandbox.clock import SimClock
+from sync.clients.collection import create_account
+from sync.clients.collection_auth import save_created_grant
+from sync.clients.collection_tokens import DatabaseTokenStore
+from sync.clients.collection_types import NewAccount
+from sync.jobs import Job, NewJob
+from sync.store.claims import Claims, StoredClaim
+from sync.store.economic_grants import EconomicGrants
+from sync.store.installations import Installation, Installations
+from tests.fixtures.collection import CollectionSandbox, running_collection_sandbox
+from tests.fixtures.economic import START_DATE, EconomicSandbox, start_economic_sandbox
+from tests.integration import test_api
+from tests.integration.test_api import Bridge
+
+
+@dataclass
+class Company:
+    bridge: Bridge
+    economic: EconomicSandbox
+    collection: CollectionSandbox
+    installation: Installation
+    account_id: str
+
+    @property
+    def services(self) -> Services:
+        return self.bridge.app[SERVICES]
+
+    @property
+    def agreement(self) -> int:
+        return self.installation.agreement_number
+
+    @property
+    def ledger(self) -> Any:
+        """The simulator's own record of the company (to compare against)."""
+        return self.economic.state.companies[self.agreement]
+
+    def platform_claims(self) -> dict[str, Any]:
+        """The collection simulator's claims of the account, by external ref."""
+        return {
+            ref: claim
+            for (account, ref), claim in self.collection.state.claims.items()
+            if account == self.account_id
+        }
+
+    def platform_debtors(self) -> dict[str, Any]:
+        return {
+            ref: debtor
+            for (account, ref), debtor in self.collection.state.debtors.items()
+            if account == self.account_id
+        }
+
+    async def settle(self, *, concurrency: int = 2) -> int:
+        """Run the worker until no job is due; how many runs it made."""
+        worker = build_worker(self.services, concurrency=concurrency)
+        return await worker.run_burst()
+
+    async def enqueue(self, kind: str, dedupe_key: str, **payload: Any) -> int:
+        return await self.services.queue.enqueue(
+            NewJob(
+                kind=kind,
+                installation_id=self.installation.id,
+                payload=payload,
+                dedupe_key=dedupe_key,
+            ),
+            now=self.bridge.clock(),
+        )
+
+    async def job(self, job_id: int) -> Job:
+        found = await self.services.queue.get(job_id)
+        assert found is not None
+        return found
+
+    async def claims(self) -> list[StoredClaim]:
+        return await Claims(self.bridge.db).after(self.installation.id, limit=1_000_000)
+
+    async def set_settings(self, **values: Any) -> None:
+        installation = await Installations(self.bridge.db).get(self.installation.id)
+        assert installation is not None
+        await self.bridge.db.execute(
+            "save_installation_settings",
+            id=installation.id,
+            settings={**installation.settings, **values},
+            now=self.bridge.clock(),
+        )
+
+    async def advance(self, days: int) -> None:
+        """Move the simulators' shared date and the app's clock by ``days``."""
+        await self.economic.clock.advance(days)
+        self.bridge.clock.now += dt.timedelta(days=days)
+
+
+@asynccontextmanager
+async def running_company(
+    database_url: str,
+    *,
+    invoices: int = 120,
+    companies: int = 1,
+    index: int = 0,
+    settings: dict[str, Any] | None = None,
+    app: dict[str, Any] | None = None,
+    **sandbox: Any,
+) -> AsyncIterator[Company]:
+    """``settings``: the company's settings document; ``app``: more of the app's Settings;
+    ``sandbox``: more of the e-conomic simulator's ``create_app`` options."""
+    shared = SimClock(START_DATE)
+    async with (
+        start_economic_sandbox(
+            clock=shared, companies=companies, invoices=invoices, **sandbox
+        ) as economic,
+        running_collection_sandbox(clock=shared) as collection,
+        test_api.run_bridge(
+            database_url,
+            economic_api_url=economic.url,
+            economic_openapi_url=economic.url,
+            economic_app_secret_token=Secret(economic.app_secret_token),
+            economic_app_public_token=Secret(economic.app_public_token),
+            collection_api_url=collection.url,
+            collection_client_id=collection.client_id,
+            collection_client_secret=Secret(collection.client_secret),
+            **(app or {}),
+        ) as bridge,
+    ):
+        services: Services = bridge.app[SERVICES]
+        assert services.cipher is not None
+        agreement = economic.agreement(index)
+        now = bridge.clock()
+        installation = await Installations(bridge.db).activate(
+            agreement_number=agreement, company_name=f"Company {agreement}", now=now
+        )
+        await EconomicGrants(bridge.db, services.cipher).save(
+            installation.id, economic.grant(index), now=now
+        )
+        created = await create_account(
+            services.http,
+            base_url=collection.url,
+            client_id=collection.client_id,
+            client_secret=collection.client_secret,
+            account=NewAccount(
+                name=f"Company {agreement}",
+                country="DK",
+                email=f"bogholder@{agreement}.example",
+                base_currency="DKK",
+                external_ref=f"economic:{agreement}",
+            ),
+            idempotency_key=f"account:{agreement}",
+        )
+        store = DatabaseTokenStore(bridge.db, services.cipher)
+        await save_created_grant(store, installation.id, created, now=now)
+        company = Company(bridge, economic, collection, installation, created.account.id)
+        if settings:
+            await company.set_settings(**settings)
+        found = await Installations(bridge.db).get(installation.id)
+        assert found is not None
+        company.installation = found
+        yield company

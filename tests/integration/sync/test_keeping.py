@@ -1,0 +1,98 @@
+"""Keeping the collection account right after the bootstrap, against both simulators: newly
+overdue invoices, payments the creditor received directly, changed customers, the checksum that
+spares a scan, and the full scan that runs whatever it says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from sync import schedules
+from sync.money import to_decimal
+from tests.integration.sync.support import Company, running_company
+
+_NUMBERS = msgspec.json.Encoder(decimal_format="number")
+
+
+async def bootstrapped(company: Company) -> None:
+    job = await company.services.queue.enqueue(
+        schedules.bootstrap(company.installation.id, company.agreement), now=company.bridge.clock()
+    )
+    await company.settle()
+    assert (await company.job(job)).state == "succeeded"
+
+
+async def control(company: Company, method: str, path: str, body: Any = None) -> Any:
+    """A simulator control call; amounts in ``body`` as Decimals go out as JSON numbers."""
+    data = _NUMBERS.encode(body) if body is not None else None
+    headers = {"Content-Type": "application/json"} if data else {}
+    async with company.services.http.request(
+        method, company.economic.url + path, data=data, headers=headers
+    ) as r:
+        assert r.status < 300, await r.text()
+        return await r.json() if r.content_type.endswith("json") else None
+
+
+async def run(company: Company, job: Any) -> None:
+    job_id = await company.services.queue.enqueue(job, now=company.bridge.clock())
+    await company.settle()
+    found = await company.job(job_id)
+    assert found.state == "succeeded", found.last_error
+
+
+async def test_a_payment_before_handover_lowers_the_claim_and_a_full_payment_withdraws_it(
+    database_url: str,
+) -> None:
+    async with running_company(database_url, invoices=80) as company:
+        await bootstrapped(company)
+        claims = company.platform_claims()
+        ref, claim = next((r, c) for r, c in claims.items() if c.fields["kind"] == "invoice")
+        remaining = claim.fields["remaining_amount"]
+        number = int(ref)
+        ledger_amount = company.ledger.invoices[number].remainder
+        currency = company.ledger.invoices[number].currency
+        assert remaining == ledger_amount
+        # Part of it paid to the creditor directly: the claim follows the ledger.
+        part = remaining // 3
+        await control(
+            company,
+            "POST",
+            f"/_sandbox/invoices/{number}/payments",
+            {"agreement": company.agreement, "amount": to_decimal(part, currency)},
+        )
+        await run(company, schedules.invoice(company.installation.id, company.agreement, number))
+        after = company.platform_claims()[ref].fields["remaining_amount"]
+        assert after == company.ledger.invoices[number].remainder
+        # Paid in full: never handed over, withdrawn on the platform.
+        await control(
+            company,
+            "POST",
+            f"/_sandbox/invoices/{number}/payments",
+            {"agreement": company.agreement, "amount": to_decimal(after, currency)},
+        )
+        await run(company, schedules.invoice(company.installation.id, company.agreement, number))
+        assert company.platform_claims()[ref].state == "closed"
+        stored = {c.invoice_number: c for c in await company.claims()}
+        assert stored[number].state == "withdrawn"
+
+
+async def test_the_daily_scan_is_spared_while_the_checksum_holds(database_url: str) -> None:
+    async with running_company(database_url, invoices=60) as company:
+        await bootstrapped(company)
+        before = len(
+            (await control(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
+                "items"
+            ]
+        )
+        await run(company, schedules.scan(company.installation.id, company.agreement))
+        calls = (await control(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
+            "items"
+        ]
+        # Reference data is cached; the scan reads the checksum alone.
+        assert [c["path"] for c in calls[before:]] == ["/invoices/totals/booked/unpaid/overdue"]
+        await run(company, schedules.scan(company.installation.id, company.agreement, full=True))
+        calls = (await control(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
+            "items"
+        ]
+        assert any(c["path"] == "/invoices/unpaid" for c in calls[before:])
