@@ -140,10 +140,13 @@ class Backfill:
 
     STREAM = "invoices"
 
-    def __init__(self, engine: Engine, ledger: Ledger, progress: Progress) -> None:
+    def __init__(
+        self, engine: Engine, ledger: Ledger, progress: Progress, *, page_size: int = PAGE
+    ) -> None:
         self.engine = engine
         self.ledger = ledger
         self.progress = progress
+        self.page_size = page_size
         self.state = SyncState(engine.db)
         self.installation_id = engine.installation.id
 
@@ -188,7 +191,9 @@ class Backfill:
     async def _invoices(self, point: Checkpoint) -> Checkpoint:
         today = today_in_copenhagen(self.engine.clock())
         while True:
-            page = await self.ledger.invoices_after("unpaid", after=point.after, page_size=PAGE)
+            page = await self.ledger.invoices_after(
+                "unpaid", after=point.after, page_size=self.page_size
+            )
             wanted = [i for i in page.items if is_overdue(i, today=today) or is_open_credit_note(i)]
             records = await self._unlocked(await self.engine.claim_records(wanted))
             after = page.items[-1].booked_invoice_number if page.items else point.after
@@ -232,7 +237,7 @@ class Backfill:
         wanted = await self.engine.claims.customers_with_claims(self.installation_id)
         pushed = await self.engine.customers.pushed_fingerprints(self.installation_id)
         while True:
-            page = await self.ledger.customers_after(after=point.after, page_size=PAGE)
+            page = await self.ledger.customers_after(after=point.after, page_size=self.page_size)
             await self.engine.send_debtors(
                 (c for c in page.items if c.customer_number in wanted), pushed=pushed
             )
@@ -266,7 +271,8 @@ class Backfill:
     async def _finish(self, point: Checkpoint) -> Checkpoint:
         gone = await self.engine.claims.unseen(self.installation_id, scan=point.scan)
         await self.engine.enqueue_reconcile(gone)
-        await queue_missing_documents(self.engine)
+        if self.engine.settings.send_documents:
+            await queue_missing_documents(self.engine)
         now = self.engine.clock()
         for stream in ("invoices", "customers"):
             await self.state.succeeded(self.installation_id, stream, complete=True, now=now)

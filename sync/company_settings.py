@@ -99,6 +99,9 @@ class CompanySettings(_Settings, frozen=True, kw_only=True):
     policy: Policy = Policy()
     channels: tuple[Channel, ...] = DEFAULT_CHANNELS
     auto_book: bool = False
+    # Invoice PDFs go with the claims (one e-conomic call each, within the budget); a company
+    # may keep them back (the debtor then recognises the claim by its lines and totals).
+    send_documents: bool = True
     barred_on_close: bool = False
     retention_days: int | None = None
     webhooks: WebhookSettings = WebhookSettings()

@@ -86,7 +86,8 @@ class Handover:
             await self._withdraw_paid(claim)
             return "paid"
         await self._send_current(claim, mapped.value.claim, mapped.value.remaining_base)
-        if claim.document_at is None:  # the debtor recognises the invoice by its PDF
+        if claim.document_at is None and engine.settings.send_documents:
+            # The debtor recognises the invoice by its PDF.
             await send_document(engine, self.ledger, self.collection, invoice_number)
         return await self._hand_over(claim)
 

@@ -14,17 +14,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin.bootstrap import Services, build_worker
+from plugin.connections import Connections
 from plugin.keys import SERVICES
 from plugin.settings import Secret
 from sandbox.clock import SimClock
-from sync.clients.collection import create_account
+from sync.backfill import reference_data
+from sync.clients.collection import CollectionClient, create_account
 from sync.clients.collection_auth import save_created_grant
 from sync.clients.collection_tokens import DatabaseTokenStore
 from sync.clients.collection_types import NewAccount
+from sync.clients.economic import EconomicClient
+from sync.company_settings import company_settings
+from sync.engine import Engine
 from sync.jobs import Job, NewJob
 from sync.store.claims import Claims, StoredClaim
 from sync.store.economic_grants import EconomicGrants
 from sync.store.installations import Installation, Installations
+from sync.store.sync_state import SyncState
 from tests.fixtures.collection import CollectionSandbox, running_collection_sandbox
 from tests.fixtures.economic import START_DATE, EconomicSandbox, start_economic_sandbox
 from tests.integration import test_api
@@ -101,6 +107,28 @@ class Company:
             now=self.bridge.clock(),
         )
 
+    async def parts(self, *, attempts: int = 2) -> tuple[Engine, EconomicClient, CollectionClient]:
+        """The engine and clients a job of this company gets (few, quick retries)."""
+        installation = await Installations(self.bridge.db).get(self.installation.id)
+        assert installation is not None
+        connections = Connections(self.services)
+        economic = await connections.economic(installation)
+        economic.attempts, economic.backoff, economic.backoff_max = attempts, 0.01, 0.05
+        reference = await reference_data(
+            economic, SyncState(self.bridge.db), installation.id, now=self.bridge.clock()
+        )
+        collection = connections.collection(installation)
+        engine = Engine(
+            self.bridge.db,
+            installation,
+            company_settings(installation.settings),
+            collection=collection,
+            queue=self.services.queue,
+            clock=self.bridge.clock,
+            base_currency=reference.base_currency,
+        )
+        return engine, economic, collection
+
     async def advance(self, days: int) -> None:
         """Move the simulators' shared date and the app's clock by ``days``."""
         await self.economic.clock.advance(days)
@@ -165,8 +193,8 @@ async def running_company(
         store = DatabaseTokenStore(bridge.db, services.cipher)
         await save_created_grant(store, installation.id, created, now=now)
         company = Company(bridge, economic, collection, installation, created.account.id)
-        if settings:
-            await company.set_settings(**settings)
+        # PDFs only where a test is about them: each costs a call and a rendered document.
+        await company.set_settings(**{"send_documents": False, **(settings or {})})
         found = await Installations(bridge.db).get(installation.id)
         assert found is not None
         company.installation = found

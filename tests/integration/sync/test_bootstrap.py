@@ -57,3 +57,48 @@ async def test_bootstrap_sends_exactly_the_overdue_claims_and_their_debtors(
         assert (await company.job(again)).state == "succeeded"
         assert {ref: c.version for ref, c in company.platform_claims().items()} == before
         assert (await collection_writes(company))[writes:] == []
+
+
+async def test_a_ten_thousand_invoice_bootstrap_is_exact_to_the_minor_unit(
+    database_url: str,
+) -> None:
+    """Every claim's remaining equals the ledger's remainder, awkward decimals (1019.99, 0.07,
+    0.29, 1.15, …) and EUR invoices included."""
+    async with running_company(database_url, invoices=10_000) as company:
+        job_id = await company.enqueue("sync.bootstrap", f"bootstrap:{company.agreement}")
+        await company.settle(concurrency=4)
+        job = await company.job(job_id)
+        assert job.state == "succeeded", job.last_error
+        expected = expected_claims(company)
+        platform = company.platform_claims()
+        assert {ref: c.fields["remaining_amount"] for ref, c in platform.items()} == expected
+        currencies = {c.fields["currency"] for c in platform.values()}
+        assert {"DKK", "EUR"} <= currencies
+        ledger = company.ledger.invoices
+        cents = {
+            ledger[int(ref)].remainder % 100
+            for ref in expected
+            if ledger[int(ref)].currency != "ISK"
+        }
+        assert len(cents) > 50, "remainders with all sorts of øre and cents"
+        for ref, claim in platform.items():
+            invoice = ledger[int(ref)]
+            assert claim.fields["gross_amount"] == invoice.gross
+            assert claim.fields["net_amount"] == invoice.net
+            assert claim.fields["vat_amount"] == invoice.vat
+
+
+async def test_invoice_pdfs_follow_their_claims_within_the_budget(database_url: str) -> None:
+    async with running_company(
+        database_url, invoices=40, settings={"send_documents": True}
+    ) as company:
+        job_id = await company.enqueue("sync.bootstrap", f"bootstrap:{company.agreement}")
+        await company.settle()
+        assert (await company.job(job_id)).state == "succeeded"
+        platform = company.platform_claims()
+        invoices = [ref for ref, c in platform.items() if c.fields["kind"] == "invoice"]
+        assert invoices
+        for ref in invoices:
+            document = platform[ref].document
+            assert document is not None and document.startswith(b"%PDF-"), ref
+        assert all(c.document_at is not None for c in await company.claims() if c.kind == "invoice")

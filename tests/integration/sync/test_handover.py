@@ -1,0 +1,156 @@
+"""Handing claims over by policy, against both simulators on both databases: the boundary day of
+``min_days_overdue``, the veto window, an approval in manual mode, and an invoice paid just
+before its handover (never handed over: withdrawn instead)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from sync import schedules
+from sync.money import to_decimal
+from tests.integration.sync.support import Company, running_company
+
+TODAY = dt.date(2026, 11, 23)
+_NUMBERS = msgspec.json.Encoder(decimal_format="number")
+
+
+async def economic(company: Company, method: str, path: str, body: Any = None) -> Any:
+    data = _NUMBERS.encode(body) if body is not None else None
+    headers = {"Content-Type": "application/json"} if data else {}
+    async with company.services.http.request(
+        method, company.economic.url + path, data=data, headers=headers
+    ) as r:
+        assert r.status < 300, await r.text()
+        return await r.json() if r.content_type.endswith("json") else None
+
+
+async def book(company: Company, customer: int, *, due: dt.date, amount: str) -> int:
+    """An invoice booked in the ledger (one line, no VAT); its number."""
+    document = await economic(
+        company,
+        "POST",
+        "/_sandbox/invoices",
+        {
+            "agreement": company.agreement,
+            "customer_number": customer,
+            "currency": "DKK",
+            "date": (due - dt.timedelta(days=14)).isoformat(),
+            "due_date": due.isoformat(),
+            "lines": [
+                {
+                    "description": "Konsulentbistand",
+                    "quantity": 1,
+                    "unit_price": Decimal(amount),
+                    "vat_rate": 0,
+                }
+            ],
+        },
+    )
+    return int(document["bookedInvoiceNumber"])
+
+
+async def bootstrap(company: Company) -> None:
+    job = await company.services.queue.enqueue(
+        schedules.bootstrap(company.installation.id, company.agreement), now=company.bridge.clock()
+    )
+    await company.settle()
+    assert (await company.job(job)).state == "succeeded"
+
+
+def a_customer(company: Company) -> int:
+    """A seeded customer the collector can reach (address and e-mail)."""
+    for number, customer in sorted(company.ledger.customers.items()):
+        if customer.address and customer.email and customer.currency == "DKK":
+            return int(number)
+    raise AssertionError("no reachable customer in the seed")
+
+
+AUTOMATIC = {"mode": "automatic", "min_days_overdue": 10, "min_amount": 0, "notice_days": 0}
+
+
+async def test_automatic_handover_starts_on_the_boundary_day(database_url: str) -> None:
+    async with running_company(
+        database_url, invoices=40, settings={"policy": AUTOMATIC}
+    ) as company:
+        customer = a_customer(company)
+        on_the_day = await book(
+            company, customer, due=TODAY - dt.timedelta(days=10), amount="1019.99"
+        )
+        day_before = await book(company, customer, due=TODAY - dt.timedelta(days=9), amount="0.29")
+        await bootstrap(company)
+        claims = company.platform_claims()
+        assert claims[str(on_the_day)].state == "in_collection"
+        assert claims[str(day_before)].state == "monitoring"
+        ours = {c.invoice_number: c for c in await company.claims()}
+        assert ours[on_the_day].state == "in_collection" and ours[on_the_day].case_id
+        assert ours[day_before].state == "monitoring"
+        # The next day the second one reaches the boundary too.
+        await company.advance(1)
+        await company.services.queue.enqueue(
+            schedules.scan(company.installation.id, company.agreement, full=True),
+            now=company.bridge.clock(),
+        )
+        await company.settle()
+        assert company.platform_claims()[str(day_before)].state == "in_collection"
+
+
+async def test_an_invoice_paid_just_before_its_handover_is_withdrawn_not_handed_over(
+    database_url: str,
+) -> None:
+    policy = {**AUTOMATIC, "notice_days": 3}
+    async with running_company(database_url, invoices=40, settings={"policy": policy}) as company:
+        customer = a_customer(company)
+        number = await book(company, customer, due=TODAY - dt.timedelta(days=20), amount="1.15")
+        await bootstrap(company)
+        ours = {c.invoice_number: c for c in await company.claims()}
+        assert ours[number].state == "scheduled"
+        assert ours[number].handover_on == TODAY + dt.timedelta(days=3)
+        await company.advance(3)
+        # Paid to the creditor on the morning of the handover day, before the job runs.
+        remainder = company.ledger.invoices[number].remainder
+        await economic(
+            company,
+            "POST",
+            f"/_sandbox/invoices/{number}/payments",
+            {"agreement": company.agreement, "amount": to_decimal(remainder, "DKK")},
+        )
+        await company.services.queue.enqueue(
+            schedules.handover(company.installation.id, company.agreement, number, reason="policy"),
+            now=company.bridge.clock(),
+        )
+        await company.settle()
+        platform = company.platform_claims()[str(number)]
+        assert platform.state == "closed" and platform.case_id is None
+        ours = {c.invoice_number: c for c in await company.claims()}
+        assert ours[number].state == "withdrawn"
+
+
+async def test_manual_mode_waits_for_approval_and_an_approval_hands_over(database_url: str) -> None:
+    async with running_company(database_url, invoices=40) as company:
+        customer = a_customer(company)
+        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="150.00")
+        await bootstrap(company)
+        ours = {c.invoice_number: c for c in await company.claims()}
+        assert ours[number].state == "awaiting_approval"
+        assert company.platform_claims()[str(number)].state == "monitoring"
+        await company.services.queue.enqueue(
+            schedules.handover(
+                company.installation.id, company.agreement, number, reason="approved"
+            ),
+            now=company.bridge.clock(),
+        )
+        await company.settle()
+        assert company.platform_claims()[str(number)].state == "in_collection"
+        # Handing over again is a no-op (idempotent), not a problem.
+        again = await company.services.queue.enqueue(
+            schedules.handover(
+                company.installation.id, company.agreement, number, reason="approved"
+            ),
+            now=company.bridge.clock(),
+        )
+        await company.settle()
+        assert (await company.job(again)).state == "succeeded"
