@@ -144,11 +144,13 @@ async def running_company(
     index: int = 0,
     settings: dict[str, Any] | None = None,
     app: dict[str, Any] | None = None,
+    start: dt.date = START_DATE,
     **sandbox: Any,
 ) -> AsyncIterator[Company]:
     """``settings``: the company's settings document; ``app``: more of the app's Settings;
-    ``sandbox``: more of the e-conomic simulator's ``create_app`` options."""
-    shared = SimClock(START_DATE)
+    ``start``: the simulators' date; ``sandbox``: more of the e-conomic simulator's
+    ``create_app`` options."""
+    shared = SimClock(start)
     async with (
         start_economic_sandbox(
             clock=shared, companies=companies, invoices=invoices, **sandbox

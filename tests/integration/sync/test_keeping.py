@@ -4,12 +4,14 @@ spares a scan, and the full scan that runs whatever it says."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
 
 from sync import schedules
 from sync.money import to_decimal
+from sync.store.sync_state import SyncState
 from tests.integration.sync.support import Company, running_company
 
 _NUMBERS = msgspec.json.Encoder(decimal_format="number")
@@ -96,3 +98,41 @@ async def test_the_daily_scan_is_spared_while_the_checksum_holds(database_url: s
             "items"
         ]
         assert any(c["path"] == "/invoices/unpaid" for c in calls[before:])
+
+
+async def test_changed_customers_are_sent_once_equal_timestamps_included(database_url: str) -> None:
+    async with running_company(database_url, invoices=80) as company:
+        await bootstrapped(company)
+        debtors = company.platform_debtors()
+        first, second = sorted(debtors, key=int)[:2]
+        versions = {ref: d.version for ref, d in debtors.items()}
+
+        async def change(ref: str, email: str) -> None:
+            await control(
+                company,
+                "PUT",
+                f"/_sandbox/customers/{ref}",
+                {"agreement": company.agreement, "email": email},
+            )
+
+        await change(first, "betaling@eksempel.dk")
+        await run(company, schedules.customers(company.installation.id, company.agreement))
+        after = company.platform_debtors()
+        assert after[first].fields["email"] == "betaling@eksempel.dk"
+        assert {ref: d.version for ref, d in after.items() if ref != first} == {
+            ref: v for ref, v in versions.items() if ref != first
+        }, "unchanged customers are not sent again"
+        cursor = (
+            await SyncState(company.bridge.db).get(company.installation.id, "customers")
+        ).cursor
+        # A change stamped the same second as the cursor (e-conomic's stamps are whole
+        # seconds) is still read: the filter is ≥ cursor − overlap, never > cursor.
+        await change(second, "faktura@eksempel.dk")
+        stamp = company.ledger.customers[int(second)].last_updated
+        assert cursor is not None and stamp >= dt.datetime.fromisoformat(cursor) - dt.timedelta(
+            seconds=1
+        )
+        await run(company, schedules.customers(company.installation.id, company.agreement))
+        assert company.platform_debtors()[second].fields["email"] == "faktura@eksempel.dk"
+        # Read again by the overlap, the first change costs nothing: its debtor is unchanged.
+        assert company.platform_debtors()[first].version == after[first].version
