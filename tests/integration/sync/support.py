@@ -168,36 +168,48 @@ async def running_company(
             **(app or {}),
         ) as bridge,
     ):
-        services: Services = bridge.app[SERVICES]
-        assert services.cipher is not None
-        agreement = economic.agreement(index)
-        now = bridge.clock()
-        installation = await Installations(bridge.db).activate(
-            agreement_number=agreement, company_name=f"Company {agreement}", now=now
+        yield await install(
+            bridge, economic, collection, economic.agreement(index), settings=settings
         )
-        await EconomicGrants(bridge.db, services.cipher).save(
-            installation.id, economic.grant(index), now=now
-        )
-        created = await create_account(
-            services.http,
-            base_url=collection.url,
-            client_id=collection.client_id,
-            client_secret=collection.client_secret,
-            account=NewAccount(
-                name=f"Company {agreement}",
-                country="DK",
-                email=f"bogholder@{agreement}.example",
-                base_currency="DKK",
-                external_ref=f"economic:{agreement}",
-            ),
-            idempotency_key=f"account:{agreement}",
-        )
-        store = DatabaseTokenStore(bridge.db, services.cipher)
-        await save_created_grant(store, installation.id, created, now=now)
-        company = Company(bridge, economic, collection, installation, created.account.id)
-        # PDFs only where a test is about them: each costs a call and a rendered document.
-        await company.set_settings(**{"send_documents": False, **(settings or {})})
-        found = await Installations(bridge.db).get(installation.id)
-        assert found is not None
-        company.installation = found
-        yield company
+
+
+async def install(
+    bridge: Bridge,
+    economic: EconomicSandbox,
+    collection: CollectionSandbox,
+    agreement: int,
+    *,
+    settings: dict[str, Any] | None = None,
+) -> Company:
+    """``agreement`` installed (its grant stored) and linked to a new collection account."""
+    services: Services = bridge.app[SERVICES]
+    assert services.cipher is not None
+    now = bridge.clock()
+    installation = await Installations(bridge.db).activate(
+        agreement_number=agreement, company_name=f"Company {agreement}", now=now
+    )
+    grant = economic.state.issue_grant(agreement)
+    await EconomicGrants(bridge.db, services.cipher).save(installation.id, grant, now=now)
+    created = await create_account(
+        services.http,
+        base_url=collection.url,
+        client_id=collection.client_id,
+        client_secret=collection.client_secret,
+        account=NewAccount(
+            name=f"Company {agreement}",
+            country="DK",
+            email=f"bogholder@{agreement}.example",
+            base_currency="DKK",
+            external_ref=f"economic:{agreement}",
+        ),
+        idempotency_key=f"account:{agreement}",
+    )
+    store = DatabaseTokenStore(bridge.db, services.cipher)
+    await save_created_grant(store, installation.id, created, now=now)
+    company = Company(bridge, economic, collection, installation, created.account.id)
+    # PDFs only where a test is about them: each costs a call and a rendered document.
+    await company.set_settings(**{"send_documents": False, **(settings or {})})
+    found = await Installations(bridge.db).get(installation.id)
+    assert found is not None
+    company.installation = found
+    return company

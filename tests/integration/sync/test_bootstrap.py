@@ -4,10 +4,11 @@ ledger's remainders, only their customers become debtors, and a second run write
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
-from tests.integration.sync.support import Company, running_company
+from tests.integration.sync.support import Company, install, running_company
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -102,3 +103,59 @@ async def test_invoice_pdfs_follow_their_claims_within_the_budget(database_url: 
             document = platform[ref].document
             assert document is not None and document.startswith(b"%PDF-"), ref
         assert all(c.document_at is not None for c in await company.claims() if c.kind == "invoice")
+
+
+async def test_a_429_storm_is_waited_out_never_hammered(database_url: str) -> None:
+    async with running_company(database_url, invoices=60) as company:
+        async with company.services.http.post(
+            company.economic.url + "/_sandbox/faults",
+            json={"status": 429, "rate": 0.4, "retry_after": 1},
+        ) as r:
+            assert r.status == 200
+        job_id = await company.enqueue("sync.bootstrap", f"bootstrap:{company.agreement}")
+        await company.settle()
+        job = await company.job(job_id)
+        if job.state == "failed":  # every in-call retry refused: the job waits and goes again
+            company.bridge.clock.now = job.run_at
+            await company.settle()
+        assert (await company.job(job_id)).state == "succeeded"
+        assert {
+            ref: c.fields["remaining_amount"] for ref, c in company.platform_claims().items()
+        } == (expected_claims(company))
+        calls = [c for c in company.economic.state.calls if c.agreement == company.agreement]
+        refused = [c for c in calls if c.status == 429]
+        assert refused, "the storm refused some calls"
+        for call in refused:
+            again = [
+                c
+                for c in calls
+                if (c.method, c.path, c.query) == (call.method, call.path, call.query)
+                and c.at > call.at
+            ]
+            if again:
+                waited = (again[0].at - call.at).total_seconds()
+                assert waited >= 1.0, f"{call.path} asked again after {waited:.3f} s"
+
+
+async def test_a_small_company_is_not_kept_waiting_by_a_huge_one(database_url: str) -> None:
+    async with running_company(database_url, invoices=8000) as huge:
+        demo = next(a for a, c in huge.economic.state.companies.items() if c.demo)
+        small = await install(huge.bridge, huge.economic, huge.collection, demo)
+        big_job = await huge.enqueue("sync.bootstrap", f"bootstrap:{huge.agreement}")
+        small_job = await small.enqueue("sync.bootstrap", f"bootstrap:{small.agreement}")
+        finished: list[int] = []
+
+        async def watch() -> None:
+            while len(finished) < 2:
+                for job_id in (big_job, small_job):
+                    if job_id not in finished and (await huge.job(job_id)).state == "succeeded":
+                        finished.append(job_id)
+                await asyncio.sleep(0.005)
+
+        watcher = asyncio.create_task(watch())
+        await huge.settle(concurrency=2)
+        await asyncio.wait_for(watcher, 5)
+        # The huge company's backfill was queued first and runs for long; the small one's ran
+        # beside it (one installation never takes every slot) and was done long before.
+        assert finished == [small_job, big_job]
+        assert small.platform_claims() and huge.platform_claims()
