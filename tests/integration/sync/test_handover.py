@@ -154,3 +154,42 @@ async def test_manual_mode_waits_for_approval_and_an_approval_hands_over(databas
         )
         await company.settle()
         assert (await company.job(again)).state == "succeeded"
+
+
+async def test_money_the_creditor_received_during_collection_is_reported_once(
+    database_url: str,
+) -> None:
+    async with running_company(
+        database_url, invoices=40, settings={"policy": AUTOMATIC}
+    ) as company:
+        customer = a_customer(company)
+        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="1019.99")
+        await bootstrap(company)
+        assert company.platform_claims()[str(number)].state == "in_collection"
+        await economic(
+            company,
+            "POST",
+            f"/_sandbox/invoices/{number}/payments",
+            {"agreement": company.agreement, "amount": Decimal("400.00")},
+        )
+        for _ in range(2):  # the hint delivered twice, then the daily scan: reported once
+            await company.services.queue.enqueue(
+                schedules.invoice(company.installation.id, company.agreement, number),
+                now=company.bridge.clock(),
+            )
+            await company.settle()
+        await company.services.queue.enqueue(
+            schedules.scan(company.installation.id, company.agreement, full=True),
+            now=company.bridge.clock(),
+        )
+        await company.settle()
+        reported = [
+            p["record"]
+            for (account, _), p in company.collection.state.payments.items()
+            if account == company.account_id
+        ]
+        assert [(r["amount"], r["external_id"]) for r in reported] == [
+            (40000, f"ledger:{company.agreement}:{number}:101999")
+        ]
+        ours = {c.invoice_number: c for c in await company.claims()}
+        assert ours[number].remaining == 61999 and ours[number].state == "in_collection"
