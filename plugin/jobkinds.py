@@ -23,6 +23,7 @@ from sync.engine import Engine
 from sync.handover import Handover
 from sync.jobs import NewJob
 from sync.keeping import Keeper
+from sync.retention import purge_expired
 from sync.store.installations import Installation, Installations
 from sync.store.sync_state import SyncState
 from sync.store.usage import ApiUsage
@@ -77,10 +78,12 @@ async def prepare(
 def build_handlers(services: Services) -> dict[str, Handler]:
     async def purge(ctx: JobContext) -> None:
         """Housekeeping: forget finished jobs after two weeks and API buckets after a day;
-        put back any periodic chain that broke; run again tomorrow."""
+        purge the personal data of installations revoked longer than the retention; put back
+        any periodic chain that broke (housekeeping's own included: tomorrow)."""
         now = ctx.now()
         await services.queue.purge(before=now - JOB_RETENTION)
         await ApiUsage(services.db).purge(now)
+        await purge_expired(services.db, now=now, default_days=services.settings.retention_days)
         await ensure_schedules(services)
 
     async def bootstrap(ctx: JobContext) -> None:
@@ -174,9 +177,7 @@ async def ensure_schedules(services: Services) -> int:
     jobs = [schedules.housekeeping(run_at=now + schedules.HOUSEKEEPING_EVERY)]
     installations = await Installations(services.db).list()
     running = [
-        i
-        for i in installations
-        if i.status == "active" and company_settings(i.settings).onboarded
+        i for i in installations if i.status == "active" and company_settings(i.settings).onboarded
     ]
     for installation in running:
         jobs.extend(

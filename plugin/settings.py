@@ -74,6 +74,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Our own ceiling of e-conomic calls per company and rolling 24 h, under e-conomic's 50,000
     # (the same default as sync.clients.economic.DAILY_BUDGET).
     economic_daily_budget: int = 47_500
+    # Personal data of a revoked installation is kept this long, then purged (a company's own
+    # settings may shorten it).
+    retention_days: int = 30
 
     def secret_values(self) -> list[str]:
         """Every configured secret as plain text, for the log filter to mask."""
@@ -198,6 +201,7 @@ def load_settings(environ: Mapping[str, str], *, require: tuple[str, ...] = ()) 
         ("SHUTDOWN_GRACE_SECONDS", float, 0.0),
         ("WORKER_POLL_SECONDS", float, 0.01),
         ("ECONOMIC_DAILY_BUDGET", int, 1),
+        ("RETENTION_DAYS", int, 1),
     ):
         if (raw := get(name)) is not None:
             values[name.lower()] = _number(name, raw, kind, minimum)
