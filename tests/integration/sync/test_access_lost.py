@@ -42,3 +42,27 @@ async def test_a_revoked_grant_stops_every_job_within_three_calls(database_url: 
         assert waiting and all(j.state == "parked" for j in waiting), {j.state for j in waiting}
         problems = await Problems(company.bridge.db).open(company.installation.id)
         assert [p.code for p in problems if p.category == "auth_lost"] == ["economic_auth_lost"]
+
+
+async def test_a_collection_link_revoked_by_the_owner_parks_the_work_and_says_so(
+    database_url: str,
+) -> None:
+    async with running_company(database_url, invoices=60) as company:
+        queue, now = company.services.queue, company.bridge.clock()
+        await company.collection.control("POST", f"/_sandbox/accounts/{company.account_id}/revoke")
+        job = await queue.enqueue(
+            schedules.bootstrap(company.installation.id, company.agreement), now=now
+        )
+        await company.settle()
+        assert (await company.job(job)).state == "parked"
+        installation = await Installations(company.bridge.db).get(company.installation.id)
+        assert installation is not None
+        assert installation.status == "active" and installation.collection_state == "lost"
+        problems = await Problems(company.bridge.db).open(company.installation.id)
+        assert [p.code for p in problems if p.category == "auth_lost"] == ["collection_auth_lost"]
+        # Work queued later meets the lost link before any call and parks too.
+        hint = await queue.enqueue(
+            schedules.invoice(company.installation.id, company.agreement, 10001), now=now
+        )
+        await company.settle()
+        assert (await company.job(hint)).state == "parked"
