@@ -1,5 +1,5 @@
-"""The ``collectbridge`` command: serve, worker, migrate, jobs, users, tokens, disconnect, sandbox,
-demo.
+"""The ``collectbridge`` command: serve, worker, migrate, jobs, users, tokens, disconnect, resync,
+onboard, sandbox, demo.
 
 Help texts are plain text (argparse prints them as written) and every option shows its default.
 """
@@ -55,7 +55,7 @@ async def serve(app: web.Application, host: str, port: int, public_url: str) -> 
 
     from plugin.sandbox_cli import stop_requested
 
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=logs.masked_access_logger())
     await runner.setup()  # opens and migrates the database: its errors surface here
     try:
         await web.TCPSite(runner, host, port).start()
@@ -110,6 +110,18 @@ def cmd_disconnect(args: argparse.Namespace) -> int:
     from plugin.installations_cli import run_disconnect
 
     return asyncio.run(run_disconnect(_settings(), args.agreement))
+
+
+def cmd_resync(args: argparse.Namespace) -> int:
+    from plugin.sync_cli import run_resync
+
+    return asyncio.run(run_resync(_settings(), args.agreement, args.scope))
+
+
+def cmd_onboard(args: argparse.Namespace) -> int:
+    from plugin.onboarding_cli import run_onboard
+
+    return asyncio.run(run_onboard(_settings(), args.agreement, defaults=args.defaults))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -249,6 +261,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     disconnect.add_argument("agreement", type=int, help="the company's agreement number")
     disconnect.set_defaults(func=cmd_disconnect)
+
+    onboard = command(
+        sub, "onboard", "onboard a company: collection account, journal, accounts, webhooks"
+    )
+    onboard.add_argument("agreement", type=int, help="the company's agreement number")
+    onboard.add_argument(
+        "--defaults",
+        action="store_true",
+        help="onboard with every default and print the bootstrap job id (without it: print "
+        "what the defaults would be, change nothing, exit 2)",
+    )
+    onboard.set_defaults(func=cmd_onboard)
+
+    resync = command(sub, "resync", "sync a company again: queue the job and print its id")
+    resync.add_argument("agreement", type=int, help="the company's agreement number")
+    resync.add_argument(
+        "--scope",
+        default="all",
+        help="all (the bootstrap), customers, invoices (a full scan), events, or invoice:N "
+        "(one invoice)",
+    )
+    resync.set_defaults(func=cmd_resync)
 
     sandbox = command(sub, "sandbox", "run both platform simulators")
     sandbox.add_argument("--host", default="127.0.0.1", help="address both simulators listen on")

@@ -5,28 +5,70 @@ and any ``extra=`` fields. As a second line of defence every record passes `sync
 the one redaction also used for stored and printed errors: the configured secrets (remembered
 here, at set-up) and every installation's secrets the process has loaded since are masked, so a
 secret that slipped into an exception text still never reaches the log.
+
+The access log is on (at INFO, through the same handler). `collectbridge serve` writes it with
+`masked_access_logger`: an e-conomic webhook path carries the installation's URL secret, and
+is logged as ``/webhooks/economic/<key>/***/invoice?number=1`` (`mask_url_secrets`), whether
+or not the secret is one this process knows. Every other record is masked the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import re
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+if TYPE_CHECKING:
+    from aiohttp.abc import AbstractAccessLogger
+    from aiohttp.web_request import BaseRequest
+    from aiohttp.web_response import StreamResponse
+
 from sync import logcontext
 from sync.redaction import remember_secrets, scrub
+
+# The segment after the installation key of an e-conomic webhook path is its URL secret.
+_URL_SECRET = re.compile(r"(/webhooks/economic/[^/?#\s\"]*/)[^/?#\s\"]+")
+URL_SECRET_MASK = "***"  # noqa: S105 - the mask, not a secret
+
+
+def mask_url_secrets(text: str) -> str:
+    """``text`` with the URL secret of every e-conomic webhook path in it masked."""
+    return _URL_SECRET.sub(rf"\g<1>{URL_SECRET_MASK}", text)
+
+
+@functools.cache
+def masked_access_logger() -> type[AbstractAccessLogger]:
+    """aiohttp's access logger (same format, same fields) with e-conomic URL secrets masked in
+    every value it writes: the request line, and headers such as ``Referer`` that may repeat
+    it. Built on first use, so that commands which serve nothing never import aiohttp."""
+    from aiohttp.web_log import AccessLogger
+
+    class MaskedAccessLogger(AccessLogger):
+        def _format_line(
+            self, request: BaseRequest, response: StreamResponse, time: float
+        ) -> Iterable[tuple[str | tuple[str, str], str]]:
+            return [
+                (key, mask_url_secrets(value) if isinstance(value, str) else value)
+                for key, value in super()._format_line(request, response, time)
+            ]
+
+    return MaskedAccessLogger
+
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
 class ContextFilter(logging.Filter):
-    """Adds the job context and scrubs secret values from the message, its arguments, the
-    traceback and every ``extra=`` field. ``secrets`` (the configured ones) are remembered for
-    `scrub`; secrets remembered later, as installations' tokens are loaded, are masked too."""
+    """Adds the job context and scrubs secret values (and e-conomic URL secrets) from the
+    message, its arguments, the traceback and every ``extra=`` field. ``secrets`` (the
+    configured ones) are remembered for `scrub`; secrets remembered later, as installations'
+    tokens are loaded, are masked too."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
@@ -36,19 +78,23 @@ class ContextFilter(logging.Filter):
         for key, value in logcontext.current().items():
             if not hasattr(record, key):
                 setattr(record, key, value)
-        record.msg = scrub(record.getMessage())
+        record.msg = _clean(record.getMessage())
         record.args = None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = _clean(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         elif record.exc_text:
-            record.exc_text = scrub(record.exc_text)
+            record.exc_text = _clean(record.exc_text)
         if record.stack_info:
-            record.stack_info = scrub(record.stack_info)
+            record.stack_info = _clean(record.stack_info)
         for key, value in _extras(record).items():
             if not isinstance(value, int | float | bool | None):
-                setattr(record, key, scrub(str(value)))
+                setattr(record, key, _clean(str(value)))
         return True
+
+
+def _clean(text: str) -> str:
+    return mask_url_secrets(scrub(text))
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -90,4 +136,3 @@ def configure(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

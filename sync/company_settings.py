@@ -17,7 +17,7 @@ older reader; a missing key takes its default. The document:
          "economic": {"mode": "mixed",
                       "subscriptions": {"INVOICE_BOOKED": "api", "CUSTOMER_CREATED": "legacy", …},
                       "subscription_ids": {"INVOICE_BOOKED": "8f0c…"}},
-         "collection": {"state": "ok", "endpoint_id": "we_…"}}}
+         "collection": {"state": "ok", "endpoint_id": "we_…", "account_id": "acc_…"}}}
 
 ``webhooks`` is what onboarding registered (`plugin.onboarding`): per e-conomic event type
 whether the Webhooks API delivers it (``api``, with the subscription's id) or the customer must
@@ -84,6 +84,7 @@ class EconomicWebhookSettings(_Settings, frozen=True, kw_only=True):
 class CollectionWebhookSettings(_Settings, frozen=True, kw_only=True):
     state: Literal["none", "ok", "lost"] = "none"
     endpoint_id: str | None = None
+    account_id: str | None = None  # the collection account the endpoint belongs to
 
 
 class WebhookSettings(_Settings, frozen=True, kw_only=True):

@@ -7,6 +7,9 @@
     shapes.py         the JSON shapes answered
     installations.py  GET /installations, GET /installations/{agreement}
     lifecycle.py      POST /installations/{agreement}/pause, …/resume, …/disconnect
+    onboarding.py     PUT /installations/{agreement}/onboarding
+    claims.py         …/claims and their actions, …/policy, …/problems
+    jobs.py           POST …/resync, GET /jobs/{job_id}, POST /jobs/{job_id}/retry
 
 A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from plugin.api import installations, lifecycle
+from plugin.api import claims, installations, jobs, lifecycle, onboarding
 from plugin.api.registry import Api
 
 
@@ -23,6 +26,9 @@ def build_api() -> Api:
     api = Api()
     installations.add_routes(api)
     lifecycle.add_routes(api)
+    onboarding.add_routes(api)
+    claims.add_routes(api)
+    jobs.add_routes(api)
     return api
 
 

@@ -8,8 +8,11 @@ one that does not exist (`plugin.api.auth`). `installation_view` maps what the s
   installation's ``settings["onboarding"]``;
 - ``economic.state`` is ``lost`` while the installation is ``revoked`` or ``deleted`` (we hold
   no e-conomic access we use then), else ``ok``;
-- webhooks: nothing is registered yet, so ``mode`` is ``none`` with no subscriptions, and the
-  legacy URLs are ``null`` for admins and left out for everyone else;
+- webhooks: what onboarding registered (``settings["webhooks"]``, `sync.company_settings`):
+  the e-conomic ``mode`` and the delivery of each event type (``none`` and ``{}`` before
+  onboarding); the legacy URLs, with their secret, for admins only (`legacy_urls_for`: null
+  while the Webhooks API delivers everything) and left out for everyone else; the collection
+  endpoint's ``state`` (``lost`` with the collection link);
 - streams: the last success of each sync stream and the seconds since (null: never);
 - budget: e-conomic calls of the rolling 24 hours against COLLECTBRIDGE_ECONOMIC_DAILY_BUDGET.
 """
@@ -17,8 +20,9 @@ one that does not exist (`plugin.api.auth`). `installation_view` maps what the s
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
 from aiohttp import web
 from msgspec import UNSET
 
@@ -26,15 +30,29 @@ from plugin.api import shapes
 from plugin.api.auth import Caller, Member
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, reply
-from plugin.keys import CLOCK, DATABASE, SETTINGS
+from plugin.keys import CLOCK, DATABASE, SERVICES, SETTINGS
+from plugin.onboarding.webhook_urls import economic_webhook_urls
+from plugin.roles import allows
+from sync.company_settings import WebhookSettings
 from sync.store.installations import Installation
 from sync.store.overviews import InstallationOverview, Overviews
+from sync.store.users import Role
+from sync.store.webhook_secrets import WebhookSecrets
+
+if TYPE_CHECKING:
+    from plugin.bootstrap import Services
 
 
 def installation_view(
-    overview: InstallationOverview, *, now: dt.datetime, budget_limit: int
+    overview: InstallationOverview,
+    *,
+    now: dt.datetime,
+    budget_limit: int,
+    legacy_urls: shapes.LegacyUrls | None = None,
 ) -> shapes.Installation:
+    """``legacy_urls``: shown to an admin (`legacy_urls_for` decides whether there are any)."""
     installation = overview.installation
+    hooks = webhook_settings(installation.settings)
     return shapes.Installation(
         agreement_number=installation.agreement_number,
         company_name=installation.company_name,
@@ -46,14 +64,19 @@ def installation_view(
         ),
         webhooks=shapes.Webhooks(
             economic=shapes.EconomicWebhooks(
-                mode="none",
-                subscriptions={},
-                legacy_urls=None if overview.role == "admin" else UNSET,
+                mode=hooks.economic.mode,
+                subscriptions=dict(hooks.economic.subscriptions),
+                legacy_urls=legacy_urls if overview.role == "admin" else UNSET,
                 last_received=shapes.WebhookTopics(
                     **{topic: _utc(at) for topic, at in overview.last_received.items()}
                 ),
             ),
-            collection=shapes.CollectionWebhooks(state="none"),
+            collection=shapes.CollectionWebhooks(
+                # an endpoint of a grant the platform no longer accepts delivers nothing to us
+                state="lost"
+                if hooks.collection.state == "ok" and installation.collection_state == "lost"
+                else hooks.collection.state
+            ),
         ),
         streams=shapes.Streams(
             **{
@@ -62,6 +85,43 @@ def installation_view(
             }
         ),
         budget=shapes.Budget(used_24h=overview.economic_calls_24h, limit=budget_limit),
+    )
+
+
+def webhook_settings(settings: dict[str, Any]) -> WebhookSettings:
+    """What onboarding registered; nothing (the defaults) when the stored part is unreadable."""
+    try:
+        return msgspec.convert(settings.get("webhooks") or {}, WebhookSettings, strict=False)
+    except msgspec.ValidationError:
+        return WebhookSettings()
+
+
+async def legacy_urls_for(
+    services: Services, installation: Installation, role: Role
+) -> shapes.LegacyUrls | None:
+    """The legacy webhook URLs, secret included, for an admin of an installation some of whose
+    event types the Webhooks API does not deliver (mode ``legacy`` or ``mixed``); else None."""
+    mode = webhook_settings(installation.settings).economic.mode
+    if not allows(role, "admin") or mode not in ("legacy", "mixed") or services.cipher is None:
+        return None
+    secret = await WebhookSecrets(services.db, services.cipher).stored_url_secret(installation.id)
+    if secret is None:
+        return None
+    public, key = services.settings.public_url, installation.installation_key
+    return shapes.LegacyUrls(**economic_webhook_urls(public, key, secret))
+
+
+async def view_for(
+    request: web.Request, user_id: int, installation: Installation, role: Role
+) -> shapes.Installation:
+    """The installation as ``GET …/{agreement}`` answers it to this member."""
+    now = request.app[CLOCK]()
+    overview = await Overviews(request.app[DATABASE]).one(user_id, installation, role, now=now)
+    return installation_view(
+        overview,
+        now=now,
+        budget_limit=request.app[SETTINGS].economic_daily_budget,
+        legacy_urls=await legacy_urls_for(request.app[SERVICES], installation, role),
     )
 
 
@@ -93,7 +153,16 @@ async def list_installations(request: web.Request, caller: Caller) -> web.Respon
         caller.user.id, after=page.after, limit=page.limit, now=now
     )
     limit = request.app[SETTINGS].economic_daily_budget
-    items = [installation_view(o, now=now, budget_limit=limit) for o in overviews]
+    services = request.app[SERVICES]
+    items = [
+        installation_view(
+            o,
+            now=now,
+            budget_limit=limit,
+            legacy_urls=await legacy_urls_for(services, o.installation, o.role),
+        )
+        for o in overviews
+    ]
     return reply(
         shapes.InstallationList(
             items=items,
@@ -103,12 +172,7 @@ async def list_installations(request: web.Request, caller: Caller) -> web.Respon
 
 
 async def show_installation(request: web.Request, member: Member) -> web.Response:
-    now = request.app[CLOCK]()
-    overview = await Overviews(request.app[DATABASE]).one(
-        member.caller.user.id, member.installation, member.role, now=now
-    )
-    limit = request.app[SETTINGS].economic_daily_budget
-    return reply(installation_view(overview, now=now, budget_limit=limit))
+    return reply(await view_for(request, member.caller.user.id, member.installation, member.role))
 
 
 def add_routes(api: Api) -> None:

@@ -15,12 +15,11 @@ from aiohttp import web
 from plugin.api import shapes
 from plugin.api.auth import Member
 from plugin.api.errors import Conflict
-from plugin.api.installations import installation_view
+from plugin.api.installations import view_for
 from plugin.api.registry import Api, reply
-from plugin.keys import CLOCK, DATABASE, SERVICES, SETTINGS
+from plugin.keys import SERVICES
 from plugin.lifecycle import InvalidState, Lifecycle
 from sync.store.installations import Installation
-from sync.store.overviews import Overviews
 
 Act = Callable[[Lifecycle, Installation, str], Awaitable[Installation]]
 
@@ -32,12 +31,7 @@ async def _acting(request: web.Request, member: Member, act: Act) -> web.Respons
         )
     except InvalidState as exc:
         raise Conflict(exc.code, exc.message) from exc
-    now = request.app[CLOCK]()
-    overview = await Overviews(request.app[DATABASE]).one(
-        member.caller.user.id, after, member.role, now=now
-    )
-    limit = request.app[SETTINGS].economic_daily_budget
-    return reply(installation_view(overview, now=now, budget_limit=limit))
+    return reply(await view_for(request, member.caller.user.id, after, member.role))
 
 
 async def pause_installation(request: web.Request, member: Member) -> web.Response:

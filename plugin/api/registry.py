@@ -76,6 +76,12 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     """The Struct type answered with 200, or None for a free-form JSON object."""
     conflicts: bool = False
     """Whether the route may answer 409 ``invalid_state``."""
+    body: Any = None
+    """The Struct type of the route's JSON request body (None: it takes none)."""
+    alternatives: tuple[Any, ...] = ()
+    """Other Struct types its 200 may answer with, beside ``response``."""
+    conflict: Any = None
+    """A Struct type its 409 may answer with, beside the plain Problem."""
 
 
 def reply(value: Any, *, status: int = 200) -> web.Response:
@@ -143,9 +149,13 @@ class Api:
         response: Any,
         params: Sequence[Param] = (),
         conflicts: bool = False,
+        body: Any = None,
+        alternatives: Sequence[Any] = (),
+        conflict: Any = None,
     ) -> None:
         """A route about the company of ``{agreement}``, for its members of ``role`` or above;
-        ``conflicts``: it may answer 409 (an action the state forbids)."""
+        ``conflicts``: it may answer 409 (an action the state forbids); ``body``, the type of
+        its JSON body; ``alternatives`` and ``conflict``: more shapes of its 200 and its 409."""
         if "{agreement}" not in path:
             raise ValueError(f"{path} names no company: add it with caller_route")
 
@@ -165,7 +175,10 @@ class Api:
                 role=role,
                 params=(AGREEMENT, *params),
                 response=response,
-                conflicts=conflicts,
+                conflicts=conflicts or conflict is not None,
+                body=body,
+                alternatives=tuple(alternatives),
+                conflict=conflict,
             )
         )
 
@@ -185,7 +198,8 @@ class Api:
         app.middlewares.append(problems_middleware)
 
     def openapi(self, public_url: str) -> dict[str, Any]:
-        answered = (r.response for r in self.routes if r.response is not None)
+        shapes = [(r.response, *r.alternatives, r.body, r.conflict) for r in self.routes]
+        answered = (t for route_shapes in shapes for t in route_shapes if t is not None)
         types = list(dict.fromkeys([Problem, *answered]))  # in the order routes were added
         refs, schemas = msgspec.json.schema_components(types, ref_template=_SCHEMA_REF)
         ref_of = dict(zip(types, refs, strict=True))
@@ -221,13 +235,18 @@ class Api:
 
 def _operation(route: Route, ref_of: dict[Any, dict[str, Any]]) -> dict[str, Any]:
     schema = ref_of[route.response] if route.response is not None else {"type": "object"}
+    if route.alternatives:
+        schema = {"anyOf": [schema, *(ref_of[t] for t in route.alternatives)]}
     responses: dict[str, Any] = {
         "200": {"description": "OK", "content": {"application/json": {"schema": schema}}}
     }
     for status in _problem_statuses(route):
+        problem = ref_of[Problem]
+        if status == 409 and route.conflict is not None:
+            problem = {"anyOf": [problem, ref_of[route.conflict]]}
         responses[str(status)] = {
             "description": _PROBLEMS[status],
-            "content": {"application/problem+json": {"schema": ref_of[Problem]}},
+            "content": {"application/problem+json": {"schema": problem}},
         }
     operation: dict[str, Any] = {
         "operationId": route.handler.__name__,
@@ -244,6 +263,11 @@ def _operation(route: Route, ref_of: dict[Any, dict[str, Any]]) -> dict[str, Any
         ],
         "responses": responses,
     }
+    if route.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": ref_of[route.body]}},
+        }
     if route.access == "public":
         operation["security"] = []
     elif route.role is not None:
@@ -261,7 +285,7 @@ def _problem_statuses(route: Route) -> list[int]:
         statuses.append(404)
     if route.conflicts:
         statuses.append(409)
-    if any(p.location == "query" for p in route.params):
+    if route.body is not None or any(p.location == "query" for p in route.params):
         statuses.append(422)
     return statuses
 

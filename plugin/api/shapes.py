@@ -99,3 +99,165 @@ class InstallationList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[Installation]
     next_cursor: str | UnsetType = UNSET
     """Left out on the last page."""
+
+
+# -- the sync engine: claims, policy, problems, jobs -----------------------------------------
+
+Day = Annotated[dt.date, msgspec.Meta(description="A calendar day, YYYY-MM-DD")]
+
+
+class ClaimView(msgspec.Struct, frozen=True, kw_only=True):
+    """An overdue invoice (or open credit note) as the sync engine keeps it."""
+
+    invoice_number: int
+    customer_number: int
+    kind: Literal["invoice", "credit_note"]
+    state: Literal[
+        "monitoring",
+        "awaiting_approval",
+        "scheduled",
+        "held",
+        "in_collection",
+        "closed",
+        "withdrawn",
+    ]
+    currency: str
+    remaining: int
+    """Minor units of ``currency`` (by its ISO 4217 exponent)."""
+    due_date: Day
+    handover_on: Day | None
+    """The day it goes (or went) to collection; null while none is planned."""
+    held: bool
+    disputed: bool
+    case_id: str | None
+    """The collection case, once handed over."""
+
+
+class ClaimList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ClaimView]
+    next_cursor: str | UnsetType = UNSET
+    """Left out on the last page."""
+
+
+class Approval(msgspec.Struct, frozen=True, kw_only=True):
+    """An approved claim (202): its handover is the job ``job_id``; ``claim`` stays in its
+    state until that job has handed it over."""
+
+    job_id: int
+    claim: ClaimView
+
+
+class PolicyView(msgspec.Struct, frozen=True, kw_only=True):
+    mode: Literal["manual", "automatic"]
+    min_days_overdue: int
+    min_amount: int
+    """Minor units of the base currency, compared with the remaining amount."""
+    exclude_customer_groups: list[int]
+    start_step: Literal["reminder_1", "collection_notice"]
+    notice_days: int
+
+
+class ProblemView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    category: Literal["missing_data", "rejected_by_collector", "ledger_refused", "auth_lost", "bug"]
+    code: str
+    subject: str
+    """What it is about, e.g. ``customer:42`` or ``invoice:1001``."""
+    message: str
+    occurrences: int
+    first_seen_at: Timestamp
+    last_seen_at: Timestamp
+
+
+class ProblemList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ProblemView]
+
+
+class JobAccepted(msgspec.Struct, frozen=True, kw_only=True):
+    """Answered 202: the job that does it (a twin still waiting, when there was one)."""
+
+    job_id: int
+
+
+class Progress(msgspec.Struct, frozen=True, kw_only=True):
+    done: int
+    total: int | None
+    """Null until known."""
+
+
+class JobView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    kind: str
+    state: Literal["queued", "running", "succeeded", "failed", "parked", "dead"]
+    progress: Progress
+    installation: int
+    """The company's agreement number."""
+    attempts: int
+    last_error: str | None
+    """With every known secret masked."""
+    error_code: str | None
+    run_at: Timestamp
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+
+
+class OnboardingNote(msgspec.Struct, frozen=True, kw_only=True):
+    """Something onboarding could not settle by itself (a journal to create, an account to
+    pick): what a person should do."""
+
+    code: str
+    message: str
+
+
+class OnboardedInstallation(Installation, frozen=True, kw_only=True):
+    """The installation after onboarding, with the bootstrap it started (or the one running)."""
+
+    bootstrap_job_id: int
+    notes: list[OnboardingNote] = msgspec.field(default_factory=list)
+
+
+class AuthorizeRedirect(msgspec.Struct, frozen=True, kw_only=True):
+    """Where to send the person: the collection platform's consent page (link an account)."""
+
+    authorize_url: str
+
+
+class AccountExistsProblem(msgspec.Struct, frozen=True, kw_only=True):
+    """409 ``account_exists``: the company has a collection account already; link it."""
+
+    status: int
+    code: str
+    detail: str
+    authorize_url: str
+
+
+class PolicyChange(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The body of ``PUT …/policy``: the whole policy, fields left out taking these defaults."""
+
+    mode: Literal["manual", "automatic"] = "manual"
+    min_days_overdue: Annotated[int, msgspec.Meta(ge=1, le=1095)] = 10
+    min_amount: Annotated[int, msgspec.Meta(ge=0)] = 10_000
+    exclude_customer_groups: list[Annotated[int, msgspec.Meta(ge=1)]] = msgspec.field(
+        default_factory=list
+    )
+    start_step: Literal["reminder_1", "collection_notice"] = "reminder_1"
+    notice_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
+
+
+class ResyncRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The body of ``POST …/resync``."""
+
+    scope: Annotated[
+        str,
+        msgspec.Meta(
+            pattern="^(all|customers|invoices|events|invoice:[1-9][0-9]*)$",
+            description="all, customers, invoices, events, or invoice:<n>",
+        ),
+    ] = "all"
+
+
+class WithdrawRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The optional body of ``POST …/claims/{invoice}/withdraw``: why, as the collector is told."""
+
+    reason: Literal["sent_in_error", "disputed", "paid_to_creditor", "credited"] = "sent_in_error"

@@ -104,3 +104,12 @@ class Installations:
             now=now,
         )
         return count == 1
+
+    async def save_settings(
+        self, installation_id: int, settings: dict[str, Any], *, now: dt.datetime
+    ) -> None:
+        """Replace the settings document; the caller merged it with the one it read, keeping
+        keys it does not know (`sync.company_settings`)."""
+        await self.db.execute(
+            "save_installation_settings", id=installation_id, settings=settings, now=now
+        )

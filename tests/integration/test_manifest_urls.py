@@ -39,7 +39,6 @@ PLANNED = {
     "?daybook=[DAYBOOKNO]&from=[FROMSERIALNO]&to=[TOSERIALNO]": "planned, issue 11",
     "{public}/webhooks/collection/{installation_key}": "planned, issue 11",
     "{public}/settings": "planned, issue 13 (settings pages)",
-    "{public}/install/collection/callback": "planned, issue 9 item 2 (link a collection account)",
 }
 
 # Sample values shaped like the real ones: keys and secrets are `secrets.token_urlsafe(16)`.
