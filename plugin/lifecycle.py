@@ -18,8 +18,9 @@ Resume unparks every parked job of the installation: a job parked for a lost col
 runs again, meets the lost link at once (no call is made) and parks again.
 
 A running job is not stopped by any of these: it ends its current run (stopping it needs the
-worker, which is not changed here). Disconnect deletes no webhook subscriptions: none are
-registered with either platform yet (onboarding's webhook step is still to come).
+worker, which is not changed here). Disconnect also deletes the webhook subscriptions
+onboarding registered on both sides (the e-conomic Webhooks API ones and the collection
+endpoint), before it revokes the collection grant.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 
+from plugin.connections import Connections
 from sync.clients.collection_auth import TokenKeeper
 from sync.clients.collection_tokens import DatabaseTokenStore
 from sync.clients.economic_wire import PLATFORM as ECONOMIC
+from sync.company_settings import company_settings
 from sync.errors import AuthLostError, SyncError
 from sync.jobs import Job
 from sync.store.audit import AuditLog
@@ -118,6 +121,15 @@ class Lifecycle:
         now = self.services.clock()
         moved = await self._move(installation, "disconnect", actor=actor, now=now)
         await self.queue.park_installation(installation.id, now=now)
+        removed = await self._delete_subscriptions(installation)
+        if removed:
+            await AuditLog(self.db).record(
+                installation_id=installation.id,
+                actor=actor,
+                action="installation.webhooks_deleted",
+                at=self.services.clock(),
+                detail=removed,
+            )
         grant = await self._revoke_collection_grant(installation)
         if grant != "not_linked":
             await AuditLog(self.db).record(
@@ -201,6 +213,33 @@ class Lifecycle:
         found = await Installations(self.db).get(installation.id)
         assert found is not None  # installations are never deleted (personal data is purged)
         return found
+
+    async def _delete_subscriptions(self, installation: Installation) -> dict[str, Any]:
+        """Our webhook subscriptions on both sides, deleted (before the collection grant is
+        revoked: deleting the endpoint needs it). Each one that could not be deleted is logged
+        and left for the platform (e-conomic stops delivering to a revoked app; the collection
+        platform disables an endpoint that keeps failing)."""
+        hooks = company_settings(installation.settings).webhooks
+        connections = Connections(self.services)
+        done: dict[str, Any] = {}
+        if hooks.economic.subscription_ids:
+            try:
+                economic = await connections.economic(installation)
+                for webhook_id in sorted(hooks.economic.subscription_ids.values()):
+                    await economic.delete_webhook(
+                        webhook_id, idempotency_key=f"unwebhook:{installation.id}:{webhook_id}"
+                    )
+                done["economic"] = sorted(hooks.economic.subscription_ids)
+            except (SyncError, aiohttp.ClientError) as exc:
+                log.warning("e-conomic webhooks not deleted: %s", type(exc).__name__)
+        endpoint = hooks.collection.endpoint_id
+        if endpoint and installation.collection_state == "ok":
+            try:
+                await connections.collection(installation).delete_webhook_endpoint(endpoint)
+                done["collection"] = endpoint
+            except (SyncError, aiohttp.ClientError) as exc:
+                log.warning("collection webhook endpoint not deleted: %s", type(exc).__name__)
+        return done
 
     async def _revoke_collection_grant(self, installation: Installation) -> GrantOutcome:
         if installation.collection_state != "ok":

@@ -49,6 +49,7 @@ from plugin.onboarding.webhook_urls import (
     economic_webhook_urls,
 )
 from plugin.onboarding.webhooks import ensure_collection_endpoint, subscribe_economic
+from sync import schedules
 from sync.clients.economic import EconomicClient
 from sync.company_settings import WebhookSettings, company_settings
 from sync.errors import (
@@ -58,7 +59,6 @@ from sync.errors import (
     SyncError,
     TransientError,
 )
-from sync.jobs import NewJob
 from sync.store.audit import AuditLog
 from sync.store.installations import Installation, Installations
 from sync.store.leases import Leases
@@ -323,9 +323,5 @@ async def _bootstrap(
         found = await services.queue.get(previous)
         if found is not None and found.state in STILL_GOING:
             return previous
-    job = NewJob(
-        kind=BOOTSTRAP,
-        installation_id=installation.id,
-        dedupe_key=f"bootstrap:{installation.agreement_number}",
-    )
+    job = schedules.bootstrap(installation.id, installation.agreement_number)
     return await services.queue.enqueue(job, now=now)

@@ -765,3 +765,20 @@ async def test_the_page_never_shows_the_legacy_urls_below_admin(bridge: Bridge) 
                 page = await r.text()
         assert r.status == 200 and 'data-state="done"' in page
         assert secret not in page and 'id="legacy-urls"' not in page
+
+
+async def test_disconnect_deletes_our_subscriptions_and_revokes_the_collection_grant(
+    bridge: Bridge,
+) -> None:
+    answer = await bridge.onboard({"collection": {"mode": "create"}, "journal_number": None})
+    assert answer.status == 200, answer
+    company = bridge.company()
+    assert set(company.webhook_subscriptions) == set(EVENT_TYPES)
+    assert [e for e in bridge.collection.state.endpoints.values() if not e.deleted]
+    path = f"/api/v1/installations/{bridge.agreement}/disconnect"
+    gone = await bridge.call("POST", path)
+    assert gone.status == 200 and gone.body["status"] == "revoked", gone
+    assert company.webhook_subscriptions == {}
+    assert [e for e in bridge.collection.state.endpoints.values() if not e.deleted] == []
+    assert all(g.revoked for g in bridge.collection.state.grants.values())
+    assert "installation.webhooks_deleted" in await bridge.actions()
