@@ -296,7 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo = command(sub, "demo", "simulators, the app and a demo company, on SQLite")
     demo.add_argument("--port", type=int, default=8080, help="port of the app")
     _simulator_options(demo)
-    demo.add_argument("--invoices", type=int, default=200, help="invoices seeded for each company")
+    demo.add_argument(
+        "--invoices",
+        type=int,
+        default=None,
+        help="invoices of the largest company (default 20000; the others 2000 and 400 at most)",
+    )
+    demo.add_argument(
+        "--reset", action="store_true", help="start from an empty var/demo (default: keep it)"
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import msgspec
@@ -31,6 +31,8 @@ class SandboxCredentials(msgspec.Struct, frozen=True, kw_only=True):
 class SandboxUrls(msgspec.Struct, frozen=True, kw_only=True):
     economic: str
     collection: str
+    # The simulator apps themselves, for the demo's white-box counts (not part of any API).
+    apps: tuple[web.Application, ...] = ()
 
 
 def credentials_from(environ: Mapping[str, str]) -> SandboxCredentials:
@@ -54,7 +56,7 @@ async def running_sandboxes(
     collection_port: int,
     seed: int,
     companies: int,
-    invoices: int,
+    invoices: int | Sequence[int],
     public_url: str | None = None,
 ) -> AsyncIterator[SandboxUrls]:
     from sandbox import collection, economic
@@ -92,7 +94,9 @@ async def running_sandboxes(
             await web.TCPSite(runner, host, port).start()
             bound = runner.addresses[0][1]
             urls.append(f"http://{host}:{bound}")
-        yield SandboxUrls(economic=urls[0], collection=urls[1])
+        yield SandboxUrls(
+            economic=urls[0], collection=urls[1], apps=tuple(app for app, _ in apps)
+        )
     finally:
         for runner in reversed(runners):
             await runner.cleanup()

@@ -44,6 +44,7 @@ Where the contract is silent, the simulator picks (and the client must not rely 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from collections.abc import AsyncIterator
 
 from aiohttp import web
@@ -76,7 +77,8 @@ def create_app(
     app_public_token: str,
     seed: int = 1,
     companies: int = 2,
-    invoices: int = 50,
+    invoices: int | Sequence[int] = 50,
+    customers: int | None = None,
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0),
 ) -> web.Application:
     state = SimState(
@@ -85,7 +87,10 @@ def create_app(
         app_public_token=app_public_token,
         rng=random.Random(seed),
     )
-    for company in generate(seed=seed, companies=companies, invoices=invoices, today=clock.today()):
+    seeded = generate(
+        seed=seed, companies=companies, invoices=invoices, today=clock.today(), customers=customers
+    )
+    for company in seeded:
         state.companies[company.agreement] = company
     demo = generate_demo(clock.today())
     state.companies[demo.agreement] = demo

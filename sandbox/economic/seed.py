@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+from collections.abc import Sequence
 
 from sandbox.economic import seednames as names
 from sandbox.economic.checkdigits import cvr_check_digit, gs1_check_digit
@@ -35,12 +36,28 @@ DEMO_AGREEMENT = 686918
 ICELANDIC_SHARE = 1 / 3  # of the foreign customers
 
 
-def generate(*, seed: int, companies: int, invoices: int, today: dt.date) -> list[Company]:
+def generate(
+    *,
+    seed: int,
+    companies: int,
+    invoices: int | Sequence[int],
+    today: dt.date,
+    customers: int | None = None,
+) -> list[Company]:
+    """``invoices``: how many each company gets, one number for all or one per company (the
+    last repeated); ``customers``: how many customers each company gets (default: one per eight
+    invoices, at least 8 and at most 12,500)."""
     rng = random.Random(seed)
     agreements = sorted(rng.sample(range(1_000_000, 9_999_999), companies))
+    sizes = [invoices] if isinstance(invoices, int) else list(invoices) or [0]
     return [
         generate_company(
-            random.Random(f"{seed}:{i}"), agreement, invoices, today, broken=i % 2 == 1
+            random.Random(f"{seed}:{i}"),
+            agreement,
+            sizes[min(i, len(sizes) - 1)],
+            today,
+            broken=i % 2 == 1,
+            customers=customers,
         )
         for i, agreement in enumerate(agreements)
     ]
@@ -97,7 +114,13 @@ def ascii_mail(text: str) -> str:
 
 
 def generate_company(
-    rng: random.Random, agreement: int, invoices: int, today: dt.date, *, broken: bool
+    rng: random.Random,
+    agreement: int,
+    invoices: int,
+    today: dt.date,
+    *,
+    broken: bool,
+    customers: int | None = None,
 ) -> Company:
     zip_code, city = rng.choice(names.TOWNS)
     name = f"{rng.choice(names.COMPANY_STEMS)}{rng.choice(names.COMPANY_TAILS)} ApS"
@@ -116,7 +139,7 @@ def generate_company(
     company.payment_terms = standard_payment_terms()
     company.accounts = chart_of_accounts()
     company.journals = standard_journals()
-    count = max(8, min(invoices // 8, 12_500))
+    count = customers if customers is not None else max(8, min(invoices // 8, 12_500))
     for number in range(1, count + 1):
         company.customers[number] = make_customer(rng, number, today)
     icelandic = random.Random(f"{agreement}:ISK")  # its own stream: nothing else moves
