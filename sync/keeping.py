@@ -11,7 +11,9 @@
                      paid → reconciled.
     sync.remainders  after a day-book hint: the overdue totals checksum (one call); a scan only
                      when it moved (the contract has no read of entries by serial number).
-    sync.scan        daily: skipped while the checksum is unchanged; weekly (or ``full``):
+    sync.scan        daily: the reading skipped while the checksum is unchanged (the policy
+                     still runs: claims reach their day with no change in the ledger); weekly
+                     (or ``full``):
                      a full scan of the unpaid invoices whatever it says, as changes can
                      cancel out and the overdue totals leave out open credit notes.
     sync.reconcile   one invoice whose remainder moved or that left the unpaid list: before
@@ -256,6 +258,9 @@ class Keeper:
             or now - invoices.last_complete_scan_at >= schedules.FULL_SCAN_EVERY
         )
         if not full and not stale and stream.checkpoint.get("totals") == totals:
+            # The ledger did not move, but the calendar did: claims reach their handover day
+            # (or the policy's thresholds) without any change in e-conomic.
+            await self.engine.apply_policy(today=self._today())
             await self.state.succeeded(self.id, "invoices", complete=False, now=now)
             return "skipped"
         await Backfill(self.engine, self.ledger, progress).run()  # type: ignore[arg-type]

@@ -193,3 +193,23 @@ async def test_money_the_creditor_received_during_collection_is_reported_once(
         ]
         ours = {c.invoice_number: c for c in await company.claims()}
         assert ours[number].remaining == 61999 and ours[number].state == "in_collection"
+
+
+async def test_a_scheduled_claim_goes_on_its_day_though_the_ledger_did_not_move(
+    database_url: str,
+) -> None:
+    policy = {**AUTOMATIC, "notice_days": 2}
+    async with running_company(database_url, invoices=40, settings={"policy": policy}) as company:
+        customer = a_customer(company)
+        number = await book(company, customer, due=TODAY - dt.timedelta(days=20), amount="99.95")
+        await bootstrap(company)
+        assert company.platform_claims()[str(number)].state == "monitoring"
+        for day in (1, 2):
+            await company.advance(1)
+            await company.services.queue.enqueue(
+                schedules.scan(company.installation.id, company.agreement),
+                now=company.bridge.clock(),
+            )
+            await company.settle()
+            state = company.platform_claims()[str(number)].state
+            assert state == ("monitoring" if day == 1 else "in_collection"), day
