@@ -94,9 +94,7 @@ async def running_sandboxes(
             await web.TCPSite(runner, host, port).start()
             bound = runner.addresses[0][1]
             urls.append(f"http://{host}:{bound}")
-        yield SandboxUrls(
-            economic=urls[0], collection=urls[1], apps=tuple(app for app, _ in apps)
-        )
+        yield SandboxUrls(economic=urls[0], collection=urls[1], apps=tuple(app for app, _ in apps))
     finally:
         for runner in reversed(runners):
             await runner.cleanup()

@@ -44,8 +44,7 @@ Where the contract is silent, the simulator picks (and the client must not rely 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
