@@ -10,7 +10,7 @@ left for the person: the install link is printed and its "Add app" needs a click
 starts from an empty ``var/demo``; otherwise a second run finds the companies installed.
 
 Demo secrets (the encryption key and the sandbox credentials) are generated once and kept in
-``var/demo.env``, so the demo database stays readable across runs. The file is created with mode
+``var/demo/demo.env``, so the demo database stays readable across runs. The file is created with mode
 0600 from its first byte (never readable by others, not even between a write and a chmod) and
 appears whole or not at all.
 """
@@ -47,7 +47,7 @@ DEMO_DIR = Path("var/demo")
 
 
 def demo_environment(environ: Mapping[str, str], directory: Path = DEMO_DIR) -> dict[str, str]:
-    """The demo's settings: kept secrets from ``var/demo.env``, generated on the first run."""
+    """The demo's settings: kept secrets from ``var/demo/demo.env``, generated on the first run."""
     directory.mkdir(parents=True, exist_ok=True)
     env_file = directory / "demo.env"
     if not env_file.exists():

@@ -282,9 +282,8 @@ class JobProblems:
     A lost collection link is recorded by the collection client itself (one problem,
     ``collection_auth_lost``), so its `AuthLostError` records nothing more here.
 
-    The worker today calls the sink for the ``problem`` outcome only, never for ``park`` (an
-    `AuthLostError`): until `sync.worker.Worker._fail` also calls it for ``park``, a job's
-    e-conomic 401 parks the jobs but does not revoke the installation.
+    The worker calls it for both the ``problem`` and the ``park`` outcome, so a job's e-conomic
+    401 revokes the installation as well as parking its jobs.
     """
 
     def __init__(self, services: Services) -> None:
