@@ -10,9 +10,9 @@ left for the person: the install link is printed and its "Add app" needs a click
 starts from an empty ``var/demo``; otherwise a second run finds the companies installed.
 
 Demo secrets (the encryption key and the sandbox credentials) are generated once and kept in
-``var/demo/demo.env``, so the demo database stays readable across runs. The file is created with mode
-0600 from its first byte (never readable by others, not even between a write and a chmod) and
-appears whole or not at all.
+``var/demo/demo.env``, so the demo database stays readable across runs. The file is created
+with mode 0600 from its first byte (never readable by others, not even between a write and a
+chmod) and appears whole or not at all.
 """
 
 from __future__ import annotations
