@@ -11,6 +11,7 @@ import msgspec
 
 from sync import schedules
 from sync.money import to_decimal
+from sync.store.problems import Problems
 from sync.store.sync_state import SyncState
 from tests.integration.sync.support import Company, running_company
 
@@ -136,3 +137,35 @@ async def test_changed_customers_are_sent_once_equal_timestamps_included(databas
         assert company.platform_debtors()[second].fields["email"] == "faktura@eksempel.dk"
         # Read again by the overlap, the first change costs nothing: its debtor is unchanged.
         assert company.platform_debtors()[first].version == after[first].version
+
+
+async def test_a_customer_the_collector_cannot_reach_is_a_problem_until_fixed(
+    database_url: str,
+) -> None:
+    async with running_company(database_url, invoices=80) as company:
+        await bootstrapped(company)
+        ref = sorted(company.platform_debtors(), key=int)[0]
+        customer = company.ledger.customers[int(ref)]
+        kept = {"address": customer.address, "email": customer.email}
+        unreachable = {
+            "agreement": company.agreement,
+            "address": "",
+            "email": "",
+            "corporateIdentificationNumber": "",
+            "ean": "",
+            "mobilePhone": "",
+            "telephoneAndFaxNumber": "",
+        }
+        await control(company, "PUT", f"/_sandbox/customers/{ref}", unreachable)
+        await run(company, schedules.customers(company.installation.id, company.agreement))
+        problems = await Problems(company.bridge.db).open(company.installation.id)
+        found = [p for p in problems if p.subject == f"customer:{ref}"]
+        assert [p.category for p in found] == ["missing_data"], problems
+        assert f"Customer {ref}" in found[0].message
+        # Fixed in e-conomic: sent again at the next sync, and the problem closes by itself.
+        await control(
+            company, "PUT", f"/_sandbox/customers/{ref}", {"agreement": company.agreement, **kept}
+        )
+        await run(company, schedules.customers(company.installation.id, company.agreement))
+        problems = await Problems(company.bridge.db).open(company.installation.id)
+        assert [p for p in problems if p.subject == f"customer:{ref}"] == []
