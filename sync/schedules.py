@@ -148,3 +148,52 @@ def periodic_jobs(installation_id: int, agreement: int, *, now: dt.datetime) -> 
         customers(installation_id, agreement, run_at=now + CUSTOMERS_EVERY),
         scan(installation_id, agreement, run_at=now + SCAN_EVERY),
     ]
+
+
+# -- collection events and push-back (DESIGN.md, Jobs) ------------------------------------------
+
+
+def events(installation_id: int, agreement: int, *, run_at: dt.datetime | None = None) -> NewJob:
+    """Read the collection events feed after the last sequence seen (gap fill, safety net)."""
+    return _job("sync.events", installation_id, f"events:{agreement}", run_at=run_at)
+
+
+def inbox_event(installation_id: int, agreement: int, event_id: str, *, inbox_id: int) -> NewJob:
+    """Process one stored collection event (``inbox_id``: its inbox row)."""
+    return _job("inbox.event", installation_id, f"event:{agreement}:{event_id}", inbox_id=inbox_id)
+
+
+def pushback_payment(
+    installation_id: int, agreement: int, payment_id: str, case_id: str, event: dict[str, Any]
+) -> NewJob:
+    """A collector's payment booked into the ledger; ``event`` is the ``payment.received``."""
+    return _job(
+        "pushback.payment",
+        installation_id,
+        f"payment:{agreement}:{payment_id}",
+        serial_key=f"case:{agreement}:{case_id}",
+        event=event,
+    )
+
+
+def pushback_writeoff(
+    installation_id: int, agreement: int, case_id: str, event: dict[str, Any]
+) -> NewJob:
+    """A written-off case's write-off proposal (booked after an admin approves it)."""
+    return _job(
+        "pushback.writeoff",
+        installation_id,
+        f"writeoff:{agreement}:{case_id}",
+        serial_key=f"case:{agreement}:{case_id}",
+        event=event,
+    )
+
+
+def pushback_barred(installation_id: int, agreement: int, customer: int) -> NewJob:
+    return _job(
+        "pushback.barred",
+        installation_id,
+        f"barred:{agreement}:{customer}",
+        serial_key=f"customer:{agreement}:{customer}",
+        customer=customer,
+    )
