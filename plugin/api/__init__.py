@@ -10,6 +10,7 @@
     onboarding.py     PUT /installations/{agreement}/onboarding
     claims.py         …/claims and their actions, …/policy, …/problems
     jobs.py           POST …/resync, GET /jobs/{job_id}, POST /jobs/{job_id}/retry
+    tokens.py         GET and POST /tokens, DELETE /tokens/{token_id}
 
 A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from plugin.api import claims, installations, jobs, lifecycle, onboarding
+from plugin.api import claims, installations, jobs, lifecycle, onboarding, tokens
 from plugin.api.registry import Api
 
 
@@ -29,6 +30,7 @@ def build_api() -> Api:
     onboarding.add_routes(api)
     claims.add_routes(api)
     jobs.add_routes(api)
+    tokens.add_routes(api)
     return api
 
 

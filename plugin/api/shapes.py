@@ -261,3 +261,27 @@ class WithdrawRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     """The optional body of ``POST …/claims/{invoice}/withdraw``: why, as the collector is told."""
 
     reason: Literal["sent_in_error", "disputed", "paid_to_creditor", "credited"] = "sent_in_error"
+
+
+class TokenView(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+class TokenList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[TokenView]
+
+
+class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: str
+
+
+class NewToken(msgspec.Struct, frozen=True, kw_only=True):
+    """The token itself appears here once, and never again."""
+
+    id: int
+    name: str
+    token: str
+    created_at: dt.datetime

@@ -63,3 +63,31 @@ class ApiTokens:
         await self.db.execute(
             "touch_api_token", id=token_id, now=now, stale_before=now - TOUCH_EVERY
         )
+
+
+class TokenListing(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+
+
+async def tokens_of(db: Connection, user_id: int) -> list[TokenListing]:
+    rows = await db.fetch("list_api_tokens_of_user", user_id=user_id)
+    return [to_struct(r, TokenListing) for r in rows]
+
+
+async def may_revoke(db: Connection, caller_id: int, token_id: int) -> bool:
+    """A caller may revoke their own tokens, and, as an admin of a company, those of its
+    members."""
+    row = await db.fetchrow("api_token_owner", id=token_id)
+    if row is None:
+        return False
+    owner = int(row["user_id"])
+    if owner == caller_id:
+        return True
+    return await db.fetchrow("admin_over", admin_id=caller_id, user_id=owner) is not None
+
+
+async def revoke(db: Connection, token_id: int) -> bool:
+    return await db.execute("delete_api_token", id=token_id) == 1

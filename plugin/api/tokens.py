@@ -1,0 +1,100 @@
+"""Personal API tokens: ``GET /api/v1/tokens``, ``POST /api/v1/tokens``,
+``DELETE /api/v1/tokens/{token_id}``.
+
+A list shows the caller's own tokens (name and times, never the token: only its hash is kept).
+``POST {name}`` makes a new one and answers it once, 201 — it cannot be shown again. A caller
+revokes their own tokens, and an admin of a company those of its members; any other id, and
+one that does not exist, is 404 (the same answer). Revoking the token the call itself carries
+is allowed: the answer is the last thing it authenticates. Each creation and revocation is in the
+audit log (by e-mail, without the token).
+"""
+
+from __future__ import annotations
+
+import msgspec
+from aiohttp import web
+
+from plugin.api import shapes
+from plugin.api.auth import Caller
+from plugin.api.errors import Invalid, NotFound
+from plugin.api.registry import Api, Param, reply
+from plugin.keys import CLOCK, DATABASE
+from sync.store.api_tokens import ApiTokens, may_revoke, new_token, revoke, tokens_of
+from sync.store.audit import AuditLog
+
+MAX_NAME = 100
+TOKEN_ID = Param(
+    name="token_id",
+    location="path",
+    description="The token's id (from the list)",
+    schema={"type": "integer", "minimum": 1},
+)
+
+
+async def list_tokens(request: web.Request, caller: Caller) -> web.Response:
+    found = await tokens_of(request.app[DATABASE], caller.user.id)
+    items = [shapes.TokenView(**msgspec.structs.asdict(t)) for t in found]
+    return reply(shapes.TokenList(items=items))
+
+
+async def create_token(request: web.Request, caller: Caller) -> web.Response:
+    try:
+        body = msgspec.json.decode(await request.read(), type=shapes.TokenRequest)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Invalid("invalid_body", f"the body is not {{name}}: {exc}") from None
+    name = body.name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise Invalid("invalid_body", f"name: 1 to {MAX_NAME} characters")
+    db, now = request.app[DATABASE], request.app[CLOCK]()
+    token = new_token()
+    token_id = await ApiTokens(db).create(user_id=caller.user.id, token=token, name=name, now=now)
+    await AuditLog(db).record(
+        installation_id=None,
+        actor=caller.user.email,
+        action="api_token.created",
+        at=now,
+        detail={"token_id": token_id, "name": name},
+    )
+    return reply(shapes.NewToken(id=token_id, name=name, token=token, created_at=now), status=201)
+
+
+async def delete_token(request: web.Request, caller: Caller) -> web.Response:
+    text = request.match_info["token_id"]
+    token_id = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else 0
+    db = request.app[DATABASE]
+    if not token_id or not await may_revoke(db, caller.user.id, token_id):
+        raise NotFound("not_found", "no token with that id")
+    await revoke(db, token_id)
+    await AuditLog(db).record(
+        installation_id=None,
+        actor=caller.user.email,
+        action="api_token.revoked",
+        at=request.app[CLOCK](),
+        detail={"token_id": token_id},
+    )
+    return web.Response(status=204)
+
+
+def add_routes(api: Api) -> None:
+    api.caller_route(
+        "GET",
+        "/tokens",
+        list_tokens,
+        summary="The caller's personal API tokens (names and times; never the tokens)",
+        response=shapes.TokenList,
+    )
+    api.caller_route(
+        "POST",
+        "/tokens",
+        create_token,
+        summary="A new personal API token (body {name}), answered once with 201",
+        response=shapes.NewToken,
+    )
+    api.caller_route(
+        "DELETE",
+        "/tokens/{token_id}",
+        delete_token,
+        summary="Revoke a token: one's own, or (admins) one of a member of their companies",
+        response=None,
+        params=(TOKEN_ID,),
+    )
