@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from plugin.bootstrap import Services, build_worker
 from plugin.connections import Connections
 from plugin.keys import SERVICES
@@ -35,6 +37,8 @@ from tests.fixtures.collection import CollectionSandbox, running_collection_sand
 from tests.fixtures.economic import START_DATE, EconomicSandbox, start_economic_sandbox
 from tests.integration import test_api
 from tests.integration.test_api import Bridge
+
+_NUMBERS = msgspec.json.Encoder(decimal_format="number")
 
 
 @dataclass
@@ -128,6 +132,17 @@ class Company:
             base_currency=reference.base_currency,
         )
         return engine, economic, collection
+
+    async def economic_call(self, method: str, path: str, body: Any = None) -> Any:
+        """A call to the e-conomic simulator (its controls); Decimals in ``body`` go out as
+        JSON numbers, as e-conomic wants amounts."""
+        data = _NUMBERS.encode(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if data else {}
+        async with self.services.http.request(
+            method, self.economic.url + path, data=data, headers=headers
+        ) as r:
+            assert r.status < 300, await r.text()
+            return await r.json() if r.content_type.endswith("json") else None
 
     async def advance(self, days: int) -> None:
         """Move the simulators' shared date and the app's clock by ``days``."""

@@ -6,32 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
-
-import msgspec
 
 from sync import schedules
 from sync.money import to_decimal
 from tests.integration.sync.support import Company, running_company
 
 TODAY = dt.date(2026, 11, 23)
-_NUMBERS = msgspec.json.Encoder(decimal_format="number")
-
-
-async def economic(company: Company, method: str, path: str, body: Any = None) -> Any:
-    data = _NUMBERS.encode(body) if body is not None else None
-    headers = {"Content-Type": "application/json"} if data else {}
-    async with company.services.http.request(
-        method, company.economic.url + path, data=data, headers=headers
-    ) as r:
-        assert r.status < 300, await r.text()
-        return await r.json() if r.content_type.endswith("json") else None
 
 
 async def book(company: Company, customer: int, *, due: dt.date, amount: str) -> int:
     """An invoice booked in the ledger (one line, no VAT); its number."""
-    document = await economic(
-        company,
+    document = await company.economic_call(
         "POST",
         "/_sandbox/invoices",
         {
@@ -112,8 +97,7 @@ async def test_an_invoice_paid_just_before_its_handover_is_withdrawn_not_handed_
         await company.advance(3)
         # Paid to the creditor on the morning of the handover day, before the job runs.
         remainder = company.ledger.invoices[number].remainder
-        await economic(
-            company,
+        await company.economic_call(
             "POST",
             f"/_sandbox/invoices/{number}/payments",
             {"agreement": company.agreement, "amount": to_decimal(remainder, "DKK")},
@@ -166,8 +150,7 @@ async def test_money_the_creditor_received_during_collection_is_reported_once(
         number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="1019.99")
         await bootstrap(company)
         assert company.platform_claims()[str(number)].state == "in_collection"
-        await economic(
-            company,
+        await company.economic_call(
             "POST",
             f"/_sandbox/invoices/{number}/payments",
             {"agreement": company.agreement, "amount": Decimal("400.00")},

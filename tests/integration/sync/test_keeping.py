@@ -7,15 +7,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import msgspec
-
 from sync import schedules
 from sync.money import to_decimal
 from sync.store.problems import Problems
 from sync.store.sync_state import SyncState
 from tests.integration.sync.support import Company, running_company
-
-_NUMBERS = msgspec.json.Encoder(decimal_format="number")
 
 
 async def bootstrapped(company: Company) -> None:
@@ -24,17 +20,6 @@ async def bootstrapped(company: Company) -> None:
     )
     await company.settle()
     assert (await company.job(job)).state == "succeeded"
-
-
-async def control(company: Company, method: str, path: str, body: Any = None) -> Any:
-    """A simulator control call; amounts in ``body`` as Decimals go out as JSON numbers."""
-    data = _NUMBERS.encode(body) if body is not None else None
-    headers = {"Content-Type": "application/json"} if data else {}
-    async with company.services.http.request(
-        method, company.economic.url + path, data=data, headers=headers
-    ) as r:
-        assert r.status < 300, await r.text()
-        return await r.json() if r.content_type.endswith("json") else None
 
 
 async def run(company: Company, job: Any) -> None:
@@ -58,8 +43,7 @@ async def test_a_payment_before_handover_lowers_the_claim_and_a_full_payment_wit
         assert remaining == ledger_amount
         # Part of it paid to the creditor directly: the claim follows the ledger.
         part = remaining // 3
-        await control(
-            company,
+        await company.economic_call(
             "POST",
             f"/_sandbox/invoices/{number}/payments",
             {"agreement": company.agreement, "amount": to_decimal(part, currency)},
@@ -68,8 +52,7 @@ async def test_a_payment_before_handover_lowers_the_claim_and_a_full_payment_wit
         after = company.platform_claims()[ref].fields["remaining_amount"]
         assert after == company.ledger.invoices[number].remainder
         # Paid in full: never handed over, withdrawn on the platform.
-        await control(
-            company,
+        await company.economic_call(
             "POST",
             f"/_sandbox/invoices/{number}/payments",
             {"agreement": company.agreement, "amount": to_decimal(after, currency)},
@@ -84,20 +67,20 @@ async def test_the_daily_scan_is_spared_while_the_checksum_holds(database_url: s
     async with running_company(database_url, invoices=60) as company:
         await bootstrapped(company)
         before = len(
-            (await control(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
+            (await company.economic_call("GET", f"/_sandbox/calls?agreement={company.agreement}"))[
                 "items"
             ]
         )
         await run(company, schedules.scan(company.installation.id, company.agreement))
-        calls = (await control(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
-            "items"
-        ]
+        calls = (
+            await company.economic_call("GET", f"/_sandbox/calls?agreement={company.agreement}")
+        )["items"]
         # Reference data is cached; the scan reads the checksum alone.
         assert [c["path"] for c in calls[before:]] == ["/invoices/totals/booked/unpaid/overdue"]
         await run(company, schedules.scan(company.installation.id, company.agreement, full=True))
-        calls = (await control(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
-            "items"
-        ]
+        calls = (
+            await company.economic_call("GET", f"/_sandbox/calls?agreement={company.agreement}")
+        )["items"]
         assert any(c["path"] == "/invoices/unpaid" for c in calls[before:])
 
 
@@ -109,8 +92,7 @@ async def test_changed_customers_are_sent_once_equal_timestamps_included(databas
         versions = {ref: d.version for ref, d in debtors.items()}
 
         async def change(ref: str, email: str) -> None:
-            await control(
-                company,
+            await company.economic_call(
                 "PUT",
                 f"/_sandbox/customers/{ref}",
                 {"agreement": company.agreement, "email": email},
@@ -156,15 +138,15 @@ async def test_a_customer_the_collector_cannot_reach_is_a_problem_until_fixed(
             "mobilePhone": "",
             "telephoneAndFaxNumber": "",
         }
-        await control(company, "PUT", f"/_sandbox/customers/{ref}", unreachable)
+        await company.economic_call("PUT", f"/_sandbox/customers/{ref}", unreachable)
         await run(company, schedules.customers(company.installation.id, company.agreement))
         problems = await Problems(company.bridge.db).open(company.installation.id)
         found = [p for p in problems if p.subject == f"customer:{ref}"]
         assert [p.category for p in found] == ["missing_data"], problems
         assert f"Customer {ref}" in found[0].message
         # Fixed in e-conomic: sent again at the next sync, and the problem closes by itself.
-        await control(
-            company, "PUT", f"/_sandbox/customers/{ref}", {"agreement": company.agreement, **kept}
+        await company.economic_call(
+            "PUT", f"/_sandbox/customers/{ref}", {"agreement": company.agreement, **kept}
         )
         await run(company, schedules.customers(company.installation.id, company.agreement))
         problems = await Problems(company.bridge.db).open(company.installation.id)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import msgspec
 import pytest
 
 from sync.backfill import Backfill
@@ -17,23 +16,11 @@ from tests.integration.sync.support import Company, running_company
 
 TODAY = dt.date(2026, 11, 23)
 PAGE = 25
-_NUMBERS = msgspec.json.Encoder(decimal_format="number")
-
-
-async def economic(company: Company, method: str, path: str, body: Any = None) -> Any:
-    data = _NUMBERS.encode(body) if body is not None else None
-    headers = {"Content-Type": "application/json"} if data else {}
-    async with company.services.http.request(
-        method, company.economic.url + path, data=data, headers=headers
-    ) as r:
-        assert r.status < 300, await r.text()
-        return await r.json() if r.content_type.endswith("json") else None
 
 
 async def pay_in_full(company: Company, number: int) -> None:
     invoice = company.ledger.invoices[number]
-    await economic(
-        company,
+    await company.economic_call(
         "POST",
         f"/_sandbox/invoices/{number}/payments",
         {"agreement": company.agreement, "amount": to_decimal(invoice.remainder, invoice.currency)},
@@ -92,7 +79,9 @@ async def test_a_scan_cut_short_concludes_nothing_and_resumes_where_it_stopped(
 
         async def fail_after_two(page: int) -> None:
             if page == 2:
-                await economic(company, "POST", "/_sandbox/faults", {"status": 503, "rate": 1.0})
+                await company.economic_call(
+                    "POST", "/_sandbox/faults", {"status": 503, "rate": 1.0}
+                )
 
         with pytest.raises(TransientError):
             await Backfill(engine, ledger, Pages(fail_after_two), page_size=PAGE).run()
@@ -106,16 +95,16 @@ async def test_a_scan_cut_short_concludes_nothing_and_resumes_where_it_stopped(
         ours = {c.invoice_number: c for c in await company.claims()}
         assert ours[gone].state not in ("withdrawn", "closed")
 
-        await economic(company, "POST", "/_sandbox/faults", {"status": 0, "rate": 0})
+        await company.economic_call("POST", "/_sandbox/faults", {"status": 0, "rate": 0})
         calls_before = len(
-            (await economic(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
+            (await company.economic_call("GET", f"/_sandbox/calls?agreement={company.agreement}"))[
                 "items"
             ]
         )
         await Backfill(engine, ledger, Pages(), page_size=PAGE).run(restart=False)
-        calls = (await economic(company, "GET", f"/_sandbox/calls?agreement={company.agreement}"))[
-            "items"
-        ]
+        calls = (
+            await company.economic_call("GET", f"/_sandbox/calls?agreement={company.agreement}")
+        )["items"]
         pages = [c for c in calls[calls_before:] if c["path"] == "/invoices/unpaid"]
         first = pages[0]["query"]
         assert f"bookedInvoiceNumber$gt:{point['after']}" in first.replace("%24", "$").replace(
