@@ -210,6 +210,7 @@ class Backfill:
             await self._store_page(records, point)
             await self.progress(point.done, self._total(point))
             if page.last:
+                await self.engine.claims.analyze()  # the table may have grown from nothing
                 return point
 
     async def _unlocked(self, records: list[ClaimRecord]) -> list[ClaimRecord]:
@@ -253,6 +254,7 @@ class Backfill:
             await self._save(point)
             await self.progress(point.done, self._total(point))
             if page.last:
+                await self.engine.customers.analyze()
                 return point
 
     async def _claims(self, point: Checkpoint) -> Checkpoint:

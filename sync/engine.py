@@ -14,6 +14,7 @@ cleared when the item is accepted later; a claim the platform holds as handed ov
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -29,7 +30,15 @@ from sync.jobs import JobQueue
 from sync.mapping import claim_of, debtor_of, fingerprint
 from sync.mapping.problems import MappingProblem
 from sync.policy import ClaimFacts, decide
-from sync.store.claims import ClaimRecord, Claims, CustomerRecord, Customers, StoredClaim
+from sync.store.claims import (
+    ClaimRecord,
+    Claims,
+    ClaimStanding,
+    CustomerRecord,
+    Customers,
+    StoredClaim,
+    Unsent,
+)
 from sync.store.db import Database
 from sync.store.problems import Problems
 
@@ -183,46 +192,79 @@ class Engine:
             )
             if mapped.value is not None and print_ != pushed.get(customer.customer_number):
                 changed.append((str(customer.customer_number), mapped.value, print_ or ""))
-        await self.customers.record(self.installation.id, records, now=self.clock())
-        await self.clear_problems(cleared)
-        for start in range(0, len(changed), BATCH):
-            chunk = changed[start : start + BATCH]
-            accepted = await self._send_batch(
-                "debtors", chunk, self._require_collection().upsert_debtors
-            )
-            await self.customers.mark_pushed(
-                self.installation.id,
-                [(int(ref), print_, cid) for ref, print_, cid in accepted],
-                now=self.clock(),
-            )
-            pushed.update({int(ref): print_ for ref, print_, _ in accepted})
+        # Each batch is on its way while the store records the customers (or marks the batch
+        # before): the platform's time and ours overlap.
+        batches = iter([changed[start : start + BATCH] for start in range(0, len(changed), BATCH)])
+        posting = self._post_debtors(next(batches, None))
+        try:
+            await self.customers.record(self.installation.id, records, now=self.clock())
+            await self.clear_problems(cleared)
+            while posting is not None:
+                accepted = await posting
+                posting = self._post_debtors(next(batches, None))
+                await self.customers.mark_pushed(
+                    self.installation.id,
+                    [(int(ref), print_, cid) for ref, print_, cid in accepted],
+                    now=self.clock(),
+                )
+                pushed.update({int(ref): print_ for ref, print_, _ in accepted})
+        except BaseException:
+            if posting is not None:
+                posting.cancel()
+                await asyncio.gather(posting, return_exceptions=True)
+            raise
         return len(changed)
+
+    def _post_debtors(
+        self, chunk: Sequence[tuple[str, Debtor, str]] | None
+    ) -> asyncio.Task[list[tuple[str, str, str | None]]] | None:
+        if chunk is None:
+            return None
+        upsert = self._require_collection().upsert_debtors
+        return asyncio.create_task(self._send_batch("debtors", chunk, upsert))
 
     # -- claims out -----------------------------------------------------------------------
 
     async def send_claims(self, progress: Callable[[int], Awaitable[None]] | None = None) -> int:
-        """Send every claim whose document changed and whose debtor the platform has."""
-        sent, after = 0, 0
-        while True:
-            unsent = await self.claims.to_push(self.installation.id, after=after, limit=BATCH)
-            if not unsent:
-                return sent
-            chunk = [
-                (str(u.invoice_number), msgspec.convert(u.document, Claim), u.fingerprint)
-                for u in unsent
-            ]
-            accepted = await self._send_batch(
-                "claims", chunk, self._require_collection().upsert_claims
-            )
-            await self.claims.mark_pushed(
-                self.installation.id,
-                [(int(ref), print_, cid) for ref, print_, cid in accepted],
-                now=self.clock(),
-            )
-            sent += len(unsent)
-            after = unsent[-1].invoice_number
+        """Send every claim whose document changed and whose debtor the platform has.
+
+        While a batch is on its way the store marks the one before as sent and reads the next,
+        so the platform's time and ours overlap. A batch the process dies with before it was
+        marked goes again on the next run: the same content, so the same key, a replay."""
+        sent, sending = 0, await self.claims.to_push(self.installation.id, limit=BATCH)
+        taken: list[tuple[str, str, str | None]] = []
+        while sending:
+            posting = asyncio.create_task(self._post_claims(sending))
+            try:
+                await self._mark_claims_pushed(taken)
+                following = await self.claims.to_push(
+                    self.installation.id, after=sending[-1].invoice_number, limit=BATCH
+                )
+                taken = await posting
+            except BaseException:
+                posting.cancel()
+                await asyncio.gather(posting, return_exceptions=True)
+                raise
+            sent += len(sending)
             if progress is not None:
-                await progress(len(unsent))
+                await progress(len(sending))
+            sending = following
+        await self._mark_claims_pushed(taken)
+        return sent
+
+    async def _post_claims(self, unsent: Sequence[Unsent]) -> list[tuple[str, str, str | None]]:
+        chunk = [
+            (str(u.invoice_number), msgspec.convert(u.document, Claim), u.fingerprint)
+            for u in unsent
+        ]
+        return await self._send_batch("claims", chunk, self._require_collection().upsert_claims)
+
+    async def _mark_claims_pushed(self, accepted: Sequence[tuple[str, str, str | None]]) -> None:
+        await self.claims.mark_pushed(
+            self.installation.id,
+            [(int(ref), print_, cid) for ref, print_, cid in accepted],
+            now=self.clock(),
+        )
 
     async def _send_batch(
         self,
@@ -283,13 +325,15 @@ class Engine:
         """Decide every open claim's next state; hand-overs due now become jobs. How many."""
         after, due = 0, 0
         while True:
-            page = await self.claims.after(self.installation.id, after=after, limit=1000)
+            page = await self.claims.standings_after(self.installation.id, after=after)
             if not page:
                 return due
             due += await self.decide_claims(page, today=today)
             after = page[-1].invoice_number
 
-    async def decide_claims(self, claims: Sequence[StoredClaim], *, today: dt.date) -> int:
+    async def decide_claims(
+        self, claims: Sequence[StoredClaim | ClaimStanding], *, today: dt.date
+    ) -> int:
         """The policy's decision for these claims, stored; how many go to collection now."""
         changes, handovers = [], []
         for claim in claims:
@@ -320,7 +364,7 @@ class Engine:
             await self.queue.enqueue_many(jobs, now=self.clock())
 
 
-def facts_of(claim: StoredClaim) -> ClaimFacts:
+def facts_of(claim: StoredClaim | ClaimStanding) -> ClaimFacts:
     return ClaimFacts(
         kind=claim.kind,
         state=claim.state,

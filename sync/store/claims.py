@@ -88,6 +88,24 @@ class StoredClaim(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: dt.datetime
 
 
+class ClaimStanding(msgspec.Struct, frozen=True, kw_only=True):
+    """What the handover policy weighs of a stored claim (its document left out)."""
+
+    invoice_number: int
+    kind: Literal["invoice", "credit_note"]
+    state: ClaimState
+    due_date: dt.date
+    remaining: int
+    remaining_base: int
+    disputed: bool
+    held: bool
+    proposed: bool
+    announced_on: dt.date | None
+    handover_on: dt.date | None
+    customer_group: int | None = None
+    customer_barred: bool = False
+
+
 class Unsent(msgspec.Struct, frozen=True, kw_only=True):
     invoice_number: int
     customer_number: int
@@ -157,6 +175,16 @@ class Claims:
                 limit=limit,
             )
         return [to_struct(r, StoredClaim) for r in rows]
+
+    async def standings_after(
+        self, installation_id: int, *, after: int = 0, limit: int = 1000
+    ) -> builtins.list[ClaimStanding]:
+        """A page of claims by invoice number as the policy sees them: reading the whole rows
+        (documents decoded) would cost the bootstrap's policy pass more than deciding."""
+        rows = await self.db.fetch(
+            "claim_standings_after", installation_id=installation_id, after=after, limit=limit
+        )
+        return [to_struct(r, ClaimStanding) for r in rows]
 
     async def to_push(
         self, installation_id: int, *, after: int = 0, limit: int = 500
@@ -304,6 +332,10 @@ class Claims:
             now=now,
         )
 
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk load (PostgreSQL; nothing on SQLite)."""
+        await self.db.execute("analyze_claims")
+
     async def count_by_state(self, installation_id: int) -> dict[str, int]:
         rows = await self.db.fetch("count_claims_by_state", installation_id=installation_id)
         return {str(r["state"]): int(r["claims"]) for r in rows}
@@ -322,6 +354,10 @@ class Customers:
         ]
         if rows:
             await self.db.executemany("upsert_customer", rows)
+
+    async def analyze(self) -> None:
+        """Refresh the planner's statistics after a bulk load (PostgreSQL; nothing on SQLite)."""
+        await self.db.execute("analyze_customers")
 
     async def forget(self, installation_id: int, customer_number: int) -> None:
         await self.db.execute(

@@ -29,6 +29,16 @@ FROM claims c LEFT JOIN customers u
 WHERE c.installation_id = :installation_id AND c.invoice_number > :after
 ORDER BY c.invoice_number LIMIT :limit
 
+-- name: claim_standings_after
+-- A page of an installation's claims by invoice number with what the handover policy weighs (no documents).
+SELECT c.invoice_number, c.kind, c.state, c.due_date, c.remaining, c.remaining_base, c.disputed,
+       c.held, c.proposed, c.announced_on, c.handover_on,
+       u.customer_group, COALESCE(u.barred, false) AS customer_barred
+FROM claims c LEFT JOIN customers u
+  ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
+WHERE c.installation_id = :installation_id AND c.invoice_number > :after
+ORDER BY c.invoice_number LIMIT :limit
+
 -- name: claims_in_state_after
 -- A page of an installation's claims in one state, by invoice number.
 SELECT c.*, u.customer_group, COALESCE(u.barred, false) AS customer_barred
@@ -39,6 +49,9 @@ ORDER BY c.invoice_number LIMIT :limit
 
 -- name: claims_to_push
 -- Claims not yet handed over whose content changed since last sent, whose debtor is in the collection account: invoices, and credit notes of customers that have invoice claims.
+-- The credit notes' test is a scalar subquery, looked up by index for each credit note met: an
+-- EXISTS under the OR is planned by PostgreSQL as a hashed subplan that reads every invoice claim
+-- of the installation for each batch of 500 (measured: 50 ms a batch at 37,000 claims, 4 ms so).
 SELECT c.invoice_number, c.customer_number, c.kind, c.document, c.fingerprint
 FROM claims c JOIN customers u
   ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
@@ -46,10 +59,10 @@ WHERE c.installation_id = :installation_id AND c.invoice_number > :after
   AND (c.pushed_fingerprint IS NULL OR c.pushed_fingerprint <> c.fingerprint)
   AND c.state NOT IN ('closed', 'withdrawn', 'in_collection')
   AND u.pushed_fingerprint IS NOT NULL
-  AND (c.kind = 'invoice' OR EXISTS (
+  AND (c.kind = 'invoice' OR (
         SELECT 1 FROM claims i WHERE i.installation_id = c.installation_id
            AND i.customer_number = c.customer_number AND i.kind = 'invoice'
-           AND i.state NOT IN ('closed', 'withdrawn')))
+           AND i.state NOT IN ('closed', 'withdrawn') LIMIT 1) IS NOT NULL)
 ORDER BY c.invoice_number LIMIT :limit
 
 -- name: mark_claim_pushed
