@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+import webhooks
 from plugin import api, health, install, onboarding, pages
 from plugin.bootstrap import build_worker, open_services, start_schedules
 from plugin.keys import CLOCK, DATABASE, HTTP, METRICS, QUEUE, SERVICES, SETTINGS, WORKER
@@ -61,4 +62,12 @@ def create_app(
     install.setup_routes(app)
     onboarding.setup_routes(app)
     api.setup_routes(app)
+    webhooks.setup_routes(app, webhook_wiring)  # after `services`: its writer drains first
     return app
+
+
+def webhook_wiring(app: web.Application) -> webhooks.Wiring:
+    services = app[SERVICES]
+    return webhooks.Wiring(
+        db=services.db, cipher=services.cipher, clock=services.clock, observer=app[METRICS]
+    )

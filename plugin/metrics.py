@@ -9,6 +9,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from sync.jobs import JOB_STATES, JobQueue
+from sync.store.inbox import Source
+from webhooks import REASONS, Reason
 
 
 class Metrics:
@@ -44,8 +46,38 @@ class Metrics:
             ["platform", "status"],
             registry=self.registry,
         )
+        self.webhooks_duplicates = Counter(
+            "collectbridge_webhooks_duplicates_total",
+            "Webhook deliveries acknowledged as duplicates of stored ones (nothing added)",
+            ["source"],
+            registry=self.registry,
+        )
+        self.webhooks_unavailable = Counter(
+            "collectbridge_webhooks_unavailable_total",
+            "Webhook deliveries answered 503: the inbox could not be written (they are retried)",
+            ["source"],
+            registry=self.registry,
+        )
         for source in ("economic", "collection"):
             self.webhooks_received.labels(source=source)
+            self.webhooks_duplicates.labels(source=source)
+            self.webhooks_unavailable.labels(source=source)
+        # Every (source, reason) a receiver can answer is a series from the start, at zero.
+        for source, reasons in REASONS.items():
+            for reason in reasons:
+                self.webhooks_rejected.labels(source=source, reason=reason)
+
+    def webhook_received(self, source: Source) -> None:
+        self.webhooks_received.labels(source=source).inc()
+
+    def webhook_duplicate(self, source: Source) -> None:
+        self.webhooks_duplicates.labels(source=source).inc()
+
+    def webhook_rejected(self, source: Source, reason: Reason) -> None:
+        self.webhooks_rejected.labels(source=source, reason=reason).inc()
+
+    def webhook_unavailable(self, source: Source) -> None:
+        self.webhooks_unavailable.labels(source=source).inc()
 
     def job_finished(self, kind: str, outcome: str, seconds: float) -> None:
         self.job_seconds.labels(kind=kind, outcome=outcome).observe(seconds)

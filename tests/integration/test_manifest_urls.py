@@ -30,14 +30,6 @@ PUBLIC = "https://bridge.example"
 # fails when a URL here becomes served (take it off) and when the listing gains a URL that is
 # neither served nor here.
 PLANNED = {
-    "{public}/webhooks/economic/{installation_key}/{url_secret}/invoice?number=[INVOICENO]": (
-        "planned, issue 11"
-    ),
-    "{public}/webhooks/economic/{installation_key}/{url_secret}/customer"
-    "?new=[NEWNUMBER]&old=[OLDNUMBER]": "planned, issue 11",
-    "{public}/webhooks/economic/{installation_key}/{url_secret}/daybook"
-    "?daybook=[DAYBOOKNO]&from=[FROMSERIALNO]&to=[TOSERIALNO]": "planned, issue 11",
-    "{public}/webhooks/collection/{installation_key}": "planned, issue 11",
     "{public}/settings": "planned, issue 13 (settings pages)",
 }
 

@@ -1,0 +1,257 @@
+"""The two webhook receivers (DESIGN.md, External surface), short handlers around pure checks.
+
+    POST     /webhooks/collection/{installation_key}                      Standard Webhooks
+    GET|POST /webhooks/economic/{installation_key}/{url_secret}/{topic}   e-conomic hints
+
+Answers, checked in this order: 404 for an unknown installation key, a wrong URL secret or an
+unknown topic (one answer for all three, the same as an unrouted path's); 413 for a body over
+`MAX_BODY` bytes (read with that limit, never whole first); 415 for a content type other than
+JSON (collection only: e-conomic hints carry no body of use); 401 for a missing or bad
+signature or a timestamp more than 5 minutes away (collection only: e-conomic signs nothing);
+410 for a revoked or deleted installation; 400 for a malformed placeholder or body; 204 once
+stored (a duplicate too), and 503 when the inbox could not be written (both platforms retry).
+
+The URL secret is compared in constant time, and against a dummy when the key is unknown. The
+collection receiver does the same work for an unknown key as for a known one up to the answer
+(the secrets' query, the body read, one HMAC with a dummy secret), so its time does not tell
+whether a key exists. A paused installation still stores (its jobs wait: they are parked).
+
+Collection events are stored ``new`` with the key ``collection:<installation id>:<event id>``;
+processing them is the inbox processor's. An e-conomic hint is stored ``processed``, its job
+enqueued in the same transaction (`webhooks.hints` says why its key is unique per delivery).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import re
+import secrets as random
+from collections.abc import Sequence
+
+import msgspec
+from aiohttp import web
+
+from sync.crypto import DecryptionError
+from sync.jobs import NewJob
+from sync.store.db import DatabaseError
+from sync.store.inbox import NewEntry, Source
+from sync.store.installations import Installation, Installations
+from sync.store.webhook_secrets import WebhookSecrets
+from webhooks.hints import (
+    TOPICS,
+    HintError,
+    encode_hint,
+    hint_dedupe_key,
+    hint_job,
+    new_delivery_id,
+    parse_hint,
+)
+from webhooks.inbox import InboxUnavailable, InboxWriter
+from webhooks.verify import VerificationError, verify
+from webhooks.wiring import Reason, Wiring
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1_048_576
+GONE: frozenset[str] = frozenset({"revoked", "deleted"})
+# Installation keys are `secrets.token_urlsafe(16)`; anything else is never looked up.
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_EVENT_TYPE = re.compile(r"[!-~]{1,100}")  # printable ASCII: it becomes the row's topic
+_NO_INSTALLATION = 0  # an id no row has: the secrets' query is made for an unknown key too
+_DUMMY_URL_SECRET = random.token_urlsafe(24).encode()
+_DUMMY_SIGNING_SECRET = "whsec_" + base64.b64encode(random.token_bytes(32)).decode()
+SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature", "content-type")
+
+_STATUS: dict[Reason, int] = {
+    "not_found": 404,
+    "too_large": 413,
+    "unsupported_type": 415,
+    "bad_signature": 401,
+    "gone": 410,
+    "malformed": 400,
+}
+_TEXT: dict[Reason, str] = {
+    "not_found": "404: Not Found",  # aiohttp's own, so that an unrouted path looks the same
+    "too_large": "the body is larger than 1048576 bytes",
+    "unsupported_type": "the body must be JSON",
+    "bad_signature": "the signature was not accepted",
+    "gone": "the installation is no longer connected",
+    "malformed": "malformed",
+}
+
+
+class Receiver:
+    """What both handlers share, built once per application (see `setup_routes`)."""
+
+    def __init__(self, wiring: Wiring, writer: InboxWriter) -> None:
+        self.wiring = wiring
+        self.observer = wiring.observer
+        self.writer = writer
+        self.installations = Installations(wiring.db)
+        self.secrets = WebhookSecrets(wiring.db, wiring.cipher) if wiring.cipher else None
+
+    async def installation(self, key: str) -> Installation | None:
+        return await self.installations.get_by_key(key) if _KEY.fullmatch(key) else None
+
+    async def url_secret(self, installation_id: int) -> str | None:
+        if self.secrets is None:  # no COLLECTBRIDGE_SECRET_KEY: nothing can have been stored
+            return None
+        return await self.secrets.stored_url_secret(installation_id)
+
+    async def signing_secrets(self, installation_id: int) -> list[str]:
+        if self.secrets is None:
+            return []
+        found = await self.secrets.collection_signing_secret(installation_id)
+        return [found] if found else []
+
+    def rejected(self, source: Source, reason: Reason, detail: str = "") -> web.Response:
+        self.observer.webhook_rejected(source, reason)
+        text = f"{_TEXT[reason]}: {detail}" if detail else _TEXT[reason]
+        response = web.Response(status=_STATUS[reason], text=text)
+        if reason == "too_large":
+            # The rest of the body is never read: this connection serves no further request.
+            response.force_close()
+        return response
+
+    async def stored(self, entry: NewEntry, jobs: Sequence[NewJob] = ()) -> web.Response:
+        try:
+            new = await self.writer.store(entry, jobs)
+        except InboxUnavailable:
+            return self.unavailable(entry.source)
+        if new:
+            self.observer.webhook_received(entry.source)
+        else:
+            self.observer.webhook_duplicate(entry.source)
+        return web.Response(status=204)
+
+    def unavailable(self, source: Source) -> web.Response:
+        self.observer.webhook_unavailable(source)
+        return web.Response(status=503, text="try again later", headers={"Retry-After": "5"})
+
+
+RECEIVER = web.AppKey("webhook_receiver", Receiver)
+
+
+async def read_limited(request: web.Request, limit: int = MAX_BODY) -> bytes | None:
+    """The body, or None when it is longer than ``limit`` (read no further than that)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def is_json(content_type: str) -> bool:
+    return content_type == "application/json" or (
+        content_type.startswith("application/") and content_type.endswith("+json")
+    )
+
+
+class Envelope(msgspec.Struct, frozen=True):
+    """What the receiver checks of a collection event; the rest is the processor's."""
+
+    id: str
+    type: str
+    sequence: int
+
+
+_ENVELOPE = msgspec.json.Decoder(Envelope)
+
+
+async def collection(request: web.Request) -> web.Response:
+    receiver = request.app[RECEIVER]
+    try:
+        return await _collection(receiver, request)
+    except (DatabaseError, DecryptionError) as exc:
+        log.warning("collection webhook not stored: %s", type(exc).__name__)
+        return receiver.unavailable("collection")
+
+
+async def _collection(receiver: Receiver, request: web.Request) -> web.Response:
+    installation = await receiver.installation(request.match_info["installation_key"])
+    secrets = await receiver.signing_secrets(installation.id if installation else _NO_INSTALLATION)
+    body = await read_limited(request)
+    now = receiver.wiring.wall()
+    if installation is None:
+        _dummy_verify(body or b"", request, now)
+        return receiver.rejected("collection", "not_found")
+    if body is None:
+        return receiver.rejected("collection", "too_large")
+    if not is_json(request.content_type):
+        return receiver.rejected("collection", "unsupported_type")
+    try:
+        event_id = verify(body, request.headers, secrets, now)
+    except VerificationError as exc:
+        return receiver.rejected("collection", "bad_signature", exc.code)
+    if installation.status in GONE:
+        return receiver.rejected("collection", "gone")
+    try:
+        envelope = _ENVELOPE.decode(body)
+    except msgspec.DecodeError:
+        return receiver.rejected("collection", "malformed", "not an event")
+    if envelope.id != event_id:
+        return receiver.rejected("collection", "malformed", "the event id is not webhook-id")
+    if not _EVENT_TYPE.fullmatch(envelope.type):
+        return receiver.rejected("collection", "malformed", "no event type")
+    headers = {name: request.headers[name] for name in SIGNATURE_HEADERS if name in request.headers}
+    entry = NewEntry(
+        source="collection",
+        installation_id=installation.id,
+        dedupe_key=f"collection:{installation.id}:{event_id}",
+        topic=envelope.type,
+        headers=headers,
+        body=body,
+    )
+    return await receiver.stored(entry)
+
+
+def _dummy_verify(body: bytes, request: web.Request, now: float) -> None:
+    """The HMAC a known installation's delivery costs, for an unknown one."""
+    try:
+        verify(body, request.headers, [_DUMMY_SIGNING_SECRET], now)
+    except VerificationError:
+        pass
+
+
+async def economic(request: web.Request) -> web.Response:
+    receiver = request.app[RECEIVER]
+    try:
+        return await _economic(receiver, request)
+    except (DatabaseError, DecryptionError) as exc:
+        log.warning("e-conomic webhook not stored: %s", type(exc).__name__)
+        return receiver.unavailable("economic")
+
+
+async def _economic(receiver: Receiver, request: web.Request) -> web.Response:
+    info = request.match_info
+    installation = await receiver.installation(info["installation_key"])
+    stored = await receiver.url_secret(installation.id if installation else _NO_INSTALLATION)
+    given = info["url_secret"].encode("utf-8", "replace")
+    matches = hmac.compare_digest(given, stored.encode() if stored else _DUMMY_URL_SECRET)
+    topic = info["topic"]
+    if installation is None or stored is None or not matches or topic not in TOPICS:
+        return receiver.rejected("economic", "not_found")
+    if await read_limited(request) is None:  # read only to honour the limit: nothing of use
+        return receiver.rejected("economic", "too_large")
+    if installation.status in GONE:
+        return receiver.rejected("economic", "gone")
+    try:
+        hint = parse_hint(topic, request.query.items())
+    except HintError as exc:
+        return receiver.rejected("economic", "malformed", str(exc))
+    entry = NewEntry(
+        source="economic",
+        installation_id=installation.id,
+        dedupe_key=hint_dedupe_key(installation.id, topic, hint, new_delivery_id()),
+        topic=topic,
+        body=encode_hint(hint),
+        state="processed",
+    )
+    job = hint_job(hint, installation.id, installation.agreement_number)
+    return await receiver.stored(entry, (job,))
