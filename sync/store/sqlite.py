@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -29,6 +30,12 @@ BUSY_TIMEOUT_MS = 10_000
 def format_timestamp(value: dt.datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetimes are not stored; pass an aware datetime")
+    return _formatted(value)
+
+
+@functools.lru_cache(maxsize=64)
+def _formatted(value: dt.datetime) -> str:
+    # A batch of rows shares one ``now``: formatted once, not once a row.
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
