@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Protocol
 
 from sync import schedules
-from sync.jobs import NewJob
 from sync.engine import Engine
+from sync.jobs import NewJob
 
 _ENDED = frozenset({"closed", "withdrawn"})
 
