@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Mapping
@@ -108,6 +109,10 @@ async def install_through_the_browser_flow(public_url: str) -> int:
     jar = aiohttp.CookieJar(unsafe=True)  # 127.0.0.1 cookies
     async with aiohttp.ClientSession(cookie_jar=jar) as browser:
         async with browser.get(f"{public_url}/install/economic") as resp:
+            page, url = await resp.text(), resp.url
+        # "Continue as …": the sign-in is confirmed on our page, as the person would.
+        fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page))
+        async with browser.post(url.with_query(None), data=fields) as resp:
             if resp.status != 200 or "/onboarding/" not in str(resp.url):
                 raise RuntimeError(f"install did not reach onboarding ({resp.status} {resp.url})")
             return int(str(resp.url).rstrip("/").rsplit("/", 1)[1])

@@ -19,8 +19,13 @@ On success, in one transaction: the nonce is used up; the installation is create
 with its id, key and history (tenant key = ``agreementNumber``); the grant is stored encrypted;
 the installing user (``/self``'s ``user``) is found by e-mail or created and made the company's
 admin; an access-lost problem (`plugin.lifecycle`) is resolved; an audit entry is written; a
-new session starts. A reinstall then unparks the installation's jobs. Then 302 to
-``/onboarding/<agreement>``.
+new session starts. A reinstall then unparks the installation's jobs. The session is not handed
+to the browser yet: it waits in a short-lived cookie (scoped to ``/install/economic``) until the
+person confirms, on ``GET /install/economic/confirm``, the account and company they are signed
+in to; the confirming ``POST`` carries the session's CSRF token, and only then does the session
+cookie get set and the browser go to ``/onboarding/<agreement>``. Without that step a callback
+another site sends a browser to, with that site's own grant token, would sign the browser in to
+an account of the other site's choosing (login CSRF).
 The ``/self`` call happens before the installation exists, so it is counted against the company's
 e-conomic budget once the installation does.
 """
@@ -28,6 +33,7 @@ e-conomic budget once the installation does.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import logging
 
 import aiohttp_jinja2
@@ -53,7 +59,7 @@ from plugin.sessions import (
     set_session_cookie,
     signed_in,
 )
-from plugin.settings import Secret
+from plugin.settings import Secret, Settings
 from sync.clients.economic import EconomicClient
 from sync.clients.economic_types import SelfInfo
 from sync.clients.economic_wire import PLATFORM
@@ -65,13 +71,17 @@ from sync.store.economic_grants import EconomicGrants
 from sync.store.install_states import InstallStates
 from sync.store.installations import Installation, Installations
 from sync.store.problems import Problems
+from sync.store.sessions import Session, Sessions
 from sync.store.usage import ApiUsage
-from sync.store.users import Users
+from sync.store.users import User, Users
 
 log = logging.getLogger(__name__)
 STATE_COOKIE = "collectbridge_install"
 COOKIE_PATH = "/install/economic"
 STATES_KEPT = dt.timedelta(days=1)
+PENDING_COOKIE = "collectbridge_install_session"
+PENDING_LIFETIME = dt.timedelta(minutes=10)
+CONFIRM_PATH = "/install/economic/confirm"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -186,9 +196,75 @@ async def _complete(request: web.Request, token: str, *, via: str) -> web.Respon
     for at in calls:
         await usage.record_api_call(installation.id, PLATFORM, at)
     log.info("installed", extra={"installation_id": installation.id, "via": via})
-    response = _redirect(f"/onboarding/{installation.agreement_number}")
-    set_session_cookie(response, session, request.app[SETTINGS])
+    response = _redirect(f"{CONFIRM_PATH}?agreement={installation.agreement_number}")
+    _set_pending(response, session, request.app[SETTINGS])
     response.del_cookie(STATE_COOKIE, path=COOKIE_PATH)
+    return response
+
+
+def _set_pending(response: web.StreamResponse, session: str, settings: Settings) -> None:
+    """The new session, held back until the person confirms who they sign in as (login CSRF:
+    a callback another site sends the browser to, carrying the other site's grant, must not
+    sign the browser in to an account of that site's choosing)."""
+    response.set_cookie(
+        PENDING_COOKIE,
+        session,
+        max_age=int(PENDING_LIFETIME.total_seconds()),
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="Lax",
+        secure=secure_cookies(settings),
+    )
+
+
+async def _pending(request: web.Request) -> tuple[Session, User, Installation]:
+    """The held-back session of this browser and the company it was installed for."""
+    token = request.cookies.get(PENDING_COOKIE, "")
+    db, now = request.app[DATABASE], request.app[CLOCK]()
+    session = await Sessions(db).get(token, now=now) if token else None
+    user = await Users(db).get(session.user_id) if session else None
+    agreement = request.query.get("agreement", "")
+    if request.method == "POST":
+        agreement = str((await request.post()).get("agreement", ""))
+    installation = (
+        await Installations(db).get_by_agreement(int(agreement))
+        if agreement.isascii() and agreement.isdigit() and len(agreement) <= 18
+        else None
+    )
+    if session is None or user is None or installation is None:
+        raise InstallError("confirmation_expired")
+    if await Users(db).role_in(user.id, installation.id) is None:
+        raise InstallError("confirmation_expired")
+    return session, user, installation
+
+
+async def confirm_form(request: web.Request) -> web.Response:
+    try:
+        session, user, installation = await _pending(request)
+    except InstallError as exc:
+        return _refused(request, exc)
+    response = aiohttp_jinja2.render_template(
+        "install_confirm.html",
+        request,
+        {"user": user, "installation": installation, "csrf_token": session.csrf_token},
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+async def confirm_submit(request: web.Request) -> web.Response:
+    """The person confirmed: the held-back session becomes the browser's. The form's token is
+    the session's CSRF token, and the cookie is SameSite=Lax, so only our own page can post it."""
+    try:
+        session, _, installation = await _pending(request)
+        sent = (await request.post()).get("csrf_token")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, session.csrf_token):
+            raise InstallError("confirmation_expired")
+    except InstallError as exc:
+        return _refused(request, exc)
+    response = _redirect(f"/onboarding/{installation.agreement_number}")
+    set_session_cookie(response, request.cookies[PENDING_COOKIE], request.app[SETTINGS])
+    response.del_cookie(PENDING_COOKIE, path=COOKIE_PATH)
     return response
 
 
@@ -320,3 +396,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/install/economic/callback", callback)
     app.router.add_get("/install/economic/token", token_form)
     app.router.add_post("/install/economic/token", token_submit)
+    app.router.add_get(CONFIRM_PATH, confirm_form)
+    app.router.add_post(CONFIRM_PATH, confirm_submit)

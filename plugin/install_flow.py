@@ -67,6 +67,11 @@ REFUSALS: dict[str, tuple[int, str]] = {
         "in a minute (reloading this page is fine).",
     ),
     "economic_garbled": (502, "e-conomic's answer was not understood, so nothing was installed."),
+    "confirmation_expired": (
+        400,
+        "This sign-in was not confirmed in time, or not from the browser that installed the "
+        "app. The company stays installed: sign in, or install again to be signed in.",
+    ),
     "not_configured": (
         503,
         "Installing is not set up on this server yet: the operator has to configure "

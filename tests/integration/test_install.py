@@ -22,7 +22,7 @@ from aiohttp import web
 from yarl import URL
 
 from plugin.app import create_app
-from plugin.install import STATE_COOKIE
+from plugin.install import CONFIRM_PATH, PENDING_COOKIE, STATE_COOKIE
 from plugin.install_flow import new_nonce, sign_state, state_keys
 from plugin.keys import DATABASE, QUEUE, SERVICES
 from plugin.logs import ContextFilter, TextFormatter
@@ -146,16 +146,35 @@ async def refused(response: aiohttp.ClientResponse, code: str, *, status: int = 
     return body
 
 
+async def confirmed(http: aiohttp.ClientSession, r: aiohttp.ClientResponse) -> Landed:
+    """Where a followed install lands, past the sign-in confirmation: its form posted as the
+    person would (the answer as is when it did not stop there)."""
+    page = await r.text()
+    if r.url.path != CONFIRM_PATH:
+        return Landed(r.status, page, r.url)
+    fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', page))
+    async with http.post(r.url.with_query(None), data=fields) as done:
+        return Landed(done.status, await done.text(), done.url)
+
+
+@dataclass
+class Landed:
+    status: int
+    page: str
+    url: URL
+
+
 async def install(http: aiohttp.ClientSession, bridge: Bridge) -> tuple[str, str]:
     """The whole flow, redirects followed like a browser: our start → e-conomic's grant page
-    (auto-approved) → our callback → onboarding. The onboarding page and the grant token."""
+    (auto-approved) → our callback → the sign-in confirmed → onboarding. The onboarding page and
+    the grant token."""
     async with http.get(f"{bridge.url}/install/economic") as r:
-        page = await r.text()
-        assert r.status == 200, page
         hops = [str(h.headers.get("Location", "")) for h in r.history]
-        assert r.url.path.startswith("/onboarding/")
+        landed = await confirmed(http, r)
+    assert landed.status == 200, landed.page
+    assert landed.url.path.startswith("/onboarding/")
     token = URL(hops[1]).query["token"]
-    return page, token
+    return landed.page, token
 
 
 # -- the whole flow ---------------------------------------------------------------------------
@@ -179,12 +198,22 @@ async def test_install_end_to_end(database_url: str, economic_sandbox: EconomicS
         callback = await grant_for(http, str(grant_page))
         token = URL(callback).query["token"]
         async with http.get(callback, allow_redirects=False) as r:
+            confirm = f"{CONFIRM_PATH}?agreement={agreement}"
+            assert r.status == 302 and r.headers["Location"] == confirm
+            assert SESSION_COOKIE not in r.headers.get("Set-Cookie", "")  # not signed in yet
+            pending = set_cookie(r, PENDING_COOKIE)
+            assert "HttpOnly" in pending and "Path=/install/economic" in pending
+            assert token not in await r.text()
+        assert STATE_COOKIE not in {c.key for c in http.cookie_jar}  # done with: cleared
+        async with http.get(bridge.url + confirm) as r:
+            form = await r.text()
+        assert r.status == 200 and company.email in form and html.escape(company.name) in form
+        fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form))
+        async with http.post(bridge.url + CONFIRM_PATH, data=fields, allow_redirects=False) as r:
             assert r.status == 302 and r.headers["Location"] == f"/onboarding/{agreement}"
             session = set_cookie(r, SESSION_COOKIE)
             assert "HttpOnly" in session and "SameSite=Lax" in session and "Path=/" in session
             assert "Secure" not in session
-            assert token not in await r.text()
-        assert STATE_COOKIE not in {c.key for c in http.cookie_jar}  # done with: cleared
         async with http.get(f"{bridge.url}/onboarding/{agreement}") as r:
             page = await r.text()
         assert r.status == 200
@@ -222,8 +251,9 @@ async def test_add_app_click_installs_the_company_picked(
         fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form))
         fields = {k: v.replace("&amp;", "&") for k, v in fields.items()}
         async with http.post(sandbox.url + GRANT_PAGE, data={**fields, "agreement": second}) as r:
-            page = await r.text()
-        assert r.status == 200 and r.url.path == f"/onboarding/{second}"
+            landed = await confirmed(http, r)
+        page = landed.page
+        assert landed.status == 200 and landed.url.path == f"/onboarding/{second}"
     assert "Installed: Hansen &lt;b&gt;&amp;&lt;/b&gt; Søn ApS, agreement" in page
     assert (await bridge.installation(second)).company_name == "Hansen <b>&</b> Søn ApS"
 
@@ -434,7 +464,8 @@ async def test_e_conomic_down_leaves_the_install_to_retry(
             async with control.post("/_sandbox/faults", json={}) as r:
                 assert r.status == 200
         async with http.get(callback) as r:
-            assert r.status == 200 and r.url.path.startswith("/onboarding/")
+            landed = await confirmed(http, r)
+        assert landed.status == 200 and landed.url.path.startswith("/onboarding/")
 
 
 async def test_a_grant_without_the_users_email_is_refused(
@@ -489,8 +520,9 @@ async def test_the_grant_token_appears_in_no_page_and_no_log(
             async with http.post(
                 f"{bridge.url}/install/economic/token", data={"token": pasted}
             ) as r:
-                assert r.status == 200 and r.url.path.startswith("/onboarding/")
-                bodies.append(await r.text())
+                landed = await confirmed(http, r)
+            assert landed.status == 200 and landed.url.path.startswith("/onboarding/")
+            bodies.append(landed.page)
     finally:
         logging.getLogger().removeHandler(handler)
     grants = [g.token for g in economic_sandbox.state.grants.values()]
@@ -521,8 +553,9 @@ async def test_pasted_grant_token_installs(
         async with http.post(
             f"{bridge.url}/install/economic/token", data={"token": f"  {token}\n"}
         ) as r:
-            page = await r.text()
-        assert r.status == 200 and r.url.path == f"/onboarding/{agreement}"
+            landed = await confirmed(http, r)
+        page = landed.page
+        assert landed.status == 200 and landed.url.path == f"/onboarding/{agreement}"
     assert f"agreement {agreement}" in page
     installation = await bridge.installation(agreement)
     [entry] = await AuditLog(bridge.db).list(installation.id)
@@ -616,4 +649,33 @@ async def test_cookies_are_secure_behind_https(
                 local, headers={"Cookie": f"{STATE_COOKIE}={state}"}, allow_redirects=False
             ) as r:
                 assert r.status == 302
-                assert "Secure" in set_cookie(r, SESSION_COOKIE)
+                assert "Secure" in set_cookie(r, PENDING_COOKIE)
+
+
+async def test_a_callback_alone_signs_nobody_in_until_the_person_confirms(
+    bridge: Bridge, economic_sandbox: EconomicSandbox
+) -> None:
+    """Login CSRF: another site can send a browser through our install with a grant of its own
+    choosing. The browser then holds only a pending sign-in, scoped to the install path; the
+    session is handed over only when the person posts the confirmation from our page."""
+    await auto_approve(economic_sandbox)
+    agreement = economic_sandbox.agreement(0)
+    async with browser() as http:
+        callback = await grant_for(http, (await begin(http, bridge)).headers["Location"])
+        async with http.get(callback) as r:  # followed: the confirmation page
+            form = await r.text()
+        assert r.url.path == CONFIRM_PATH and 'id="confirm"' in form
+        fields = dict(re.findall(r'type="hidden" name="(\w+)" value="([^"]*)"', form))
+        assert SESSION_COOKIE not in {c.key for c in http.cookie_jar}
+        async with http.get(f"{bridge.url}/onboarding/{agreement}", allow_redirects=False) as r:
+            assert r.status == 302 and r.headers["Location"] == "/"  # not signed in
+        # A post without the form's token, or with another, signs nobody in.
+        for forged in ({"agreement": str(agreement)}, {**fields, "csrf_token": "x" * 43}):
+            async with http.post(bridge.url + CONFIRM_PATH, data=forged) as r:
+                await refused(r, "confirmation_expired")
+        assert SESSION_COOKIE not in {c.key for c in http.cookie_jar}
+    # Another browser (another site's form) has no pending sign-in to confirm.
+    async with browser() as elsewhere:
+        async with elsewhere.post(bridge.url + CONFIRM_PATH, data=fields) as r:
+            await refused(r, "confirmation_expired")
+        assert SESSION_COOKIE not in {c.key for c in elsewhere.cookie_jar}

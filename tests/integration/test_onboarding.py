@@ -45,6 +45,7 @@ from tests.fixtures.collection import CollectionSandbox
 from tests.fixtures.conditions import Clock
 from tests.fixtures.economic import EconomicSandbox
 from tests.fixtures.served import loopback_socket, served
+from tests.integration.test_install import confirmed
 
 SECRET_KEY = "onboarding-test-secret-key-0123456789abcd"
 EVENT_TYPES = {
@@ -167,8 +168,9 @@ async def run_bridge(
         aiohttp.ClientSession(cookie_jar=jar) as browser,
     ):
         async with browser.get(f"{url}/install/economic") as r:
-            assert r.status == 200 and r.url.path.startswith("/onboarding/"), await r.text()
-            agreement = int(r.url.path.rsplit("/", 1)[1])
+            landed = await confirmed(browser, r)
+        assert landed.status == 200 and landed.url.path.startswith("/onboarding/"), landed.page
+        agreement = int(landed.url.path.rsplit("/", 1)[1])
         company = economic.state.companies[agreement]
         admin = await Users(app[DATABASE]).get_by_email(company.email)
         assert admin is not None
