@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-import pytest
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -25,7 +24,7 @@ from plugin.keys import QUEUE
 from sync import schedules
 from sync.jobs import NewJob
 from sync.store.audit import AuditLog
-from sync.store.claims import Claims, StoredClaim
+from sync.store.claims import StoredClaim
 from sync.store.problems import Problems
 from sync.store.users import Role
 from tests.integration.sync.support import Company, running_company
@@ -608,23 +607,3 @@ async def test_cli_resync(database_url: str) -> None:
 
         helped = collectbridge(url, "resync", "--help")
         assert helped.returncode == 0 and "(default: all)" in helped.stdout
-
-
-async def test_a_claim_that_keeps_changing_meanwhile_is_409(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with booted(database_url) as b:
-        number = (await b.numbers("awaiting_approval"))[0]
-        tries: list[int] = []
-
-        async def lost_race(self: Claims, claim: StoredClaim, **_: Any) -> bool:
-            tries.append(claim.invoice_number)
-            return False  # someone else moved it every time
-
-        monkeypatch.setattr(Claims, "change_state", lost_race)
-        (await b.post(f"claims/{number}/hold", b.caseworker)).problem(409, "state_changed")
-        (await b.post(f"claims/{number}/withdraw")).problem(409, "state_changed")
-        assert tries == [number] * 6  # read again and decided anew, a few times each
-        monkeypatch.undo()
-        assert (await b.claim(number))["state"] == "awaiting_approval"
-        assert await audit_actions(b.company) == []

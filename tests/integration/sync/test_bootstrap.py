@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+from tests.fixtures.conditions import eventually
 from tests.integration.sync.support import Company, install, running_company
 
 TODAY = dt.date(2026, 11, 23)
@@ -143,19 +144,17 @@ async def test_a_small_company_is_not_kept_waiting_by_a_huge_one(database_url: s
         small = await install(huge.bridge, huge.economic, huge.collection, demo)
         big_job = await huge.enqueue("sync.bootstrap", f"bootstrap:{huge.agreement}")
         small_job = await small.enqueue("sync.bootstrap", f"bootstrap:{small.agreement}")
-        finished: list[int] = []
+        states: dict[int, str] = {}
 
-        async def watch() -> None:
-            while len(finished) < 2:
-                for job_id in (big_job, small_job):
-                    if job_id not in finished and (await huge.job(job_id)).state == "succeeded":
-                        finished.append(job_id)
-                await asyncio.sleep(0.005)
+        async def small_done() -> bool:
+            states.update({j: (await huge.job(j)).state for j in (big_job, small_job)})
+            return states[small_job] == "succeeded"
 
-        watcher = asyncio.create_task(watch())
-        await huge.settle(concurrency=2)
-        await asyncio.wait_for(watcher, 5)
+        settling = asyncio.create_task(huge.settle(concurrency=2))
+        await eventually(small_done, within=60, step=0.005)
         # The huge company's backfill was queued first and runs for long; the small one's ran
-        # beside it (one installation never takes every slot) and was done long before.
-        assert finished == [small_job, big_job]
+        # beside it (one installation never takes every slot) and was done before it.
+        assert states[big_job] == "running"
+        await settling
+        assert (await huge.job(big_job)).state == "succeeded"
         assert small.platform_claims() and huge.platform_claims()
