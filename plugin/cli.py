@@ -100,6 +100,18 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     return asyncio.run(run_jobs_command(_settings(), args))
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from plugin.outbox_cli import run_outbox_command
+
+    return asyncio.run(run_outbox_command(_settings(), args))
+
+
+def cmd_inbox(args: argparse.Namespace) -> int:
+    from plugin.inbox_cli import run_inbox_command
+
+    return asyncio.run(run_inbox_command(_settings(), args))
+
+
 def cmd_people(args: argparse.Namespace) -> int:
     from plugin.people_cli import run_people_command
 
@@ -221,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-dead", action="store_true", help="delete dead jobs too, not only succeeded ones"
     )
     jobs.set_defaults(func=cmd_jobs)
+
+    from plugin.outbox_cli import add_parser as add_outbox_parser
+
+    add_outbox_parser(sub, command, cmd_outbox)
+
+    from plugin.inbox_cli import add_parser as add_inbox_parser
+
+    add_inbox_parser(sub, command, cmd_inbox)
 
     users = command(sub, "users", "manage the people who may see companies")
     users_sub = users.add_subparsers(

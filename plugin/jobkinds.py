@@ -21,8 +21,12 @@ from sync.company_settings import company_settings
 from sync.documents import send_document
 from sync.engine import Engine
 from sync.handover import Handover
+from sync.inbox_processing import EventProcessor, next_events, read_feed, sweep
 from sync.jobs import NewJob
 from sync.keeping import Keeper
+from sync.outcomes import WriteOffPushback, bar_customer
+from sync.own_payments import OutboxOwnPayments
+from sync.pushback import Pushback
 from sync.retention import purge_expired
 from sync.store.installations import Installation, Installations
 from sync.store.sync_state import SyncState
@@ -127,10 +131,49 @@ def build_handlers(services: Services) -> dict[str, Handler]:
         job = await prepare(services, ctx)
         await keeper(job).reconcile(int(ctx.payload["invoice"]))
 
+    async def pushback_payment(ctx: JobContext) -> None:
+        """A collector's payment as one draft voucher in the app's journal (`sync.pushback`)."""
+        job = await prepare(services, ctx, collection=False)
+        pushback = await Pushback.for_job(job.engine, job.economic)
+        await pushback.payment(ctx.payload["event"])
+
+    async def pushback_writeoff(ctx: JobContext) -> None:
+        """A written-off case: its proposal stored, its voucher posted once approved."""
+        job = await prepare(services, ctx, collection=False)
+        pushback = await Pushback.for_job(job.engine, job.economic)
+        await WriteOffPushback(pushback).run(ctx.payload["event"])
+
+    async def pushback_barred(ctx: JobContext) -> None:
+        """The customer of a written-off case marked barred in e-conomic."""
+        job = await prepare(services, ctx, collection=False)
+        pushback = await Pushback.for_job(job.engine, job.economic)
+        customer = int(ctx.payload["customer"])
+        await bar_customer(pushback, job.economic, customer, job_id=ctx.job.id)
+
     async def document(ctx: JobContext) -> None:
         job = await prepare(services, ctx, pace="bulk")
         assert job.collection is not None
         await send_document(job.engine, job.economic, job.collection, int(ctx.payload["invoice"]))
+
+    async def inbox_event(ctx: JobContext) -> None:
+        """One stored collection event into its effects, once (`sync.inbox_processing`)."""
+        installation = await _installation(services, ctx)
+        processor = EventProcessor(services.db, installation, clock=services.clock)
+        outcome = await processor.run(int(ctx.payload["inbox_id"]))
+        if outcome.gap:
+            services.metrics.event_gap()
+
+    async def events(ctx: JobContext) -> None:
+        """The collection events feed after the last contiguous sequence: a gap filled, or the
+        safety net every 5 minutes; first the events still new get their jobs (a sweep)."""
+        installation = await _installation(services, ctx)
+        now = services.clock()
+        await sweep(services.db, services.queue, now=now, installation_id=installation.id)
+        feed = Connections(services).collection(installation)
+        run = await read_feed(services.db, installation, feed, clock=services.clock)
+        services.metrics.events_filled_from_feed(run.filled)
+        chained = next_events(installation.id, installation.agreement_number, now=services.clock())
+        await services.queue.enqueue_many(chained, now=services.clock())
 
     handlers: dict[str, Callable[[JobContext], Awaitable[None]]] = {
         "maintenance.purge": purge,
@@ -143,12 +186,28 @@ def build_handlers(services: Services) -> dict[str, Handler]:
         "sync.reconcile": reconcile,
         "sync.document": document,
         "handover.claim": handover,
+        "pushback.payment": pushback_payment,
+        "pushback.writeoff": pushback_writeoff,
+        "pushback.barred": pushback_barred,
+        "sync.events": events,
+        "inbox.event": inbox_event,
     }
     return handlers
 
 
+async def _installation(services: Services, ctx: JobContext) -> Installation:
+    """The job's installation, for jobs that need neither client built up front."""
+    installation_id = ctx.job.installation_id
+    found = await Installations(services.db).get(installation_id) if installation_id else None
+    if found is None:
+        raise LookupError(f"job {ctx.job.id} ({ctx.job.kind}): no such installation")
+    return found
+
+
 def keeper(job: Prepared) -> Keeper:
-    return Keeper(job.engine, job.economic, job.collection)
+    """The keeper of a job, told which remainder drops our own vouchers caused (no echo)."""
+    own = OutboxOwnPayments(job.engine.db, job.economic, clock=job.engine.clock)
+    return Keeper(job.engine, job.economic, job.collection, own=own)
 
 
 def _next_customers(installation_id: int, agreement: int, *, now: dt.datetime) -> list[NewJob]:
@@ -183,5 +242,8 @@ async def ensure_schedules(services: Services) -> int:
         jobs.extend(
             schedules.periodic_jobs(installation.id, installation.agreement_number, now=now)
         )
+        if installation.collection_state == "ok":  # the events feed read at once: start-up
+            jobs.append(schedules.events(installation.id, installation.agreement_number))
     await services.queue.enqueue_many(jobs, now=now)
+    await sweep(services.db, services.queue, now=now)  # stored events whose job was lost
     return len(running)

@@ -1,15 +1,18 @@
 """Prometheus metrics, in a registry of the app's own (no module-level state).
 
 Job counts by kind and state are read from the database at scrape time, so they are true for
-all processes; latencies and counters are those of this process.
+all processes; latencies and counters are those of this process. So are the inbox's lag (the age
+of the oldest collection event not processed yet, 0 when none waits) and its dead letters.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from sync.jobs import JOB_STATES, JobQueue
-from sync.store.inbox import Source
+from sync.store.inbox import Inbox, Source
 from webhooks import REASONS, Reason
 
 
@@ -58,6 +61,27 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+        self.inbox_lag = Gauge(
+            "collectbridge_inbox_lag_seconds",
+            "Age of the oldest inbox entry not processed yet (0 when none waits)",
+            registry=self.registry,
+        )
+        self.inbox_dead = Gauge(
+            "collectbridge_inbox_dead",
+            "Collection events whose processing failed for a bug, waiting for a replay",
+            registry=self.registry,
+        )
+        self.event_gaps = Counter(
+            "collectbridge_event_gaps_total",
+            "Collection events that arrived past a gap in the account's sequence (a feed read "
+            "was queued)",
+            registry=self.registry,
+        )
+        self.events_filled = Counter(
+            "collectbridge_event_gaps_filled_total",
+            "Collection events the events feed brought that no webhook had delivered",
+            registry=self.registry,
+        )
         for source in ("economic", "collection"):
             self.webhooks_received.labels(source=source)
             self.webhooks_duplicates.labels(source=source)
@@ -79,10 +103,21 @@ class Metrics:
     def webhook_unavailable(self, source: Source) -> None:
         self.webhooks_unavailable.labels(source=source).inc()
 
+    def event_gap(self) -> None:
+        self.event_gaps.inc()
+
+    def events_filled_from_feed(self, count: int) -> None:
+        self.events_filled.inc(count)
+
     def job_finished(self, kind: str, outcome: str, seconds: float) -> None:
         self.job_seconds.labels(kind=kind, outcome=outcome).observe(seconds)
 
-    async def render(self, queue: JobQueue) -> bytes:
+    async def render(self, queue: JobQueue, *, now: dt.datetime | None = None) -> bytes:
+        inbox = Inbox(queue.db)
+        oldest = await inbox.oldest_new()
+        at = now or dt.datetime.now(dt.UTC)
+        self.inbox_lag.set(max(0.0, (at - oldest).total_seconds()) if oldest else 0.0)
+        self.inbox_dead.set(await inbox.count_dead())
         self.jobs.clear()
         counts = await queue.counts()
         for kind, state, count in counts:

@@ -266,6 +266,21 @@ class JobQueue:
         return as_datetime(row["run_at"]) if row else None
 
 
+async def enqueue_in(tx: Connection, jobs: Iterable[NewJob], *, now: dt.datetime) -> None:
+    """`JobQueue.enqueue_many`'s steps inside the caller's transaction, so that jobs commit with
+    the rows that made them (an inbox entry, a page of the events feed): a twin in backoff takes
+    its job over (keeping its wait), every other job is inserted, a queued twin absorbing it."""
+    batch = list(jobs)
+    keys = sorted({j.dedupe_key for j in batch if j.dedupe_key is not None})
+    if keys:
+        waiting = {r["dedupe_key"] for r in await tx.fetch("failed_twin_keys", keys=keys)}
+        batch = [
+            j for j in batch if j.dedupe_key not in waiting or await _absorbed(tx, j, now) is None
+        ]
+    if batch:
+        await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
+
+
 async def claim_in(
     tx: Connection,
     *,

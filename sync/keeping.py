@@ -21,8 +21,8 @@
                      in collection, a drop we did not cause is reported as a creditor payment
                      with a stable ``external_id``, so a retry never reports it twice.
 
-Drops our own vouchers cause (push-back) are subtracted through `OwnPayments`; until the
-push-back records vouchers, nothing is subtracted.
+Drops our own vouchers cause (push-back) are subtracted through `OwnPayments`: the jobs get
+`sync.own_payments.OutboxOwnPayments`, which reads them from the outbox (no echo).
 """
 
 from __future__ import annotations

@@ -2,18 +2,20 @@
 
     writer = InboxWriter(db, clock=clock); writer.start()
     new = await writer.store(entry, jobs)     # True: stored, False: a duplicate of a stored one
+    new = await writer.store(entry, then=f)   # f(inbox id) → the jobs that need the row's id
     await writer.close()                      # at shutdown: what is queued is committed first
 
 One writer task per process. A request hands its delivery over and awaits a future; the task
 takes every delivery waiting when it comes round (up to `MAX_BATCH`) and commits them in one
 transaction: each inbox row inserted unless its dedupe key is stored (a duplicate is success),
-and, for the rows that are new, their jobs enqueued beside them. So a burst costs one commit
-(one fsync) per batch rather than one per request, and a hint's job exists exactly when its
-inbox row does. Futures are resolved only once the transaction has committed. When the database
-is unavailable, every request of the batch gets `InboxUnavailable` (a 503: both platforms
-retry) and nothing of the batch was stored; when it refuses the batch for another reason (one
-delivery it will not take), each delivery is tried in a transaction of its own, so one bad
-delivery never takes the others of its batch down with it, retry after retry.
+and, for the rows that are new, their jobs enqueued beside them (``jobs``, and what ``then``
+makes of the new row's id: a collection event's ``inbox.event`` names its row). So a burst
+costs one commit (one fsync) per batch rather than one per request, and a hint's job exists
+exactly when its inbox row does. Futures are resolved only once the transaction has committed.
+When the database is unavailable, every request of the batch gets `InboxUnavailable` (a 503:
+both platforms retry) and nothing of the batch was stored; when it refuses the batch for another
+reason (one delivery it will not take), each delivery is tried in a transaction of its own, so
+one bad delivery never takes the others of its batch down with it, retry after retry.
 
 There is no timer: while one batch commits, the next one gathers, so an idle inbox commits a
 lone delivery at once and a busy one commits larger batches.
@@ -21,7 +23,7 @@ lone delivery at once and a busy one commits larger batches.
 After the commit, and before the requests are answered, an installation that got jobs and is
 paused, revoked or deleted has them parked, in the order `sync.installation_queue` explains
 (job written first, status read after).
-The jobs are enqueued with the queue's own statements and semantics (`JobQueue.enqueue_many`: a
+The jobs are enqueued with the queue's own statements and semantics (`sync.jobs.enqueue_in`: a
 queued twin absorbs a job, a twin in backoff takes it over), run in the inbox's transaction.
 """
 
@@ -30,18 +32,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sync.installation_queue import HOLDING
-from sync.jobs import JobQueue, NewJob, _absorbed, _enqueue_params
-from sync.store.db import Connection, Database, DatabaseUnavailable
+from sync.jobs import JobQueue, NewJob, enqueue_in
+from sync.store.db import Database, DatabaseUnavailable
 from sync.store.inbox import NewEntry, insert_entry
 from sync.store.installations import Installations
 from sync.worker import Clock
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
+JobsFor = Callable[[int], Sequence[NewJob]]
+"""The jobs of a new inbox row, given its id (committed with it)."""
 
 
 class InboxUnavailable(Exception):
@@ -55,6 +59,10 @@ class _Waiting:
     entry: NewEntry
     jobs: tuple[NewJob, ...]
     done: asyncio.Future[bool] = field(repr=False)
+    then: JobsFor | None = None
+
+    def jobs_of(self, inbox_id: int) -> list[NewJob]:
+        return [*self.jobs, *(self.then(inbox_id) if self.then is not None else ())]
 
 
 def _retrieved(future: asyncio.Future[bool]) -> None:
@@ -82,14 +90,17 @@ class InboxWriter:
             self._waiting.put_nowait(None)
             await task
 
-    async def store(self, entry: NewEntry, jobs: Sequence[NewJob] = ()) -> bool:
-        """Store ``entry`` (and enqueue ``jobs`` when it is new) durably: True once committed,
-        False when a delivery of its key was stored before. Raises `InboxUnavailable`."""
+    async def store(
+        self, entry: NewEntry, jobs: Sequence[NewJob] = (), *, then: JobsFor | None = None
+    ) -> bool:
+        """Store ``entry`` (and enqueue ``jobs``, and ``then(its inbox id)``, when it is new)
+        durably: True once committed, False when a delivery of its key was stored before.
+        Raises `InboxUnavailable`."""
         if self._task is None:
             raise InboxUnavailable("the inbox writer is not running")
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieved)
-        self._waiting.put_nowait(_Waiting(entry, tuple(jobs), done))
+        self._waiting.put_nowait(_Waiting(entry, tuple(jobs), done, then))
         # Shielded: a request that goes away does not take its delivery out of the batch.
         return await asyncio.shield(done)
 
@@ -110,8 +121,13 @@ class InboxWriter:
         now = self.clock()
         try:
             async with self.db.transaction() as tx:
-                stored = [await insert_entry(tx, w.entry, now=now) is not None for w in batch]
-                jobs = [j for w, new in zip(batch, stored, strict=True) if new for j in w.jobs]
+                ids = [await insert_entry(tx, w.entry, now=now) for w in batch]
+                jobs = [
+                    j
+                    for w, inbox_id in zip(batch, ids, strict=True)
+                    if inbox_id is not None
+                    for j in w.jobs_of(inbox_id)
+                ]
                 if jobs:
                     await enqueue_in(tx, jobs, now=now)
         except Exception as exc:
@@ -130,9 +146,9 @@ class InboxWriter:
             return
         self.commits += 1
         await self._hold_stopped({j.installation_id for j in jobs}, now=now)
-        for w, new in zip(batch, stored, strict=True):
+        for w, inbox_id in zip(batch, ids, strict=True):
             if not w.done.done():
-                w.done.set_result(new)
+                w.done.set_result(inbox_id is not None)
 
     async def _hold_stopped(self, installation_ids: set[int | None], *, now: dt.datetime) -> None:
         installations, queue = Installations(self.db), JobQueue(self.db)
@@ -143,19 +159,3 @@ class InboxWriter:
                     await queue.park_installation(installation_id, now=now)
             except Exception:  # stored and acknowledged: the claim passes such jobs over anyway
                 log.exception("could not park the jobs of a stopped installation")
-
-
-async def enqueue_in(tx: Connection, jobs: Sequence[NewJob], *, now: dt.datetime) -> None:
-    """`JobQueue.enqueue_many`'s steps inside the caller's transaction: a twin in backoff takes
-    its job over (keeping its wait), every other job is inserted, a queued twin absorbing it.
-    It uses the queue's own helpers, so the semantics stay in one place; `sync.jobs` has no
-    public in-transaction enqueue yet (as it has `claim_in` for claims)."""
-    batch = list(jobs)
-    keys = sorted({j.dedupe_key for j in batch if j.dedupe_key is not None})
-    if keys:
-        waiting = {r["dedupe_key"] for r in await tx.fetch("failed_twin_keys", keys=keys)}
-        batch = [
-            j for j in batch if j.dedupe_key not in waiting or await _absorbed(tx, j, now) is None
-        ]
-    if batch:
-        await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])

@@ -10,7 +10,10 @@
     onboarding.py     PUT /installations/{agreement}/onboarding
     claims.py         …/claims and their actions, …/policy, …/problems
     jobs.py           POST …/resync, GET /jobs/{job_id}, POST /jobs/{job_id}/retry
+    writeoffs.py      GET …/write-offs, POST …/write-offs/{id}/approve
+    outbox.py         GET …/outbox, POST …/outbox/{id}/retry
     tokens.py         GET and POST /tokens, DELETE /tokens/{token_id}
+    inbox.py          GET /inbox, POST /inbox/{id}/replay
 
 A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
 """
@@ -19,7 +22,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from plugin.api import claims, installations, jobs, lifecycle, onboarding, tokens
+from plugin.api import (
+    claims,
+    inbox,
+    installations,
+    jobs,
+    lifecycle,
+    onboarding,
+    outbox,
+    tokens,
+    writeoffs,
+)
 from plugin.api.registry import Api
 
 
@@ -31,6 +44,9 @@ def build_api() -> Api:
     claims.add_routes(api)
     jobs.add_routes(api)
     tokens.add_routes(api)
+    writeoffs.add_routes(api)
+    outbox.add_routes(api)
+    inbox.add_routes(api)
     return api
 
 

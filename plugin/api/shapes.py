@@ -285,3 +285,115 @@ class NewToken(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     token: str
     created_at: dt.datetime
+
+
+# -- push-back: write-offs and the outbox ------------------------------------------------------
+
+
+class WriteOffLineView(msgspec.Struct, frozen=True, kw_only=True):
+    """One claim's remaining principal written off: ``net`` to the loss account, ``vat`` to
+    output VAT (the invoice's VAT share). Minor units of the write-off's currency."""
+
+    invoice_number: int
+    customer_number: int
+    principal: int
+    net: int
+    vat: int
+
+
+class WriteOffView(msgspec.Struct, frozen=True, kw_only=True):
+    """A written-off case's proposal: booked in e-conomic only after an admin approved it."""
+
+    id: int
+    case_id: str
+    state: Literal["pending", "approved", "rejected"]
+    currency: str
+    closed_on: Day
+    principal: int
+    net: int
+    vat: int
+    lines: list[WriteOffLineView]
+    created_at: Timestamp
+    decided_at: Timestamp | None
+    outbox_state: Literal["pending", "sent", "failed", "dead"] | None
+    """Its voucher's outbox item, once an approval queued it; null before."""
+
+
+class WriteOffList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[WriteOffView]
+    next_cursor: str | UnsetType = UNSET
+    """Left out on the last page."""
+
+
+class WriteOffApproved(msgspec.Struct, frozen=True, kw_only=True):
+    """An approved write-off (202): the job ``job_id`` posts its voucher."""
+
+    job_id: int
+    write_off: WriteOffView
+
+
+class OutboxItemView(msgspec.Struct, frozen=True, kw_only=True):
+    """One write to a platform, stored before it was sent."""
+
+    id: int
+    platform: Literal["economic", "collection"]
+    operation: str
+    """``voucher.payment``, ``voucher.writeoff``, ``journal.book``, ``customer.barred``."""
+    idempotency_key: str
+    state: Literal["pending", "sent", "failed", "dead"]
+    attempts: int
+    last_error: str | None
+    """The platform's error (failed: tried again; dead: waits for a retry), secrets masked."""
+    created_at: Timestamp
+    first_attempt_at: Timestamp | None
+    sent_at: Timestamp | None
+
+
+class OutboxList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[OutboxItemView]
+    next_cursor: str | UnsetType = UNSET
+    """Left out on the last page."""
+
+
+class OutboxRetried(msgspec.Struct, frozen=True, kw_only=True):
+    """A failed or dead write pending again (202); the job ``job_id`` sends it."""
+
+    job_id: int | None
+    """Null when the write names no job to send it."""
+    item: OutboxItemView
+
+
+# -- the inbox: webhook deliveries and collection events ---------------------------------------
+
+
+class InboxEntryView(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored delivery: an e-conomic hint, or a collection event (by webhook or feed)."""
+
+    id: int
+    installation: int
+    """The company's agreement number."""
+    source: Literal["economic", "collection"]
+    topic: str
+    """The collection event's type, or the e-conomic hint's topic."""
+    event_id: str | None
+    """The collection event's id; null for a hint."""
+    state: Literal["new", "processed", "rejected", "dead"]
+    """``dead``: processing failed for a bug (replay it once fixed); ``rejected``: not an
+    event of the contract's shape."""
+    error: str | None
+    """Why it is dead or rejected (or a note, e.g. an unknown type skipped); secrets masked."""
+    received_at: Timestamp
+    processed_at: Timestamp | None
+
+
+class InboxList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[InboxEntryView]
+    next_cursor: str | UnsetType = UNSET
+    """Left out on the last page."""
+
+
+class InboxReplayed(msgspec.Struct, frozen=True, kw_only=True):
+    """A dead or rejected event ``new`` again (202); the job ``job_id`` processes it."""
+
+    job_id: int
+    entry: InboxEntryView

@@ -38,12 +38,14 @@ from sync.clients.economic_types import (
     BookingResult,
     Customer,
     CustomerPayment,
+    DraftVoucher,
     EventType,
     FinanceEntry,
     InvoiceTotals,
     Journal,
     NewVoucher,
     PaymentTerms,
+    Posted,
     RawPage,
     SelfInfo,
     VatZone,
@@ -72,6 +74,15 @@ WEBHOOKS_API = "/webhooksapi/v1.0.0"
 # e-conomic allows 50,000 calls per agreement in a rolling 24 hours. We pause a little before it,
 # leaving room for calls already under way in other processes and for a person's own use.
 DAILY_BUDGET = 47_500
+
+
+# A write replayed from e-conomic's idempotency cache (the first answer to the same key, kept
+# one hour) carries this header.
+RESULT_FROM_CACHE = "X-ResultFromCache"
+
+
+class ReplayableAnswer(Answer, frozen=True, kw_only=True):
+    replayed: bool = False
 
 
 class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
@@ -162,6 +173,22 @@ class EconomicClient:
         idempotency_key: str | None = None,
         accept: str = "application/json",
     ) -> bytes:
+        answer = await self._answer(
+            method, url, params=params, body=body, idempotency_key=idempotency_key, accept=accept
+        )
+        return answer.body
+
+    async def _answer(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: Any = None,
+        idempotency_key: str | None = None,
+        accept: str = "application/json",
+    ) -> Answer:
+        """The 2xx answer itself (its body, and for writes whether it was a replay)."""
         headers = {**self._headers, "Accept": accept}
         if method != "GET":
             if not idempotency_key:
@@ -178,7 +205,7 @@ class EconomicClient:
             rng=self._rng,
         )
         if answer.ok:
-            return answer.body
+            return answer
         raise error_for(answer.status, error_body(answer.body), answer.retry_after)
 
     async def _send(
@@ -195,10 +222,11 @@ class EconomicClient:
             async with self.session.request(
                 method, url, headers=headers, data=data, params=params, timeout=self.timeout
             ) as resp:
-                return Answer(
+                return ReplayableAnswer(
                     status=resp.status,
                     body=await resp.read(),
                     retry_after=parse_retry_after(resp.headers.get("Retry-After"), self.now()),
+                    replayed=resp.headers.get(RESULT_FROM_CACHE, "").lower() == "true",
                 )
         except TimeoutError as exc:
             raise TransientError("e-conomic timed out", platform=PLATFORM) from exc
@@ -351,6 +379,24 @@ class EconomicClient:
             idempotency_key=idempotency_key,
         )
         return decode(answer, list[Voucher])
+
+    async def post_voucher_once(
+        self, journal_number: int, voucher: NewVoucher, *, idempotency_key: str
+    ) -> Posted:
+        """`post_voucher`, telling a replay of the key's first answer (``X-ResultFromCache``)
+        from a voucher created now: both are the one voucher, posted once."""
+        answer = await self._answer(
+            "POST",
+            f"{self.base_url}/journals/{journal_number}/vouchers",
+            body=voucher_document(journal_number, voucher),
+            idempotency_key=idempotency_key,
+        )
+        replayed = isinstance(answer, ReplayableAnswer) and answer.replayed
+        return Posted(vouchers=tuple(decode(answer.body, list[Voucher])), replayed=replayed)
+
+    def journal_vouchers(self, journal_number: int) -> AsyncIterator[DraftVoucher]:
+        """The journal's draft vouchers (booked ones leave the journal)."""
+        return self._pages(f"/journals/{journal_number}/vouchers", DraftVoucher, "voucherNumber")
 
     async def book_journal(self, journal_number: int, *, idempotency_key: str) -> BookingResult:
         url = f"{self.openapi_url}{JOURNALS_API}/journals/{journal_number}/book"

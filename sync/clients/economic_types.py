@@ -164,9 +164,12 @@ class Account(_Doc, frozen=True, kw_only=True):
 
 
 class AccountingYear(_Doc, frozen=True, kw_only=True):
+    """``closed`` (present only when true) means nothing can be booked in it any more."""
+
     year: str
     from_date: dt.date
     to_date: dt.date
+    closed: bool = False
 
     @property
     def url_id(self) -> str:
@@ -229,6 +232,40 @@ class Voucher(_Doc, frozen=True, kw_only=True):
     voucher_number: int
     accounting_year: YearRef
     journal: JournalRef
+
+
+class VoucherEntry(_Doc, frozen=True, kw_only=True):
+    """One line of a voucher as read back (only what recognising our own needs)."""
+
+    text: str = ""
+    amount: Decimal = Decimal(0)
+    customer_invoice: int | None = None
+
+
+class VoucherEntries(_Doc, frozen=True, kw_only=True):
+    customer_payments: tuple[VoucherEntry, ...] = ()
+    finance_vouchers: tuple[VoucherEntry, ...] = ()
+
+
+class DraftVoucher(_Doc, frozen=True, kw_only=True):
+    """A voucher of a journal not booked yet (``GET /journals/{n}/vouchers``)."""
+
+    voucher_number: int
+    accounting_year: YearRef
+    entries: VoucherEntries = VoucherEntries()
+
+    def texts(self) -> tuple[str, ...]:
+        return tuple(
+            e.text for e in (*self.entries.customer_payments, *self.entries.finance_vouchers)
+        )
+
+
+class Posted(msgspec.Struct, frozen=True, kw_only=True):
+    """What a voucher POST answered: the vouchers, and whether e-conomic replayed its cached
+    first answer to the same ``Idempotency-Key`` (``X-ResultFromCache: true``)."""
+
+    vouchers: tuple[Voucher, ...]
+    replayed: bool = False
 
 
 class BookedVoucher(_Doc, frozen=True, kw_only=True):

@@ -6,20 +6,27 @@ duplicate and adds nothing), ``topic`` (the e-conomic hint's topic, or the colle
 type), ``headers``, ``body`` (raw bytes), ``state`` (``new`` until processed), ``received_at``.
 `insert_entry` runs inside the caller's transaction, so the writer of `webhooks.inbox` can
 commit many deliveries, and the jobs they make, at once.
+
+A collection event (`sync.inbox_processing`) is taken (marked ``processed``) in the transaction
+of its effects; one that cannot be read is ``rejected``, one whose processing failed for a bug
+is ``dead`` (migration 0012), each with its ``error``, until a replay makes it ``new`` again.
+`Timeline` holds what happened in a case, one entry per event.
 """
 
 from __future__ import annotations
 
 import builtins
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from sync.store.db import Connection, to_struct
+from sync.store.db import Connection, as_datetime, to_struct
 
 Source = Literal["economic", "collection"]
-InboxState = Literal["new", "processed", "rejected"]
+InboxState = Literal["new", "processed", "rejected", "dead"]
+INBOX_STATES: tuple[InboxState, ...] = ("new", "processed", "rejected", "dead")
+REPLAYABLE: tuple[InboxState, ...] = ("dead", "rejected")
 
 
 class NewEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,6 +53,51 @@ class InboxEntry(msgspec.Struct, frozen=True, kw_only=True):
     state: InboxState
     received_at: dt.datetime
     processed_at: dt.datetime | None
+    error: str | None = None
+
+    @property
+    def event_id(self) -> str | None:
+        """A collection event's id (the last part of its dedupe key)."""
+        if self.source != "collection":
+            return None
+        return self.dedupe_key.rsplit(":", 1)[-1]
+
+
+class EntrySummary(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry as lists show it: without its headers and body, with its company's agreement."""
+
+    id: int
+    source: Source
+    installation_id: int
+    agreement_number: int
+    dedupe_key: str
+    topic: str
+    state: InboxState
+    error: str | None
+    received_at: dt.datetime
+    processed_at: dt.datetime | None
+
+    @property
+    def event_id(self) -> str | None:
+        return self.dedupe_key.rsplit(":", 1)[-1] if self.source == "collection" else None
+
+
+class Waiting(msgspec.Struct, frozen=True, kw_only=True):
+    """A collection event not processed yet."""
+
+    id: int
+    installation_id: int
+    agreement_number: int
+    dedupe_key: str
+
+    @property
+    def event_id(self) -> str:
+        return self.dedupe_key.rsplit(":", 1)[-1]
+
+
+def collection_key(installation_id: int, event_id: str) -> str:
+    """The dedupe key of a collection event, whether it came by webhook or from the feed."""
+    return f"collection:{installation_id}:{event_id}"
 
 
 async def insert_entry(tx: Connection, entry: NewEntry, *, now: dt.datetime) -> int | None:
@@ -81,3 +133,122 @@ class Inbox:
     async def count(self, *, source: Source | None = None) -> int:
         row = await self.db.fetchrow("count_inbox", source=source)
         return int(row["n"]) if row else 0
+
+    async def get(self, entry_id: int) -> InboxEntry | None:
+        row = await self.db.fetchrow("get_inbox_entry", id=entry_id)
+        return to_struct(row, InboxEntry) if row else None
+
+    async def take(self, entry_id: int, *, now: dt.datetime) -> bool:
+        """Mark a new or dead collection event processed (in the transaction of its effects);
+        False when it is not waiting (processed already, or taken by a concurrent run)."""
+        return await self.db.fetchrow("take_inbox_entry", id=entry_id, now=now) is not None
+
+    async def set_outcome(
+        self, entry_id: int, state: InboxState, *, error: str | None, now: dt.datetime
+    ) -> None:
+        await self.db.execute("set_inbox_outcome", id=entry_id, state=state, error=error, now=now)
+
+    async def bury(self, entry_id: int, *, error: str, now: dt.datetime) -> bool:
+        return await self.db.execute("bury_inbox_entry", id=entry_id, error=error, now=now) == 1
+
+    async def reopen(self, entry_id: int) -> bool:
+        """A dead or rejected collection event back to ``new`` (a replay); False otherwise."""
+        return await self.db.execute("reopen_inbox_entry", id=entry_id) == 1
+
+    async def waiting(
+        self, *, installation_id: int | None = None, after: int = 0, limit: int = 500
+    ) -> builtins.list[Waiting]:
+        rows = await self.db.fetch(
+            "new_collection_entries", installation_id=installation_id, after=after, limit=limit
+        )
+        return [to_struct(r, Waiting) for r in rows]
+
+    async def page(
+        self,
+        *,
+        state: InboxState | None = None,
+        installation_id: int | None = None,
+        user_id: int | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> builtins.list[EntrySummary]:
+        """Entries in id order after ``after``; with ``user_id``, of that user's companies only."""
+        rows = await self.db.fetch(
+            "inbox_page",
+            state=state,
+            installation_id=installation_id,
+            user_id=user_id,
+            after=after,
+            limit=limit,
+        )
+        return [to_struct(r, EntrySummary) for r in rows]
+
+    async def waiting_bodies(self, installation_id: int, *, limit: int) -> builtins.list[bytes]:
+        """The bodies of an installation's collection events stored, not processed yet."""
+        rows = await self.db.fetch(
+            "waiting_event_bodies", installation_id=installation_id, limit=limit
+        )
+        return [bytes(r["body"]) for r in rows if r["body"] is not None]
+
+    async def oldest_new(self) -> dt.datetime | None:
+        row = await self.db.fetchrow("oldest_new_inbox_entry")
+        return as_datetime(row["received_at"]) if row else None
+
+    async def count_dead(self) -> int:
+        row = await self.db.fetchrow("count_dead_inbox")
+        return int(row["n"]) if row else 0
+
+
+class TimelineEntry(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    installation_id: int
+    event_id: str
+    case_id: str | None
+    invoice_number: int | None
+    at: dt.datetime
+    kind: str
+    detail: dict[str, Any]
+
+
+class Timeline:
+    """What happened in a case or to one claim, one entry per collection event."""
+
+    def __init__(self, db: Connection) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        installation_id: int,
+        event_id: str,
+        *,
+        kind: str,
+        at: dt.datetime,
+        detail: dict[str, Any],
+        case_id: str | None = None,
+        invoice_number: int | None = None,
+    ) -> None:
+        await self.db.execute(
+            "add_timeline_entry",
+            installation_id=installation_id,
+            event_id=event_id,
+            case_id=case_id,
+            invoice_number=invoice_number,
+            at=at,
+            kind=kind,
+            detail=detail,
+        )
+
+    async def closed(self, installation_id: int, case_id: str) -> TimelineEntry | None:
+        """The entry of the case's ``case.closed``, when it was processed."""
+        row = await self.db.fetchrow(
+            "case_closed_entry", installation_id=installation_id, case_id=case_id
+        )
+        return to_struct(row, TimelineEntry) if row else None
+
+    async def of_invoice(
+        self, installation_id: int, invoice_number: int
+    ) -> builtins.list[TimelineEntry]:
+        rows = await self.db.fetch(
+            "timeline_of_invoice", installation_id=installation_id, invoice_number=invoice_number
+        )
+        return [to_struct(r, TimelineEntry) for r in rows]

@@ -10,9 +10,7 @@ import aiohttp
 from tests.integration.test_api import Bridge, bridge  # noqa: F401 - the fixture
 
 
-async def call(
-    to: Bridge, method: str, path: str, token: str, json: Any = None
-) -> tuple[int, Any]:
+async def call(to: Bridge, method: str, path: str, token: str, json: Any = None) -> tuple[int, Any]:
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession() as http:
         async with http.request(method, to.url + path, json=json, headers=headers) as r:

@@ -1,0 +1,315 @@
+"""Push-back of collectors' payments: each ``payment.received`` becomes one draft voucher in the
+app's journal, through the outbox, never twice (issue 12; domain.md "Booking what comes back").
+
+    pushback = await Pushback.for_job(engine, ledger)
+    await pushback.payment(event)        # the job ``pushback.payment``
+    await pushback.post(item)            # any stored voucher row (write-offs: `sync.writeoffs`)
+
+1. ``source: creditor`` is money the creditor received directly: the ledger has it already (we
+   reported it from there), so it is never posted (no echo).
+2. The outbox row is keyed ``voucher:<agreement>:<payment id>``. The first run builds the voucher
+   (`sync.vouchers`: the claims by ``claim_ref`` = invoice number, the journal's contra account
+   and the accounting years from the cached reference data) and stores it with the row and the
+   remainder drops it will cause (`sync.own_payments`); a later run sends the stored request as
+   it is, whatever changed since, so a retry is the same body under the same key.
+3. It is sent with `OutboxSender`: a replay of e-conomic's first answer is the same voucher; a
+   retry more than an hour after the first attempt first looks for a draft voucher carrying our
+   reference (``[cb:<payment id>]`` in its texts). If none is there but one of our own bookings
+   of the journal has run since (it books every draft, an orphan of ours included), whether it
+   landed cannot be told from the drafts: the row goes dead with what to check.
+4. With ``auto_book`` the journal is then booked (outbox key ``book:<agreement>:<reference>``),
+   our booked vouchers are recorded as booked, and the invoices are reconciled (re-read): their
+   remainder dropped by our own voucher, which `sync.own_payments` subtracts, so nothing is
+   reported back to the collection platform. Booking books every draft, so it waits
+   (`BookingDeferred`, transient) while another voucher of ours in the journal was sent without
+   its answer stored: booked unseen, that one could not be found on read-back.
+
+Nothing depends on the order events arrive in: the claims are ours from before the handover, so
+a payment processed before its ``case.opened`` books the same voucher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
+
+import msgspec
+
+from sync import schedules
+from sync.backfill import Reference, reference_data
+from sync.clients.economic_types import (
+    BookingResult,
+    DraftVoucher,
+    Journal,
+    NewVoucher,
+    Posted,
+)
+from sync.collection_events import PaymentReceived, payment_received
+from sync.engine import Engine
+from sync.errors import TransientError
+from sync.outbox import OutboxSender, Send
+from sync.store.outbox import NewOutboxItem, Outbox, OutboxItem
+from sync.store.sync_state import SyncState
+from sync.vouchers import (
+    InvoiceRef,
+    VoucherRefused,
+    booking_on,
+    carries,
+    own_drops,
+    payment_voucher,
+    reference,
+)
+
+
+class VoucherLedger(Protocol):
+    """What push-back needs of `sync.clients.economic.EconomicClient`."""
+
+    async def post_voucher_once(
+        self, journal_number: int, voucher: NewVoucher, *, idempotency_key: str
+    ) -> Posted: ...
+
+    def journal_vouchers(self, journal_number: int) -> AsyncIterator[DraftVoucher]: ...
+
+    async def book_journal(self, journal_number: int, *, idempotency_key: str) -> BookingResult: ...
+
+
+BOOKING_WAIT = 30.0
+
+
+class BookingDeferred(TransientError):
+    """Another voucher of ours in the journal is in flight: book after it (transient)."""
+
+    code = "booking_deferred"
+
+
+def payment_key(agreement: int, payment_id: str) -> str:
+    return f"voucher:{agreement}:{payment_id}"
+
+
+def booking_key(agreement: int, ref: str) -> str:
+    """The booking after one of our vouchers (``ref``: its reference, `sync.vouchers.reference`)."""
+    return f"book:{agreement}:{ref}"
+
+
+class Pushback:
+    def __init__(self, engine: Engine, ledger: VoucherLedger, reference: Reference) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.reference = reference
+        self.outbox = Outbox(engine.db)
+        self.sender = OutboxSender(self.outbox, clock=engine.clock)
+        self.id = engine.installation.id
+        self.agreement = engine.agreement
+
+    @classmethod
+    async def for_job(cls, engine: Engine, ledger: Any) -> Pushback:
+        """With the installation's cached reference data (read again when a day old)."""
+        found = await reference_data(
+            ledger, SyncState(engine.db), engine.installation.id, now=engine.clock()
+        )
+        return cls(engine, ledger, found)
+
+    # -- payments -------------------------------------------------------------------------
+
+    async def payment(self, event: Mapping[str, Any]) -> str:
+        """Post a collector's payment (once); ``creditor`` payments are never posted."""
+        payment = payment_received(event)
+        if payment.source != "collector":
+            return "not_posted"
+        item = await self.outbox.by_key(payment_key(self.agreement, payment.payment_id))
+        if item is None:
+            item = await self.open_payment(payment, event)
+        await self.post(item)
+        return "posted"
+
+    async def post(self, item: OutboxItem) -> OutboxItem:
+        """Send a stored voucher row (once), remember the voucher, book when the company asks."""
+        item = await self.sender.deliver(item, send=self.poster(item), find=self._find)
+        await self._remember_vouchers(item)
+        if self.engine.settings.auto_book:
+            await self.book(item)
+        return item
+
+    async def open_payment(self, payment: PaymentReceived, event: Mapping[str, Any]) -> OutboxItem:
+        """Build the payment's voucher and store it in the outbox (nothing is sent)."""
+        journal = self.journal()
+        voucher = payment_voucher(
+            payment,
+            invoices=await self._invoices([a.claim_ref for a in payment.allocations]),
+            contra=_contra(journal),
+            accounts=self.engine.settings.accounts,
+            booking=booking_on(payment.paid_on, self.reference.accounting_years),
+        )
+        restricted = journal.settings.entry_type_restricted_to if journal.settings else None
+        if voucher.finance_vouchers and restricted == "customerPayment":
+            raise VoucherRefused(
+                "journal_restricted",
+                f"journal {journal.journal_number} takes customer payments only, and the "
+                "interest and fees need finance lines: choose another journal for the app",
+            )
+        job = schedules.pushback_payment(
+            self.id, self.agreement, payment.payment_id, payment.case_id, dict(event)
+        )
+        new = NewOutboxItem(
+            installation_id=self.id,
+            platform="economic",
+            operation="voucher.payment",
+            idempotency_key=payment_key(self.agreement, payment.payment_id),
+            request={
+                "journal_number": journal.journal_number,
+                "reference": reference("payment", payment.payment_id),
+                "payment_id": payment.payment_id,
+                "case_id": payment.case_id,
+                "voucher": msgspec.to_builtins(voucher),
+            },
+            job=msgspec.to_builtins(job),
+        )
+        return await self.sender.open(new, own=own_drops(voucher))
+
+    def journal(self) -> Journal:
+        """The app's journal as the reference data knows it (`VoucherRefused` when unset)."""
+        number = self.engine.settings.journal_number
+        if number is None:
+            raise VoucherRefused(
+                "journal_missing",
+                "the company has no journal for the app: choose one in onboarding, then retry",
+            )
+        journal = next((j for j in self.reference.journals if j.journal_number == number), None)
+        if journal is None:
+            raise VoucherRefused(
+                "journal_unknown",
+                f"journal {number} is not among the company's journals in e-conomic: choose "
+                "the app's journal again in onboarding, then retry",
+                detail={"journal_number": number},
+            )
+        return journal
+
+    async def _invoices(self, refs: list[str]) -> dict[str, InvoiceRef]:
+        """The ledger invoice of each claim (claim ref = invoice number); unknown ones left out."""
+        found: dict[str, InvoiceRef] = {}
+        for ref in refs:
+            claim = (
+                await self.engine.claims.get(self.id, int(ref))
+                if ref.isdigit() and len(ref) <= 18
+                else None
+            )
+            if claim is not None:
+                found[ref] = InvoiceRef(
+                    invoice_number=claim.invoice_number, customer_number=claim.customer_number
+                )
+        return found
+
+    def poster(self, item: OutboxItem) -> Send:
+        """The send step of a stored voucher row: POST it under the key it is given."""
+        journal = int(item.request["journal_number"])
+        voucher = msgspec.convert(item.request["voucher"], NewVoucher)
+
+        async def send(key: str) -> dict[str, Any]:
+            posted = await self.ledger.post_voucher_once(journal, voucher, idempotency_key=key)
+            return {
+                "vouchers": [
+                    {"voucherNumber": v.voucher_number, "accountingYear": v.accounting_year.year}
+                    for v in posted.vouchers
+                ],
+                "replayed": posted.replayed,
+            }
+
+        return send
+
+    async def _find(self, item: OutboxItem) -> dict[str, Any] | None:
+        """Our voucher among the journal's drafts, after the platform forgot the key."""
+        journal = int(item.request["journal_number"])
+        ref = str(item.request["reference"])
+        async for voucher in self.ledger.journal_vouchers(journal):
+            if carries(voucher.texts(), ref):
+                year = voucher.accounting_year.year
+                return {
+                    "vouchers": [{"voucherNumber": voucher.voucher_number, "accountingYear": year}]
+                }
+        assert item.first_attempt_at is not None
+        bookings = await self.outbox.sent_since(
+            self.id, "journal.book", since=item.first_attempt_at
+        )
+        if any(int(b.request["journal_number"]) == journal for b in bookings):
+            raise VoucherRefused(
+                "voucher_unverifiable",
+                f"an earlier attempt to post [{ref}] may have landed and been booked since: "
+                f"look for a voucher with {ref} in its text in journal {journal} and the booked "
+                "entries; if there is none, retry the outbox item",
+                detail={"outbox_id": item.id, "reference": ref},
+            )
+        return None
+
+    async def _remember_vouchers(self, item: OutboxItem) -> None:
+        for voucher in _vouchers(item.response):
+            await self.outbox.set_voucher(
+                item.id, accounting_year=voucher["accountingYear"], number=voucher["voucherNumber"]
+            )
+
+    # -- booking --------------------------------------------------------------------------
+
+    async def book(self, posted: OutboxItem) -> None:
+        """Book the journal (every draft in it, ours included), record ours as booked, and
+        re-read the invoices whose remainder it lowered."""
+        journal = int(posted.request["journal_number"])
+        ref = str(posted.request["reference"])
+        await self._none_in_flight(journal, but=posted.id)
+        new = NewOutboxItem(
+            installation_id=self.id,
+            platform="economic",
+            operation="journal.book",
+            idempotency_key=booking_key(self.agreement, ref),
+            request={"journal_number": journal, "reference": ref},
+            job=posted.job,
+        )
+
+        async def send(key: str) -> dict[str, Any]:
+            result = await self.ledger.book_journal(journal, idempotency_key=key)
+            return {
+                "booked": [
+                    {"voucherNumber": v.voucher_number, "accountingYear": v.accounting_year}
+                    for v in result.booked_vouchers
+                ]
+            }
+
+        booked = await self.sender.deliver(new, send=send)
+        vouchers = [(v["accountingYear"], v["voucherNumber"]) for v in booked.response["booked"]]
+        await self.outbox.booked(self.id, vouchers, now=self.engine.clock())
+        drops = own_drops(msgspec.convert(posted.request["voucher"], NewVoucher))
+        await self.engine.enqueue_reconcile(sorted(drops))
+
+    async def _none_in_flight(self, journal: int, *, but: int) -> None:
+        """Booking books every draft: never while a voucher of ours whose answer we do not
+        hold may be among them (booked unseen, it could not be found on read-back)."""
+        flying = [
+            item.id
+            for item in await self.outbox.vouchers_in_flight(self.id)
+            if item.id != but and int(item.request["journal_number"]) == journal
+        ]
+        if flying:
+            raise BookingDeferred(
+                f"journal {journal} is booked once vouchers {flying} are answered",
+                retry_after=BOOKING_WAIT,
+                detail={"outbox_ids": flying},
+                platform="economic",
+            )
+
+
+def _contra(journal: Journal) -> int:
+    contra = journal.settings.contra_accounts if journal.settings else None
+    account = contra.customer_payments if contra else None
+    if account is None:
+        raise VoucherRefused(
+            "journal_without_contra",
+            f"journal {journal.journal_number} has no contra account for customer payments: "
+            "set the bank account as its contra account in e-conomic, then retry",
+            detail={"journal_number": journal.journal_number},
+        )
+    return account.account_number
+
+
+def _vouchers(response: Any) -> list[dict[str, Any]]:
+    if not isinstance(response, dict):
+        return []
+    found = response.get("vouchers")
+    return [v for v in found if isinstance(v, dict)] if isinstance(found, list) else []
