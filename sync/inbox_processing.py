@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
 STREAM = "events"
 GAP_GRACE = dt.timedelta(seconds=15)
-EVENTS_EVERY = dt.timedelta(minutes=5)
+EVENTS_EVERY = schedules.EVENTS_EVERY
 SWEEP_BATCH = 500
 STORED_LOOKUP = 1000  # waiting events read for their sequences when a gap seems to open
 MAX_ERROR = 2000

@@ -24,6 +24,7 @@ from typing import Any
 from sync.jobs import NewJob
 
 CUSTOMERS_EVERY = dt.timedelta(minutes=15)
+EVENTS_EVERY = dt.timedelta(minutes=5)
 SCAN_EVERY = dt.timedelta(days=1)
 FULL_SCAN_EVERY = dt.timedelta(days=7)
 HOUSEKEEPING_EVERY = dt.timedelta(days=1)
@@ -143,7 +144,8 @@ def housekeeping(*, run_at: dt.datetime | None = None) -> NewJob:
 
 
 def periodic_jobs(installation_id: int, agreement: int, *, now: dt.datetime) -> list[NewJob]:
-    """The periodic jobs of an onboarded installation, each at its next due time."""
+    """The periodic jobs of an onboarded installation, each at its next due time. (The events
+    feed's chain starts when onboarding links the collection account, and at worker start.)"""
     return [
         customers(installation_id, agreement, run_at=now + CUSTOMERS_EVERY),
         scan(installation_id, agreement, run_at=now + SCAN_EVERY),

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 import msgspec
 from aiohttp import web
 
+from sync import schedules
 from sync.crypto import DecryptionError
 from sync.jobs import NewJob
 from sync.store.db import DatabaseError
@@ -48,7 +49,7 @@ from webhooks.hints import (
     new_delivery_id,
     parse_hint,
 )
-from webhooks.inbox import InboxUnavailable, InboxWriter
+from webhooks.inbox import InboxUnavailable, InboxWriter, JobsFor
 from webhooks.verify import VerificationError, verify
 from webhooks.wiring import Reason, Wiring
 
@@ -114,9 +115,11 @@ class Receiver:
             response.force_close()
         return response
 
-    async def stored(self, entry: NewEntry, jobs: Sequence[NewJob] = ()) -> web.Response:
+    async def stored(
+        self, entry: NewEntry, jobs: Sequence[NewJob] = (), *, then: JobsFor | None = None
+    ) -> web.Response:
         try:
-            new = await self.writer.store(entry, jobs)
+            new = await self.writer.store(entry, jobs, then=then)
         except InboxUnavailable:
             return self.unavailable(entry.source)
         if new:
@@ -208,7 +211,14 @@ async def _collection(receiver: Receiver, request: web.Request) -> web.Response:
         headers=headers,
         body=body,
     )
-    return await receiver.stored(entry)
+    # Its processing is queued with the row (it needs the row's id), so it runs at once.
+    agreement = installation.agreement_number
+    return await receiver.stored(
+        entry,
+        then=lambda inbox_id: [
+            schedules.inbox_event(installation.id, agreement, event_id, inbox_id=inbox_id)
+        ],
+    )
 
 
 def _dummy_verify(body: bytes, request: web.Request, now: float) -> None:

@@ -324,4 +324,9 @@ async def _bootstrap(
         if found is not None and found.state in STILL_GOING:
             return previous
     job = schedules.bootstrap(installation.id, installation.agreement_number)
+    # The collection events feed's safety net starts with the first sync (then every 5 min).
+    feed = schedules.events(
+        installation.id, installation.agreement_number, run_at=now + schedules.EVENTS_EVERY
+    )
+    await services.queue.enqueue(feed, now=now)
     return await services.queue.enqueue(job, now=now)

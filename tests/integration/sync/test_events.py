@@ -227,8 +227,7 @@ async def test_a_case_by_webhook_reaches_the_claim_its_timeline_and_push_back(
         case_id = await handed_over(company, number)
         (opened,) = platform_events(company, "case.opened")
         await delivered(company, platform_events(company))
-        # As if the handover's answer had been lost (its retry gets 409): the event tells.
-        await Claims(db).handed_over(inst, number, case_id=None, now=company.bridge.clock())
+        # Each delivery queued its processing with its row; the sweep finds nothing left over.
         await process(company)
         claim = await Claims(db).get(inst, number)
         assert claim is not None and (claim.state, claim.case_id) == ("in_collection", case_id)
@@ -258,9 +257,9 @@ async def test_a_case_by_webhook_reaches_the_claim_its_timeline_and_push_back(
         assert pushed[0].serial_key == f"case:{company.agreement}:{case_id}"
         kinds = [t.kind for t in await Timeline(db).of_invoice(inst, number)]
         assert kinds[-2:] == ["payment_received", "case_closed"]
-        # Every sequence seen, none missing: no feed read was needed.
+        # Every sequence seen, none missing (the feed's 5-minute safety net, due as the days
+        # passed, found nothing more).
         assert await cursor(company) == (platform_events(company)[-1].sequence, [])
-        assert await jobs_of(company, "sync.events") == []
 
 
 async def test_an_event_by_webhook_and_feed_and_four_times_takes_effect_once(

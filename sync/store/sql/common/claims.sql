@@ -95,9 +95,10 @@ UPDATE claims SET state = :state, held = :held, disputed = :disputed, proposed =
 WHERE installation_id = :installation_id AND invoice_number = :invoice_number AND state = :expected
 
 -- name: set_claim_handed_over
--- The claim is in collection, in this case.
-UPDATE claims SET state = 'in_collection', case_id = :case_id, updated_at = :now
+-- The claim is in collection, in this case (unless the case's events already ended it: a case.closed processed before the handover recorded its answer is not undone).
+UPDATE claims SET state = 'in_collection', case_id = COALESCE(:case_id, case_id), updated_at = :now
 WHERE installation_id = :installation_id AND invoice_number = :invoice_number
+  AND state NOT IN ('closed', 'withdrawn')
 
 -- name: unseen_claims
 -- Open claims a complete scan did not meet: paid, credited or gone from the ledger since.
