@@ -8,7 +8,8 @@
     installations.py  GET /installations, GET /installations/{agreement}
     lifecycle.py      POST /installations/{agreement}/pause, …/resume, …/disconnect
     onboarding.py     PUT /installations/{agreement}/onboarding
-    claims.py         …/claims and their actions, …/policy, …/problems
+    claims.py         …/claims and their actions
+    policy.py         …/policy, …/problems
     jobs.py           POST …/resync, GET /jobs/{job_id}, POST /jobs/{job_id}/retry
     writeoffs.py      GET …/write-offs, POST …/write-offs/{id}/approve
     outbox.py         GET …/outbox, POST …/outbox/{id}/retry
@@ -30,6 +31,7 @@ from plugin.api import (
     lifecycle,
     onboarding,
     outbox,
+    policy,
     tokens,
     writeoffs,
 )
@@ -42,6 +44,7 @@ def build_api() -> Api:
     lifecycle.add_routes(api)
     onboarding.add_routes(api)
     claims.add_routes(api)
+    policy.add_routes(api)
     jobs.add_routes(api)
     tokens.add_routes(api)
     writeoffs.add_routes(api)

@@ -1,4 +1,5 @@
-"""One company's claims, handover policy and problems: ``/api/v1/installations/{agreement}/…``.
+"""One company's claims: ``/api/v1/installations/{agreement}/claims…`` (the policy and the
+problems are `plugin.api.policy`'s).
 
     GET  …/claims?state=&cursor=&limit=     guest       the claims, by invoice number
     POST …/claims/{invoice}/approve         admin       hand over: 202 {job_id, claim}
@@ -8,9 +9,6 @@
     POST …/claims/{invoice}/dispute         caseworker  never handed over while disputed
     POST …/claims/{invoice}/undispute       caseworker  the policy decides again
     POST …/claims/{invoice}/withdraw        admin       withdrawn, on the platform too
-    GET  …/policy                           guest       the handover policy
-    PUT  …/policy                           admin       replace it whole, and apply it
-    GET  …/problems                         guest       the open problems, latest first
 
 Which state allows which action is `sync.policy.claim_action`'s (a state that forbids it → 409
 ``invalid_state``). Except ``approve`` and ``withdraw``, an action's outcome is then decided by
@@ -35,13 +33,6 @@ refuses, 409 with its reason. Withdrawing a withdrawn claim changes nothing.
 Each action is a compare-and-set on the state the claim was read in; a claim that changed
 meanwhile is read again and the action decided anew (a few times, then 409
 ``state_changed``). Every action asked is written to the audit log with the caller's e-mail.
-
-``PUT …/policy`` takes the whole policy (fields left out take their defaults; unknown fields,
-``min_days_overdue`` < 1 and other bad values → 422 naming the field), keeps every other key of
-the settings document, and then applies the policy to the company's claims inline: that is
-store I/O only (a page of 1000 claims a statement), and the hand-overs it makes due are queued
-as ``handover.claim`` jobs for the worker. A changed ``notice_days`` so moves ``handover_on``
-at once.
 """
 
 from __future__ import annotations
@@ -62,22 +53,18 @@ from plugin.connections import Connections
 from plugin.keys import CLOCK, DATABASE, QUEUE, SERVICES
 from sync import schedules
 from sync.company_settings import Policy, company_settings
-from sync.engine import Engine, facts_of
+from sync.engine import facts_of
 from sync.errors import AuthLostError, ConfigurationError, SyncError, TransientError
 from sync.mapping import today_in_copenhagen
 from sync.policy import (
     Action,
     InvalidClaimState,
-    InvalidPolicy,
     claim_action,
     decide,
-    validate_policy,
 )
 from sync.store.audit import AuditLog
 from sync.store.claims import CLAIM_STATES, Claims, ClaimState, StoredClaim
-from sync.store.installations import Installation, Installations
-from sync.store.problems import Problems
-from sync.store.sync_state import SyncState
+from sync.store.installations import Installation
 
 WithdrawReason = Literal["sent_in_error", "disputed", "paid_to_creditor", "credited"]
 WITHDRAW_REASONS: tuple[str, ...] = get_args(WithdrawReason)
@@ -127,18 +114,7 @@ def claim_view(claim: StoredClaim) -> shapes.ClaimView:
     )
 
 
-def policy_view(policy: Policy) -> shapes.PolicyView:
-    return shapes.PolicyView(
-        mode=policy.mode,
-        min_days_overdue=policy.min_days_overdue,
-        min_amount=policy.min_amount,
-        exclude_customer_groups=list(policy.exclude_customer_groups),
-        start_step=policy.start_step,
-        notice_days=policy.notice_days,
-    )
-
-
-def _utc(at: dt.datetime) -> dt.datetime:
+def as_utc(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
@@ -233,7 +209,7 @@ def plan_action(claim: StoredClaim, action: Action, policy: Policy, *, today: dt
     )
 
 
-async def _audit(
+async def audit(
     request: web.Request,
     member: Member,
     action: str,
@@ -276,7 +252,7 @@ async def _acting(request: web.Request, member: Member, action: Action) -> web.R
             ),
             now=now,
         )
-    await _audit(
+    await audit(
         request,
         member,
         f"claim.{_PAST[action]}",
@@ -309,7 +285,7 @@ async def approve_claim(request: web.Request, member: Member) -> web.Response:
         ),
         now=now,
     )
-    await _audit(
+    await audit(
         request,
         member,
         "claim.approved",
@@ -351,7 +327,7 @@ async def withdraw_claim(request: web.Request, member: Member) -> web.Response:
             break
     else:
         raise Conflict("state_changed", "the claim kept changing meanwhile; try again")
-    await _audit(
+    await audit(
         request,
         member,
         "claim.withdrawn",
@@ -393,93 +369,6 @@ def _action_handler(action: Action) -> Any:
 
     handler.__name__ = f"{action}_claim"
     return handler
-
-
-# -- the policy -------------------------------------------------------------------------------
-
-
-async def show_policy(request: web.Request, member: Member) -> web.Response:
-    return reply(policy_view(company_settings(member.installation.settings).policy))
-
-
-async def _json_body(request: web.Request) -> Any:
-    try:
-        return msgspec.json.decode(await request.read())
-    except msgspec.DecodeError:
-        raise Invalid("invalid_body", "the body is not JSON") from None
-
-
-async def replace_policy(request: web.Request, member: Member) -> web.Response:
-    try:
-        policy = validate_policy(await _json_body(request))
-    except InvalidPolicy as exc:
-        detail = "; ".join(
-            (f"{e['field']}: " if e["field"] else "") + e["message"] for e in exc.errors
-        )
-        raise Invalid("invalid_policy", detail) from exc
-    db, clock = request.app[DATABASE], request.app[CLOCK]
-    now = clock()
-    installations = Installations(db)
-    current = await installations.get(member.installation.id)
-    assert current is not None
-    before = company_settings(current.settings).policy
-    await installations.save_settings(
-        current.id, {**current.settings, "policy": msgspec.to_builtins(policy)}, now=now
-    )
-    saved = await installations.get(current.id)
-    assert saved is not None
-    engine = Engine(
-        db,
-        saved,
-        company_settings(saved.settings),
-        collection=None,  # deciding writes to the store only; hand-overs become jobs
-        queue=request.app[QUEUE],
-        clock=clock,
-        base_currency=await _base_currency(request, saved.id),
-    )
-    due = await engine.apply_policy(today=today_in_copenhagen(now))
-    await _audit(
-        request,
-        member,
-        "policy.changed",
-        now,
-        before=msgspec.to_builtins(before),
-        after=msgspec.to_builtins(policy),
-        handovers_queued=due,
-    )
-    return reply(policy_view(policy))
-
-
-async def _base_currency(request: web.Request, installation_id: int) -> str:
-    """The base currency of the cached reference data (the engine's mapping needs it; deciding
-    does not)."""
-    reference = await SyncState(request.app[DATABASE]).get(installation_id, "reference")
-    currency = reference.checkpoint.get("base_currency")
-    return currency if isinstance(currency, str) else "DKK"
-
-
-# -- problems ---------------------------------------------------------------------------------
-
-
-async def list_problems(request: web.Request, member: Member) -> web.Response:
-    found = await Problems(request.app[DATABASE]).open(member.installation.id)
-    return reply(
-        shapes.ProblemList(
-            items=[
-                shapes.ProblemView(
-                    id=p.id,
-                    category=p.category,
-                    code=p.code,
-                    subject=p.subject,
-                    message=p.message,
-                    occurrences=p.occurrences,
-                    first_seen_at=_utc(p.first_seen_at),
-                    last_seen_at=_utc(p.last_seen_at),
-                )
-                for p in found
-            ]
-        )
-    )
 
 
 def add_routes(api: Api) -> None:
@@ -532,30 +421,4 @@ def add_routes(api: Api) -> None:
         params=(INVOICE,),
         conflicts=True,
         body=shapes.WithdrawRequest,
-    )
-    api.member_route(
-        "GET",
-        f"{base}/policy",
-        show_policy,
-        role="guest",
-        summary="The company's handover policy",
-        response=shapes.PolicyView,
-    )
-    api.member_route(
-        "PUT",
-        f"{base}/policy",
-        replace_policy,
-        role="admin",
-        summary="Replace the handover policy whole (fields left out take their defaults) and "
-        "apply it to the claims at once",
-        response=shapes.PolicyView,
-        body=shapes.PolicyChange,
-    )
-    api.member_route(
-        "GET",
-        f"{base}/problems",
-        list_problems,
-        role="guest",
-        summary="The company's open problems, most recently seen first",
-        response=shapes.ProblemList,
     )
