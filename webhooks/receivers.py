@@ -11,7 +11,11 @@ signature or a timestamp more than 5 minutes away (collection only: e-conomic si
 410 for a revoked or deleted installation; 400 for a malformed placeholder or body; 204 once
 stored (a duplicate too), and 503 when the inbox could not be written (both platforms retry).
 
-The URL secret is compared in constant time, and against a dummy when the key is unknown. The
+The URL secret is compared in constant time against both accepted secrets (the current one and,
+for 24 h after a rotation, the one it replaced: `sync.store.webhook_secrets`), a dummy standing
+in for one not there, so the time does not tell whether a rotation is under way or the key is
+known. The overlap is judged by the business clock (`Wiring.clock`); a collection delivery is
+verified against the same list (`verify` tries every listed signature against every secret). The
 collection receiver does the same work for an unknown key as for a known one up to the answer
 (the secrets' query, the body read, one HMAC with a dummy secret), so its time does not tell
 whether a key exists. A paused installation still stores (its jobs wait: they are parked).
@@ -95,16 +99,16 @@ class Receiver:
     async def installation(self, key: str) -> Installation | None:
         return await self.installations.get_by_key(key) if _KEY.fullmatch(key) else None
 
-    async def url_secret(self, installation_id: int) -> str | None:
+    async def url_secrets(self, installation_id: int) -> list[str]:
+        """The URL secrets accepted now: the current one, the previous within the overlap."""
         if self.secrets is None:  # no COLLECTBRIDGE_SECRET_KEY: nothing can have been stored
-            return None
-        return await self.secrets.stored_url_secret(installation_id)
+            return []
+        return await self.secrets.url_secrets(installation_id, now=self.wiring.clock())
 
     async def signing_secrets(self, installation_id: int) -> list[str]:
         if self.secrets is None:
             return []
-        found = await self.secrets.collection_signing_secret(installation_id)
-        return [found] if found else []
+        return await self.secrets.signing_secrets(installation_id, now=self.wiring.clock())
 
     def rejected(self, source: Source, reason: Reason, detail: str = "") -> web.Response:
         self.observer.webhook_rejected(source, reason)
@@ -229,6 +233,16 @@ def _dummy_verify(body: bytes, request: web.Request, now: float) -> None:
         pass
 
 
+def url_secret_matches(given: str, accepted: Sequence[str]) -> bool:
+    """Whether ``given`` is one of the (at most two) ``accepted`` secrets: always two
+    constant-time comparisons, both made (a dummy for a missing one), whatever matches."""
+    raw = given.encode("utf-8", "replace")
+    candidates = [s.encode() for s in accepted[:2]]
+    candidates += [_DUMMY_URL_SECRET] * (2 - len(candidates))
+    results = [hmac.compare_digest(raw, c) for c in candidates]
+    return any(results[: len(accepted)])
+
+
 async def economic(request: web.Request) -> web.Response:
     receiver = request.app[RECEIVER]
     try:
@@ -241,11 +255,10 @@ async def economic(request: web.Request) -> web.Response:
 async def _economic(receiver: Receiver, request: web.Request) -> web.Response:
     info = request.match_info
     installation = await receiver.installation(info["installation_key"])
-    stored = await receiver.url_secret(installation.id if installation else _NO_INSTALLATION)
-    given = info["url_secret"].encode("utf-8", "replace")
-    matches = hmac.compare_digest(given, stored.encode() if stored else _DUMMY_URL_SECRET)
+    stored = await receiver.url_secrets(installation.id if installation else _NO_INSTALLATION)
+    matches = url_secret_matches(info["url_secret"], stored)
     topic = info["topic"]
-    if installation is None or stored is None or not matches or topic not in TOPICS:
+    if installation is None or not matches or topic not in TOPICS:
         return receiver.rejected("economic", "not_found")
     if await read_limited(request) is None:  # read only to honour the limit: nothing of use
         return receiver.rejected("economic", "too_large")

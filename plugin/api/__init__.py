@@ -13,8 +13,10 @@
     jobs.py           POST …/resync, GET /jobs/{job_id}, POST /jobs/{job_id}/retry
     writeoffs.py      GET …/write-offs, POST …/write-offs/{id}/approve
     outbox.py         GET …/outbox, POST …/outbox/{id}/retry
+    reconciliation.py GET …/reconciliation?month=YYYY-MM (JSON or CSV)
     tokens.py         GET and POST /tokens, DELETE /tokens/{token_id}
     inbox.py          GET /inbox, POST /inbox/{id}/replay
+    webhooks.py       POST …/webhooks/economic/rotate, …/webhooks/collection/rotate
 
 A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
 """
@@ -32,7 +34,9 @@ from plugin.api import (
     onboarding,
     outbox,
     policy,
+    reconciliation,
     tokens,
+    webhooks,
     writeoffs,
 )
 from plugin.api.registry import Api
@@ -50,6 +54,8 @@ def build_api() -> Api:
     writeoffs.add_routes(api)
     outbox.add_routes(api)
     inbox.add_routes(api)
+    reconciliation.add_routes(api)
+    webhooks.add_routes(api)
     return api
 
 

@@ -397,3 +397,116 @@ class InboxReplayed(msgspec.Struct, frozen=True, kw_only=True):
 
     job_id: int
     entry: InboxEntryView
+
+
+# -- reconciliation: a month of collectors' payments against the vouchers posted ---------------
+
+VoucherStateView = Literal["pending", "sent", "failed", "dead", "missing"]
+
+
+class ReconciliationPayment(msgspec.Struct, frozen=True, kw_only=True):
+    """One collector's payment of the month (by ``paid_on``) and its voucher. Minor units of
+    ``currency``."""
+
+    payment_id: str
+    case_id: str
+    paid_on: Day
+    currency: str
+    amount: int
+    principal: int
+    interest: int
+    fees: int
+    outbox_id: int | None
+    voucher_state: VoucherStateView
+    """The voucher's outbox state; ``missing``: no outbox item (refused before it was stored,
+    or not processed yet)."""
+    voucher_amount: int | None
+    """What the posted voucher says; null until it is sent."""
+    voucher_numbers: list[str]
+    """``<accounting year>/<voucher number>`` in e-conomic."""
+    booked: bool | None
+    """Whether the journal was booked (by the app, or seen booked by the bookkeeper); null when
+    that cannot be told (not posted, or a voucher with no invoice line)."""
+    error: str | None
+    """The platform's error while not sent, secrets masked."""
+
+
+class ReconciliationCount(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    amount: int
+
+
+class ReconciliationReceived(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    amount: int
+    principal: int
+    interest: int
+    fees: int
+
+
+class ReconciliationWrittenOff(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    principal: int
+    net: int
+    vat: int
+
+
+class ReconciliationTotals(msgspec.Struct, frozen=True, kw_only=True):
+    """One currency's totals (never summed across currencies), minor units."""
+
+    currency: str
+    received: ReconciliationReceived
+    posted: ReconciliationCount
+    booked: ReconciliationCount
+    not_posted: ReconciliationCount
+    written_off: ReconciliationWrittenOff
+    """The month's write-offs whose voucher is posted."""
+
+
+class ReconciliationMissing(msgspec.Struct, frozen=True, kw_only=True):
+    payment_id: str
+    case_id: str
+    paid_on: Day
+    currency: str
+    amount: int
+    outbox_id: int | None
+    state: VoucherStateView
+    error: str | None
+
+
+class ReconciliationMismatch(msgspec.Struct, frozen=True, kw_only=True):
+    payment_id: str
+    currency: str
+    amount: int
+    voucher_amount: int
+    difference: int
+    """``voucher_amount − amount``."""
+
+
+class ReconciliationDifferences(msgspec.Struct, frozen=True, kw_only=True):
+    without_voucher: list[ReconciliationMissing]
+    amount_mismatch: list[ReconciliationMismatch]
+
+
+class ReconciliationWriteOff(msgspec.Struct, frozen=True, kw_only=True):
+    case_id: str
+    closed_on: Day
+    currency: str
+    principal: int
+    net: int
+    vat: int
+    state: Literal["pending", "approved", "rejected"]
+    outbox_state: Literal["pending", "sent", "failed", "dead"] | None
+    error: str | None
+
+
+class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
+    """A month's reconciliation (JSON; CSV with ``Accept: text/csv``)."""
+
+    month: str
+    first_day: Day
+    last_day: Day
+    totals: list[ReconciliationTotals]
+    payments: list[ReconciliationPayment]
+    differences: ReconciliationDifferences
+    write_offs: list[ReconciliationWriteOff]

@@ -16,6 +16,11 @@ Each POST carries ``Idempotency-Key: webhook:<agreement>:<event type>:<digest of
 those URLs (`plugin.api.installations`). Any other failure stops onboarding (it can be run
 again).
 
+After a rotation of the URL secret (`resubscribe_economic`), each recorded subscription is
+replaced (``PUT``) with the new URL, ``Idempotency-Key: webhook-update:<agreement>:<event
+type>:<digest of the URL>``; one e-conomic no longer knows is made again, then the same steps
+as above run with the new URLs (so what is ours is recognised and any type still missing made).
+
 Collection: one endpoint for every event type (``["*"]``) at our receiver; its signing secret,
 answered once, is stored encrypted (`sync.store.webhook_secrets`) and its id goes into the
 settings with the account's. An endpoint already recorded for the linked account is kept (a
@@ -43,7 +48,7 @@ from sync.company_settings import (
     Delivery,
     EconomicWebhookSettings,
 )
-from sync.errors import ConflictError, PermanentError, PermissionDeniedError
+from sync.errors import ConflictError, NotFoundError, PermanentError, PermissionDeniedError
 from sync.store.webhook_secrets import WebhookSecrets
 
 EVENT_TYPES = tuple(EVENT_TOPICS)
@@ -98,6 +103,36 @@ async def subscribe_economic(
         delivery[event] = "api"
         ids[event] = hook.id
     return _settings(delivery, ids)
+
+
+async def resubscribe_economic(
+    client: EconomicClient,
+    urls: Mapping[Topic, str],
+    *,
+    agreement: int,
+    recorded: EconomicWebhookSettings,
+) -> EconomicWebhookSettings:
+    """Our recorded subscriptions pointed at ``urls`` (the new URL secret's), the rest as
+    `subscribe_economic` makes them."""
+    for event, hook_id in recorded.subscription_ids.items():
+        topic = EVENT_TOPICS.get(event)
+        if topic is None or recorded.subscriptions.get(event) != "api":
+            continue
+        url = urls[topic]
+        try:
+            await client.update_webhook(
+                hook_id,
+                event_type=event,
+                name=f"collectbridge {topic} ({event})",
+                url=url,
+                headers={},
+                idempotency_key=f"webhook-update:{agreement}:{event}:{digest(url)}",
+            )
+        except NotFoundError:
+            continue  # removed in e-conomic: subscribe_economic makes it again
+        except PermissionDeniedError:
+            break  # the role lost the Webhooks API: subscribe_economic says legacy
+    return await subscribe_economic(client, urls, agreement=agreement)
 
 
 def _settings(delivery: dict[str, Delivery], ids: dict[str, str]) -> EconomicWebhookSettings:

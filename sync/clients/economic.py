@@ -451,6 +451,33 @@ class EconomicClient:
         )
         return decode(answer, Webhook)
 
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        event_type: str,
+        name: str,
+        url: str,
+        headers: dict[str, str],
+        idempotency_key: str,
+    ) -> Webhook:
+        """Replace a subscription (``PUT``: the whole document); an unknown id raises
+        `NotFoundError`."""
+        body = {
+            "eventType": event_type,
+            "name": name,
+            "url": url,
+            "contentType": "application/json",
+            "headers": [{"name": k, "value": v} for k, v in headers.items()],
+        }
+        answer = await self._request(
+            "PUT",
+            f"{self.openapi_url}{WEBHOOKS_API}/webhooks/{webhook_id}",
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        return decode(answer, Webhook)
+
     async def delete_webhook(self, webhook_id: str, *, idempotency_key: str) -> None:
         url = f"{self.openapi_url}{WEBHOOKS_API}/webhooks/{webhook_id}"
         await self._request("DELETE", url, idempotency_key=idempotency_key)
