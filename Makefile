@@ -29,6 +29,7 @@ soak: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.backfill
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
