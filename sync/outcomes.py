@@ -1,11 +1,8 @@
 """Case outcomes back into the books (issue 12): closed cases, write-offs after approval, barred
 customers.
 
-    await close_case(engine, event)       ``case.closed``: the case's claims end here too (paid
-                                          → closed, withdrawn → withdrawn, written_off → closed);
-                                          written_off queues ``pushback.writeoff`` and, with the
-                                          company's ``barred_on_close``, ``pushback.barred`` for
-                                          each of its customers
+    (``case.closed`` itself — the claims ended, ``pushback.writeoff`` and ``pushback.barred``
+    queued — is applied by `sync.inbox_processing` in the event's own transaction.)
     await WriteOffPushback(p).run(event)  the ``pushback.writeoff`` job: the proposal is stored
                                           (once per case); once an admin approved it, its voucher
                                           is posted through the outbox (`sync.pushback`)
@@ -31,11 +28,9 @@ import msgspec
 from sync import schedules
 from sync.clients.economic_types import Customer
 from sync.collection_events import CaseClosed, case_closed, occurred_on
-from sync.engine import Engine
-from sync.jobs import NewJob
 from sync.mapping import today_in_copenhagen
 from sync.pushback import Pushback
-from sync.store.claims import ClaimState, StoredClaim
+from sync.store.claims import StoredClaim
 from sync.store.outbox import NewOutboxItem, OutboxItem
 from sync.store.writeoffs import StoredWriteOff, WriteOffs
 from sync.vouchers import (
@@ -49,8 +44,6 @@ from sync.vouchers import (
     writeoff_voucher,
 )
 
-_ENDS: dict[str, ClaimState] = {"paid": "closed", "withdrawn": "withdrawn", "written_off": "closed"}
-
 
 def writeoff_key(agreement: int, case_id: str) -> str:
     return f"writeoff-voucher:{agreement}:{case_id}"
@@ -59,30 +52,6 @@ def writeoff_key(agreement: int, case_id: str) -> str:
 def _invoice_ref(ref: str) -> bool:
     """Whether a claim ref can be one of ours (an invoice number)."""
     return ref.isascii() and ref.isdigit() and len(ref) <= 18
-
-
-async def close_case(engine: Engine, event: Mapping[str, Any]) -> str:
-    """A closed case: its claims end; a write-off and a barred customer become jobs."""
-    closed = case_closed(event)
-    installation_id = engine.installation.id
-    numbers = set(await WriteOffs(engine.db).claims_of_case(installation_id, closed.case_id))
-    numbers |= {int(w.claim_ref) for w in closed.write_offs if _invoice_ref(w.claim_ref)}
-    claims = [c for n in sorted(numbers) if (c := await engine.claims.get(installation_id, n))]
-    for claim in claims:
-        if claim.state == "in_collection":
-            await engine.claims.change_state(claim, state=_ENDS[closed.reason], now=engine.clock())
-    jobs: list[NewJob] = []
-    if closed.reason == "written_off":
-        jobs.append(
-            schedules.pushback_writeoff(
-                installation_id, engine.agreement, closed.case_id, dict(event)
-            )
-        )
-        if engine.settings.barred_on_close:
-            for customer in sorted({c.customer_number for c in claims}):
-                jobs.append(schedules.pushback_barred(installation_id, engine.agreement, customer))
-    await engine.queue.enqueue_many(jobs, now=engine.clock())
-    return closed.reason
 
 
 class WriteOffPushback:

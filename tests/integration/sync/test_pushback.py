@@ -25,10 +25,11 @@ from sync import schedules
 from sync.clients.economic_types import AccountingYear
 from sync.collection_events import Allocation, PaymentReceived, payment_received
 from sync.company_settings import Accounts
+from sync.inbox_processing import sweep
 from sync.jobs import Job
 from sync.money import to_decimal
-from sync.outcomes import close_case
 from sync.pushback import Pushback, payment_key
+from sync.store.inbox import NewEntry, collection_key, insert_entry
 from sync.store.outbox import Outbox, OutboxItem
 from sync.vouchers import (
     CREDIT,
@@ -588,6 +589,24 @@ async def case_event(company: Company, kind: str, case_id: str) -> dict[str, Any
     return event
 
 
+async def arrives(company: Company, event: dict[str, Any]) -> str:
+    """``event`` stored in the inbox as a delivery would store it, and processed as the worker
+    processes it (`sync.inbox_processing`); the case's closing reason."""
+    now = company.bridge.clock()
+    entry = NewEntry(
+        source="collection",
+        installation_id=company.installation.id,
+        dedupe_key=collection_key(company.installation.id, event["id"]),
+        topic=event["type"],
+        body=msgspec.json.encode(event),
+    )
+    async with company.bridge.db.transaction() as tx:
+        assert await insert_entry(tx, entry, now=now) is not None
+    await sweep(company.bridge.db, company.services.queue, now=now)
+    await company.settle()
+    return str(event["data"]["reason"])
+
+
 async def api(
     company: Company, method: str, path: str, token: str, *, shape: str | None = None
 ) -> tuple[int, Any]:
@@ -615,9 +634,8 @@ async def test_a_paid_case_closes_its_claims(database_url: str) -> None:
         case_id = await handed_over(company, number)
         (owed,) = balances(company, case_id)
         await collector_receives(company, case_id, owed.fees + owed.interest + owed.principal)
-        engine, _, _ = await company.parts()
         closed = await case_event(company, "case.closed", case_id)
-        assert await close_case(engine, closed) == "paid"
+        assert await arrives(company, closed) == "paid"
         claims = {c.invoice_number: c for c in await company.claims()}
         assert claims[number].state == "closed"
         await company.settle()
@@ -636,9 +654,8 @@ async def test_a_write_off_waits_for_approval_and_books_net_and_vat(database_url
         )
         event = await case_event(company, "case.closed", case_id)
         (part,) = event["data"]["write_offs"]
-        engine, _, _ = await company.parts()
         fields_before = dataclasses.asdict(company.ledger.customers[customer])
-        assert await close_case(engine, event) == "written_off"
+        assert await arrives(company, event) == "written_off"
         await company.settle()
         # Proposed, not booked: nothing in the journal yet.
         assert vouchers_of(company, f"writeoff:{case_id}") == []
