@@ -228,3 +228,20 @@ async def install(
     assert found is not None
     company.installation = found
     return company
+
+
+async def control(company: Company, base: str, method: str, path: str, body: Any = None) -> Any:
+    """A call to either simulator at ``base`` (its controls); Decimals go out as JSON numbers."""
+    data = _NUMBERS.encode(body) if body is not None else None
+    headers = {"Content-Type": "application/json"} if data else {}
+    async with company.services.http.request(method, base + path, data=data, headers=headers) as r:
+        assert r.status < 300, await r.text()
+        return await r.json() if r.content_type.endswith("json") else None
+
+
+def a_customer(company: Company) -> int:
+    """A seeded customer the collector can reach (address and e-mail), in DKK."""
+    for number, customer in sorted(company.ledger.customers.items()):
+        if customer.address and customer.email and customer.currency == "DKK":
+            return int(number)
+    raise AssertionError("no reachable customer in the seed")

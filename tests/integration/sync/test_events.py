@@ -42,7 +42,7 @@ from sync.store.problems import Problems
 from sync.store.sync_state import SyncState
 from sync.store.webhook_secrets import WebhookSecrets
 from tests.fixtures.conditions import eventually
-from tests.integration.sync.support import Company, running_company
+from tests.integration.sync.support import Company, a_customer, control, running_company
 from tests.integration.test_api import NOW, run_bridge
 from tests.integration.test_cli import cli_env
 from webhooks.inbox import InboxWriter
@@ -52,25 +52,9 @@ JOURNAL = 3  # the seeded "Inkasso" journal
 ACCOUNTS = {"interest_income": 1310, "fee_income": 1320, "loss": 2750, "output_vat": 7200}
 AUTOMATIC = {"mode": "automatic", "min_days_overdue": 10, "min_amount": 0, "notice_days": 0}
 SETTINGS = {"policy": AUTOMATIC, "journal_number": JOURNAL, "accounts": ACCOUNTS}
-_NUMBERS = msgspec.json.Encoder(decimal_format="number")
 
 
 # -- the simulators and our receiver ------------------------------------------------------------
-
-
-async def control(company: Company, base: str, method: str, path: str, body: Any = None) -> Any:
-    data = _NUMBERS.encode(body) if body is not None else None
-    headers = {"Content-Type": "application/json"} if data else {}
-    async with company.services.http.request(method, base + path, data=data, headers=headers) as r:
-        assert r.status < 300, await r.text()
-        return await r.json() if r.content_type.endswith("json") else None
-
-
-def a_customer(company: Company) -> int:
-    for number, customer in sorted(company.ledger.customers.items()):
-        if customer.address and customer.email and customer.currency == "DKK":
-            return int(number)
-    raise AssertionError("no reachable customer in the seed")
 
 
 async def book(company: Company, customer: int, *, amount: str = "500.00") -> int:

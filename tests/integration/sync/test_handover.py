@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from sync import schedules
 from sync.money import to_decimal
-from tests.integration.sync.support import Company, running_company
+from tests.integration.sync.support import Company, a_customer, running_company
 
 TODAY = dt.date(2026, 11, 23)
 
@@ -44,14 +44,6 @@ async def bootstrap(company: Company) -> None:
     )
     await company.settle()
     assert (await company.job(job)).state == "succeeded"
-
-
-def a_customer(company: Company) -> int:
-    """A seeded customer the collector can reach (address and e-mail)."""
-    for number, customer in sorted(company.ledger.customers.items()):
-        if customer.address and customer.email and customer.currency == "DKK":
-            return int(number)
-    raise AssertionError("no reachable customer in the seed")
 
 
 AUTOMATIC = {"mode": "automatic", "min_days_overdue": 10, "min_amount": 0, "notice_days": 0}

@@ -43,7 +43,7 @@ from sync.vouchers import (
     payment_voucher,
     vat_part,
 )
-from tests.integration.sync.support import Company, running_company
+from tests.integration.sync.support import Company, a_customer, control, running_company
 from tests.integration.test_api import collectbridge
 
 TODAY = dt.date(2026, 11, 23)
@@ -51,26 +51,9 @@ JOURNAL, CONTRA = 3, 5830  # the seeded "Inkasso" journal and its bank account
 ACCOUNTS = {"interest_income": 1310, "fee_income": 1320, "loss": 2750, "output_vat": 7200}
 AUTOMATIC = {"mode": "automatic", "min_days_overdue": 10, "min_amount": 0, "notice_days": 0}
 SETTINGS = {"policy": AUTOMATIC, "journal_number": JOURNAL, "accounts": ACCOUNTS}
-_NUMBERS = msgspec.json.Encoder(decimal_format="number")
 
 
 # -- the simulators ---------------------------------------------------------------------------
-
-
-async def control(company: Company, base: str, method: str, path: str, body: Any = None) -> Any:
-    data = _NUMBERS.encode(body) if body is not None else None
-    headers = {"Content-Type": "application/json"} if data else {}
-    async with company.services.http.request(method, base + path, data=data, headers=headers) as r:
-        assert r.status < 300, await r.text()
-        return await r.json() if r.content_type.endswith("json") else None
-
-
-def a_customer(company: Company) -> int:
-    """A seeded customer the collector can reach (address and e-mail)."""
-    for number, customer in sorted(company.ledger.customers.items()):
-        if customer.address and customer.email and customer.currency == "DKK":
-            return int(number)
-    raise AssertionError("no reachable customer in the seed")
 
 
 async def book(
