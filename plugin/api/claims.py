@@ -114,10 +114,6 @@ def claim_view(claim: StoredClaim) -> shapes.ClaimView:
     )
 
 
-def as_utc(at: dt.datetime) -> dt.datetime:
-    return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 def state_filter(text: str | None) -> ClaimState | None:
     if not text:
         return None

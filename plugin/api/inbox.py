@@ -13,8 +13,6 @@ every known secret masked; every replay is audited.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 from msgspec import UNSET
 
@@ -23,6 +21,7 @@ from plugin.api.auth import Caller, require_role
 from plugin.api.errors import Conflict, Invalid, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
+from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.inbox_processing import replay
 from sync.redaction import scrub
@@ -46,14 +45,8 @@ STATE_FILTER = Param(
 MAX_ID_DIGITS = 18
 
 
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    if at is None:
-        return None
-    return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 def entry_view(entry: EntrySummary) -> shapes.InboxEntryView:
-    received = _utc(entry.received_at)
+    received = as_utc(entry.received_at)
     assert received is not None
     return shapes.InboxEntryView(
         id=entry.id,
@@ -64,7 +57,7 @@ def entry_view(entry: EntrySummary) -> shapes.InboxEntryView:
         state=entry.state,
         error=scrub(entry.error) if entry.error else None,
         received_at=received,
-        processed_at=_utc(entry.processed_at),
+        processed_at=as_utc(entry.processed_at),
     )
 
 

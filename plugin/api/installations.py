@@ -30,6 +30,7 @@ from plugin.api import shapes
 from plugin.api.auth import Caller, Member
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, reply
+from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, SERVICES, SETTINGS
 from plugin.onboarding.webhook_urls import economic_webhook_urls
 from plugin.roles import allows
@@ -68,7 +69,7 @@ def installation_view(
                 subscriptions=dict(hooks.economic.subscriptions),
                 legacy_urls=legacy_urls if overview.role == "admin" else UNSET,
                 last_received=shapes.WebhookTopics(
-                    **{topic: _utc(at) for topic, at in overview.last_received.items()}
+                    **{topic: as_utc(at) for topic, at in overview.last_received.items()}
                 ),
             ),
             collection=shapes.CollectionWebhooks(
@@ -139,11 +140,7 @@ def stream_view(last_success_at: dt.datetime | None, *, now: dt.datetime) -> sha
     if last_success_at is None:
         return shapes.Stream(last_success_at=None, lag_seconds=None)
     lag = max(int((now - last_success_at).total_seconds()), 0)
-    return shapes.Stream(last_success_at=_utc(last_success_at), lag_seconds=lag)
-
-
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    return at.astimezone(dt.UTC) if at is not None else None
+    return shapes.Stream(last_success_at=as_utc(last_success_at), lag_seconds=lag)
 
 
 async def list_installations(request: web.Request, caller: Caller) -> web.Response:

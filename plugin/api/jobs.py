@@ -26,7 +26,6 @@ parked or failed job again now with a fresh count of attempts (`JobQueue.retry`)
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import msgspec
@@ -36,6 +35,7 @@ from plugin.api import shapes
 from plugin.api.auth import Caller, Member, require_role
 from plugin.api.errors import Conflict, Invalid, NotFound
 from plugin.api.registry import Api, Param, reply
+from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync import schedules
 from sync.jobs import Job, NewJob
@@ -86,14 +86,8 @@ def refuses_resync(installation: Installation) -> str | None:
     return None
 
 
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    if at is None:
-        return None
-    return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 def job_view(job: Job, agreement: int) -> shapes.JobView:
-    run_at, created_at = _utc(job.run_at), _utc(job.created_at)
+    run_at, created_at = as_utc(job.run_at), as_utc(job.created_at)
     assert run_at is not None and created_at is not None
     return shapes.JobView(
         id=job.id,
@@ -106,8 +100,8 @@ def job_view(job: Job, agreement: int) -> shapes.JobView:
         error_code=job.error_code,
         run_at=run_at,
         created_at=created_at,
-        started_at=_utc(job.started_at),
-        finished_at=_utc(job.finished_at),
+        started_at=as_utc(job.started_at),
+        finished_at=as_utc(job.finished_at),
     )
 
 

@@ -11,8 +11,6 @@ generation, so the platform does not replay its refusal. A write in another stat
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
 from msgspec import UNSET
 
@@ -21,6 +19,7 @@ from plugin.api.auth import Member
 from plugin.api.errors import Conflict, Invalid, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
+from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.outbox import retry_item
 from sync.redaction import scrub
@@ -42,14 +41,8 @@ STATE_FILTER = Param(
 MAX_ID_DIGITS = 18
 
 
-def _utc(at: dt.datetime | None) -> dt.datetime | None:
-    if at is None:
-        return None
-    return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 def item_view(item: OutboxItem) -> shapes.OutboxItemView:
-    created = _utc(item.created_at)
+    created = as_utc(item.created_at)
     assert created is not None
     return shapes.OutboxItemView(
         id=item.id,
@@ -60,8 +53,8 @@ def item_view(item: OutboxItem) -> shapes.OutboxItemView:
         attempts=item.attempts,
         last_error=scrub(item.last_error) if item.last_error else None,
         created_at=created,
-        first_attempt_at=_utc(item.first_attempt_at),
-        sent_at=_utc(item.sent_at),
+        first_attempt_at=as_utc(item.first_attempt_at),
+        sent_at=as_utc(item.sent_at),
     )
 
 

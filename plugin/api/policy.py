@@ -21,9 +21,10 @@ from aiohttp import web
 
 from plugin.api import shapes
 from plugin.api.auth import Member
-from plugin.api.claims import as_utc, audit
+from plugin.api.claims import audit
 from plugin.api.errors import Invalid
 from plugin.api.registry import Api, reply
+from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.company_settings import Policy, company_settings
 from sync.engine import Engine

@@ -25,6 +25,7 @@ from plugin.api.auth import Member
 from plugin.api.errors import Conflict, Invalid, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
+from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync import schedules
 from sync.outcomes import writeoff_key
@@ -47,10 +48,6 @@ STATE_FILTER = Param(
 MAX_ID_DIGITS = 18
 
 
-def _utc(at: dt.datetime) -> dt.datetime:
-    return at.astimezone(dt.UTC) if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
-
-
 async def writeoff_view(
     request: web.Request, member: Member, found: StoredWriteOff
 ) -> shapes.WriteOffView:
@@ -67,8 +64,8 @@ async def writeoff_view(
         net=int(payload.get("net", 0)),
         vat=int(payload.get("vat", 0)),
         lines=msgspec.convert(payload.get("lines", []), list[shapes.WriteOffLineView]),
-        created_at=_utc(found.created_at),
-        decided_at=_utc(found.decided_at) if found.decided_at else None,
+        created_at=as_utc(found.created_at),
+        decided_at=as_utc(found.decided_at) if found.decided_at else None,
         outbox_state=item.state if item is not None else None,
     )
 

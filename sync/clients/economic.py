@@ -436,13 +436,7 @@ class EconomicClient:
         idempotency_key: str,
     ) -> Webhook:
         """Subscribe; a second subscription for the same event type raises `ConflictError`."""
-        body = {
-            "eventType": event_type,
-            "name": name,
-            "url": url,
-            "contentType": "application/json",
-            "headers": [{"name": k, "value": v} for k, v in headers.items()],
-        }
+        body = webhook_document(event_type=event_type, name=name, url=url, headers=headers)
         answer = await self._request(
             "POST",
             f"{self.openapi_url}{WEBHOOKS_API}/webhooks",
@@ -463,13 +457,7 @@ class EconomicClient:
     ) -> Webhook:
         """Replace a subscription (``PUT``: the whole document); an unknown id raises
         `NotFoundError`."""
-        body = {
-            "eventType": event_type,
-            "name": name,
-            "url": url,
-            "contentType": "application/json",
-            "headers": [{"name": k, "value": v} for k, v in headers.items()],
-        }
+        body = webhook_document(event_type=event_type, name=name, url=url, headers=headers)
         answer = await self._request(
             "PUT",
             f"{self.openapi_url}{WEBHOOKS_API}/webhooks/{webhook_id}",
@@ -510,6 +498,19 @@ def _finance_document(f: FinanceEntry) -> dict[str, Any]:
     if f.contra_account is not None:
         doc["contraAccount"] = {"accountNumber": f.contra_account}
     return doc
+
+
+def webhook_document(
+    *, event_type: str, name: str, url: str, headers: dict[str, str]
+) -> dict[str, Any]:
+    """A Webhooks API subscription as POST and PUT take it."""
+    return {
+        "eventType": event_type,
+        "name": name,
+        "url": url,
+        "contentType": "application/json",
+        "headers": [{"name": k, "value": v} for k, v in headers.items()],
+    }
 
 
 def voucher_document(journal_number: int, voucher: NewVoucher) -> dict[str, Any]:
