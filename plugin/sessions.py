@@ -21,6 +21,7 @@ from sync.store.users import User, Users
 
 SESSION_COOKIE = "collectbridge_session"
 SESSION_LIFETIME = dt.timedelta(hours=12)
+SECOND_FACTOR_WINDOW = dt.timedelta(minutes=10)
 
 
 class SignedIn(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,9 +34,15 @@ def secure_cookies(settings: Settings) -> bool:
 
 
 async def open_session(
-    conn: Connection, *, user_id: int, now: dt.datetime, replacing: str | None
+    conn: Connection,
+    *,
+    user_id: int,
+    now: dt.datetime,
+    replacing: str | None,
+    verified: bool = True,
 ) -> str:
-    """Start a session for ``user_id`` (ending ``replacing``, the browser's old one); its token."""
+    """Start a session for ``user_id`` (ending ``replacing``, the browser's old one); its token.
+    An unverified session waits for the second factor and signs nobody in meanwhile."""
     sessions = Sessions(conn)
     if replacing:
         await sessions.delete(replacing)
@@ -45,7 +52,8 @@ async def open_session(
         user_id=user_id,
         csrf_token=secrets.token_urlsafe(32),
         now=now,
-        expires_at=now + SESSION_LIFETIME,
+        expires_at=now + (SESSION_LIFETIME if verified else SECOND_FACTOR_WINDOW),
+        verified=verified,
     )
     return token
 
@@ -63,7 +71,14 @@ def set_session_cookie(response: web.StreamResponse, token: str, settings: Setti
 
 
 async def signed_in(request: web.Request) -> SignedIn | None:
-    """Who the request's session cookie signs in, or None (no cookie, unknown or expired)."""
+    """Who the request's session cookie signs in, or None (no cookie, unknown, expired, or
+    still waiting for its second factor)."""
+    found = await session_of(request)
+    return found if found is not None and found.session.verified else None
+
+
+async def session_of(request: web.Request) -> SignedIn | None:
+    """The session of the request's cookie, verified or not (the second-factor step)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None

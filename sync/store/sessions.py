@@ -20,6 +20,8 @@ class Session(msgspec.Struct, frozen=True, kw_only=True):
     csrf_token: str
     created_at: dt.datetime
     expires_at: dt.datetime
+    verified: bool = True
+    """False while a sign-in waits for its second factor: such a session signs nobody in."""
 
 
 def token_hash(token: str) -> str:
@@ -38,6 +40,7 @@ class Sessions:
         csrf_token: str,
         now: dt.datetime,
         expires_at: dt.datetime,
+        verified: bool = True,
     ) -> None:
         await self.db.execute(
             "create_session",
@@ -46,6 +49,7 @@ class Sessions:
             csrf_token=csrf_token,
             now=now,
             expires_at=expires_at,
+            verified=verified,
         )
 
     async def get(self, token: str, *, now: dt.datetime) -> Session | None:
@@ -55,6 +59,10 @@ class Sessions:
 
     async def delete(self, token: str) -> bool:
         return await self.db.execute("delete_session", token_hash=token_hash(token)) == 1
+
+    async def end_all(self, user_id: int) -> int:
+        """End every session of a user (their password was reset, or they were removed)."""
+        return await self.db.execute("delete_sessions_of_user", user_id=user_id)
 
     async def purge(self, *, before: dt.datetime) -> int:
         return await self.db.execute("purge_sessions", before=before)

@@ -22,6 +22,8 @@ class User(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     name: str
     created_at: dt.datetime
+    language: str | None = None
+    """``da`` or ``en`` once the person chose; None: the browser's preference decides."""
 
 
 class Member(msgspec.Struct, frozen=True, kw_only=True):

@@ -581,7 +581,7 @@ async def test_pasted_token_needs_the_form_state_and_a_token(
 # -- pages and sessions -----------------------------------------------------------------------
 
 
-async def test_start_page_and_sign_in_placeholder(bridge: Bridge) -> None:
+async def test_start_page_and_sign_in_page(bridge: Bridge) -> None:
     async with browser() as http:
         async with http.get(f"{bridge.url}/") as r:
             page = await r.text()
@@ -590,7 +590,7 @@ async def test_start_page_and_sign_in_placeholder(bridge: Bridge) -> None:
         assert "e-conomic" in page and "debt-collection" in page
         async with http.get(f"{bridge.url}/settings/login") as r:
             page = await r.text()
-        assert r.status == 200 and "comes with the settings pages" in page
+        assert r.status == 200 and 'name="password"' in page and 'name="login_token"' in page
 
 
 async def test_onboarding_is_for_signed_in_members_only(

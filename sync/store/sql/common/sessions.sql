@@ -1,7 +1,8 @@
 -- name: create_session
 -- Start a server-side session (the browser holds the token, we keep only its hash).
-INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)
-VALUES (:token_hash, :user_id, :csrf_token, :now, :expires_at)
+-- verified is false while the session waits for the second factor.
+INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at, verified)
+VALUES (:token_hash, :user_id, :csrf_token, :now, :expires_at, :verified)
 
 -- name: get_session
 -- A session by token hash, only while it has not expired.

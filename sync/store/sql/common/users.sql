@@ -6,11 +6,11 @@ RETURNING id
 
 -- name: get_user
 -- One user by id.
-SELECT * FROM users WHERE id = :id
+SELECT id, email, name, created_at, language FROM users WHERE id = :id
 
 -- name: get_user_by_email
 -- One user by e-mail (stored lower-case).
-SELECT * FROM users WHERE email = :email
+SELECT id, email, name, created_at, language FROM users WHERE email = :email
 
 -- name: grant_membership
 -- Give a user a role in an installation, replacing the role they had there.

@@ -1,0 +1,114 @@
+"""Accounts on the settings pages over real HTTP: the installing admin, passwords, sign-in and
+its rate limit, the second factor, CSRF on every form."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from plugin.credentials import totp_code
+from plugin.sessions import SESSION_COOKIE
+from tests.fixtures.collection import CollectionSandbox
+from tests.fixtures.economic import EconomicSandbox
+from tests.integration.pages.support import get, post
+from tests.integration.test_onboarding import Bridge, run_bridge
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+async def bridge(
+    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
+) -> AsyncIterator[Bridge]:
+    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
+        yield running
+
+
+async def set_password(bridge: Bridge, password: str = PASSWORD) -> str:
+    account = await get(bridge.browser, f"{bridge.url}/settings/account")
+    assert account.status == 200, account.text
+    fields = account.form_with(action="password")
+    done = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**fields, "password": password, "repeat": password},
+    )
+    assert done.status == 200 and 'id="message"' in done.text, done.text
+    return bridge.company().email
+
+
+async def sign_in(browser: aiohttp.ClientSession, url: str, email: str, password: str):
+    form = await get(browser, f"{url}/settings/login")
+    return await post(
+        browser, f"{url}/settings/login", {**form.hidden(), "email": email, "password": password}
+    )
+
+
+async def test_the_installing_admin_sees_the_overview_and_the_dashboard(bridge: Bridge) -> None:
+    overview = await get(bridge.browser, f"{bridge.url}/settings")
+    assert overview.status == 200, overview.text
+    assert f'data-agreement="{bridge.agreement}"' in overview.text
+    dashboard = await get(bridge.browser, f"{bridge.url}/settings/{bridge.agreement}")
+    assert dashboard.status == 200, dashboard.text
+    assert 'id="company-in-view"' in dashboard.text
+
+
+async def test_password_sign_in_rotates_the_session_and_is_rate_limited(bridge: Bridge) -> None:
+    email = await set_password(bridge)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        assert (await get(other, f"{bridge.url}/settings")).url.path == "/settings/login"
+        wrong = await sign_in(other, bridge.url, email, "not the password")
+        assert wrong.status == 401 and 'id="error"' in wrong.text
+        other.cookie_jar.update_cookies({SESSION_COOKIE: "planted-by-someone-else"})
+        right = await sign_in(other, bridge.url, email, PASSWORD)
+        assert right.status == 200 and right.url.path == "/settings", right.text
+        session = {c.key: c.value for c in other.cookie_jar}[SESSION_COOKIE]
+        assert session != "planted-by-someone-else"
+        other.cookie_jar.clear()
+        for _ in range(5):
+            assert (await sign_in(other, bridge.url, email, "guess")).status == 401
+        # Five failures in the window: even the right password waits now.
+        assert (await sign_in(other, bridge.url, email, PASSWORD)).status == 429
+
+
+async def test_a_form_without_its_csrf_token_is_refused(bridge: Bridge) -> None:
+    account = await get(bridge.browser, f"{bridge.url}/settings/account")
+    fields = account.form_with(action="profile")
+    fields.pop("csrf_token")
+    refused = await post(bridge.browser, f"{bridge.url}/settings/account", {**fields, "name": "X"})
+    assert refused.status == 403
+
+
+async def test_two_factor_asks_for_the_code_before_signing_in(bridge: Bridge) -> None:
+    email = await set_password(bridge)
+    account = await get(bridge.browser, f"{bridge.url}/settings/account")
+    start = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**account.form_with(action="totp_start"), "current": PASSWORD},
+    )
+    fields = start.form_with(action="totp_confirm")
+    code = totp_code(fields["key"], at=bridge.clock())
+    on = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**fields, "current": PASSWORD, "code": code},
+    )
+    assert on.status == 200 and 'id="message"' in on.text, on.text
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        asked = await sign_in(other, bridge.url, email, PASSWORD)
+        assert asked.url.path == "/settings/login/code", asked.text
+        # The half-signed-in session opens nothing yet, pages nor API.
+        assert (await get(other, f"{bridge.url}/settings")).url.path == "/settings/login"
+        async with other.get(f"{bridge.url}/api/v1/installations") as api:
+            assert api.status == 401
+        wrong = await post(other, str(asked.url), {**asked.hidden(), "code": "000000"})
+        assert wrong.status == 401
+        done = await post(
+            other,
+            str(asked.url),
+            {**asked.hidden(), "code": totp_code(fields["key"], at=bridge.clock())},
+        )
+        assert done.url.path == "/settings", done.text
