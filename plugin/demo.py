@@ -4,9 +4,11 @@ Three companies are seeded (20,000, 2,000 and 400 invoices; ``--invoices N`` shr
 the app runs with its embedded worker on SQLite under ``var/demo``. Two companies are installed
 through the real HTTP flow (our install link, the simulator's grant page auto-approved, our
 callback) and onboarded with every default through ``PUT /api/v1/installations/{a}/onboarding``
-as a demo bookkeeper, whose API token is printed with a ``curl`` line; their first sync starts by
-itself and the collection simulator's counts are printed as they grow. The third company is
-left for the person: the install link is printed and its "Add app" needs a click. ``--reset``
+as a demo bookkeeper, admin of every installed company, whose login for the settings pages (a
+fresh password each run) and API token (with a ``curl`` line) are printed; their first sync
+starts by itself and the collection simulator's counts are printed as they grow. The third
+company is left for the person: signed in, "Add a client company" on the overview installs it
+(its "Add app" needs a click) and links it to the bookkeeper. ``--reset``
 starts from an empty ``var/demo``; otherwise a second run finds the companies installed.
 
 Demo secrets (the encryption key and the sandbox credentials) are generated once and kept in
@@ -34,12 +36,14 @@ from aiohttp import web
 from plugin import logs
 from plugin.app import create_app
 from plugin.bootstrap import Services
+from plugin.credentials import hash_password
 from plugin.keys import SERVICES
 from plugin.sandbox_cli import SandboxUrls, credentials_from, running_sandboxes, stop_requested
 from plugin.settings import load_settings
 from sandbox.collection.state import STATE as COLLECTION_STATE
 from sync.company_settings import company_settings
 from sync.redaction import masked_url
+from sync.store.accounts import Accounts
 from sync.store.api_tokens import ApiTokens, new_token
 from sync.store.installations import Installations
 from sync.store.users import Users
@@ -118,8 +122,9 @@ async def install_through_the_browser_flow(public_url: str) -> int:
             return int(str(resp.url).rstrip("/").rsplit("/", 1)[1])
 
 
-async def bookkeeper_token(services: Services) -> str:
-    """The demo bookkeeper, admin of every installed company, and a new API token."""
+async def bookkeeper_token(services: Services) -> tuple[str, str]:
+    """The demo bookkeeper, admin of every installed company: a new API token and a new
+    password to sign in to the settings pages with."""
     now = services.clock()
     users = Users(services.db)
     user_id = await users.find_or_create(email=DEMO_USER, name="Demo Bogholder", now=now)
@@ -127,7 +132,9 @@ async def bookkeeper_token(services: Services) -> str:
         await users.grant(user_id, installation.id, "admin", now=now)
     token = new_token()
     await ApiTokens(services.db).create(user_id=user_id, token=token, name="demo", now=now)
-    return token
+    password = secrets.token_urlsafe(12)
+    await Accounts(services.db).set_password_hash(user_id, hash_password(password))
+    return token, password
 
 
 async def onboard_over_the_api(public_url: str, token: str, agreement: int) -> int:
@@ -224,7 +231,7 @@ async def set_up_companies(services: Services, urls: SandboxUrls, public_url: st
             print(f"installed:            agreement {agreement}", flush=True)
         # The third company: "Add app" is for the person to click.
         await _control(http, "PUT", f"{urls.economic}/_sandbox/install", {"auto_approve": False})
-    token = await bookkeeper_token(services)
+    token, password = await bookkeeper_token(services)
     for installation in await Installations(services.db).list():
         if not company_settings(installation.settings).onboarded:
             job = await onboard_over_the_api(public_url, token, installation.agreement_number)
@@ -233,7 +240,10 @@ async def set_up_companies(services: Services, urls: SandboxUrls, public_url: st
                 f"first sync: job {job}",
                 flush=True,
             )
-    print(f'install the third:    {public_url}/install/economic  (then "Add app")')
+    print(f"settings pages:       {public_url}/settings/login")
+    print(f"  sign in as          {DEMO_USER}")
+    print(f"  with the password   {password}")
+    print('install the third:    sign in, then "Add a client company" (and "Add app")')
     print(f"bookkeeper API token: {token}")
     print(
         f"  curl -H 'Authorization: Bearer {token}' {public_url}/api/v1/installations", flush=True

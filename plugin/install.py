@@ -339,7 +339,10 @@ async def _record(
     The e-mail e-conomic reports is the installer's word, not a proof: any agreement's user can
     carry any address. So an existing account is signed in (and made admin) only when it is
     already a member of this company, or is the one the browser is signed in with; otherwise the
-    company is installed and nobody is signed in (session None), and an admin gives access."""
+    company is installed and nobody is signed in (session None), and an admin gives access. A
+    person signed in here who installs the next agreement ("add a client company" on the
+    overview) becomes that company's admin themselves, whatever address e-conomic reports: one
+    login across the companies they look after."""
     assert me.user is not None and me.user.email
     now = request.app[CLOCK]()
     current = await signed_in(request)
@@ -363,12 +366,17 @@ async def _record(
             or await users.role_in(existing.id, installation.id) is not None
         )
         user_id = None
-        if trusted:
+        if current is not None:
+            # "Add a client company": the bookkeeper signed in here installed the next
+            # agreement, so it joins their companies, whatever address e-conomic reports.
+            user_id = current.user.id
+            await users.grant(user_id, installation.id, "admin", now=now)
+        elif trusted:
             user_id = await users.find_or_create(email=me.user.email, name=me.user.name, now=now)
             await users.grant(user_id, installation.id, "admin", now=now)
         await AuditLog(tx).record(
             installation_id=installation.id,
-            actor=me.user.email.strip().lower(),
+            actor=current.user.email if current else me.user.email.strip().lower(),
             action="installation.reinstalled" if before else "installation.installed",
             at=now,
             detail={
@@ -376,7 +384,8 @@ async def _record(
                 "company_name": me.company.name,
                 "via": via,
                 "previous_status": before.status if before else None,
-                "signed_in": trusted,
+                "signed_in": current is not None or trusted,
+                "economic_user": me.user.email.strip().lower(),
             },
         )
         session = (

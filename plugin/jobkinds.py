@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from plugin.bootstrap import Services
 from plugin.connections import Connections
+from plugin.notices import send_notices
 from sync import schedules
 from sync.backfill import Backfill, reference_data
 from sync.budget import Pace
@@ -89,6 +90,13 @@ def build_handlers(services: Services) -> dict[str, Handler]:
         await ApiUsage(services.db).purge(now)
         await purge_expired(services.db, now=now, default_days=services.settings.retention_days)
         await ensure_schedules(services)
+
+    async def notices(ctx: JobContext) -> None:
+        """New open problems and announced handovers into one notice per company, mailed to
+        its admins (`plugin.notices`); then the next run."""
+        await send_notices(services.db, services.settings, now=ctx.now())
+        following = schedules.notices(run_at=services.clock() + schedules.NOTICES_EVERY)
+        await services.queue.enqueue(following, now=services.clock())
 
     async def bootstrap(ctx: JobContext) -> None:
         """The first sync, and any full resync: resumes its checkpoint after a crash."""
@@ -177,6 +185,7 @@ def build_handlers(services: Services) -> dict[str, Handler]:
 
     handlers: dict[str, Callable[[JobContext], Awaitable[None]]] = {
         "maintenance.purge": purge,
+        "notices.send": notices,
         "sync.bootstrap": bootstrap,
         "sync.customers": customers,
         "sync.customer": customer,
@@ -233,7 +242,10 @@ async def ensure_schedules(services: Services) -> int:
     """Put the periodic jobs of every onboarded, running installation (and the housekeeping)
     in the queue unless they are there; how many installations were looked at."""
     now = services.clock()
-    jobs = [schedules.housekeeping(run_at=now + schedules.HOUSEKEEPING_EVERY)]
+    jobs = [
+        schedules.housekeeping(run_at=now + schedules.HOUSEKEEPING_EVERY),
+        schedules.notices(run_at=now + schedules.NOTICES_EVERY),
+    ]
     installations = await Installations(services.db).list()
     running = [
         i for i in installations if i.status == "active" and company_settings(i.settings).onboarded

@@ -5,7 +5,8 @@ variable; the CLI prints it and exits. Secrets are wrapped in `Secret`, whose ``
 are masked, and the password in ``database_url`` (``postgresql://user:pass@host/db``) is masked in
 the settings' ``repr``, so a settings object can be logged or shown in a traceback without leaking
 them. Show the database URL to people with `masked_url`; `Settings.secret_values` lists what the
-log filter masks as a second line of defence.
+log filter masks as a second line of defence. ``COLLECTBRIDGE_SMTP_URL`` (optional) becomes an
+`SmtpServer`, its password a `Secret`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 import msgspec
 from yarl import URL
@@ -22,6 +24,7 @@ from sync.redaction import masked_url, redacted
 PREFIX = "COLLECTBRIDGE_"
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_DATABASE_URL = "sqlite:///var/collectbridge.db"
+SMTP_PORTS = {"smtp": 587, "smtps": 465}
 
 
 class SettingsError(Exception):
@@ -51,6 +54,25 @@ class Secret:
         return hash(self._value)
 
 
+class SmtpServer(msgspec.Struct, frozen=True, kw_only=True):
+    """Where notices are mailed: ``smtp://user:password@host:port`` (STARTTLS when the server
+    offers it; port 587 by default) or ``smtps://…`` (TLS from the first byte; 465).
+    ``?from=address`` sets the sender (default ``collectbridge@<host of the public URL>``)."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: Secret | None = None
+    sender: str | None = None
+
+    def __str__(self) -> str:
+        """For logs and errors: never the password."""
+        scheme = "smtps" if self.tls else "smtp"
+        user = f"{self.username}@" if self.username else ""
+        return f"{scheme}://{user}{self.host}:{self.port}"
+
+
 @redacted(database_url=masked_url)
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
@@ -77,6 +99,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Personal data of a revoked installation is kept this long, then purged (a company's own
     # settings may shorten it).
     retention_days: int = 30
+    # Notices by e-mail (None: they show on the dashboard only).
+    smtp: SmtpServer | None = None
 
     def secret_values(self) -> list[str]:
         """Every configured secret as plain text, for the log filter to mask."""
@@ -85,9 +109,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             self.economic_app_secret_token,
             self.economic_app_public_token,
             self.collection_client_secret,
+            self.smtp.password if self.smtp else None,
         ):
             if secret is not None:
                 values.append(secret.reveal())
+        if self.smtp is not None and self.smtp.password is not None:
+            values.append(quote(self.smtp.password.reveal(), safe=""))  # as written in the URL
         return values + database_passwords(self.database_url)
 
 
@@ -117,6 +144,23 @@ def _database_url(value: str) -> str:
     raise SettingsError(
         f"{PREFIX}DATABASE_URL must be sqlite:///relative/path.db, sqlite:////absolute/path.db "
         "or postgresql://user@host:port/db"
+    )
+
+
+def _smtp(value: str) -> SmtpServer:
+    url = URL(value)
+    if url.scheme not in SMTP_PORTS or not url.host:
+        raise SettingsError(
+            f"{PREFIX}SMTP_URL must be smtp://user:password@host:port or smtps://…, "
+            f"got {masked_url(value)!r}"
+        )
+    return SmtpServer(
+        host=url.host,
+        port=url.explicit_port or SMTP_PORTS[url.scheme],
+        tls=url.scheme == "smtps",
+        username=url.user or None,
+        password=Secret(url.password) if url.password else None,
+        sender=url.query.get("from") or None,
     )
 
 
@@ -175,6 +219,8 @@ def load_settings(environ: Mapping[str, str], *, require: tuple[str, ...] = ()) 
     ):
         if (raw := get(name)) is not None:
             values[name.lower()] = _url(name, raw)
+    if (raw := get("SMTP_URL")) is not None:
+        values["smtp"] = _smtp(raw)
     if (raw := get("SECRET_KEY")) is not None:
         values["secret_keys"] = _secret_keys(raw)
     for name in (

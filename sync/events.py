@@ -270,6 +270,16 @@ def effects(event: Event | Unknown) -> tuple[Effect, ...]:
                 "currency": d.currency,
                 "source": d.source,
                 "paid_on": d.paid_on.isoformat(),
+                # The split per invoice, for each invoice's journey.
+                "allocations": [
+                    {
+                        "invoice": invoice_of(a.claim_ref),
+                        "principal": a.principal,
+                        "interest": a.interest,
+                        "fees": a.fees,
+                    }
+                    for a in d.allocations
+                ],
             }
             note = Note(kind="payment_received", case_id=d.case_id, detail=detail)
             if d.source == "collector":

@@ -8,15 +8,28 @@ their amounts, dates, states and case ids, the outbox, the audit log of what was
 (which names records by number only). The installation row stays too, ``deleted``: the foreign
 keys of that trail point at it. A company reinstalled within the period is ``active`` again
 and picks up where it stopped; after it, a reinstall starts from its kept trail with a new grant.
+
+One debtor's personal data goes on request (`erase_debtor`, the API's ``…/debtors/{n}/erase``)
+the same way, within an installation that keeps running: its claims' documents keep only the
+money trail (`pseudonymised_document`: amounts, dates, references; descriptions and lines go),
+the fingerprints of its debtor document go, and so do the texts of the problems about it. The
+audit entry names the debtor by a pseudonym (`pseudonym`), never by number. A customer still in
+the ledger with open invoices is read again by the next sync: the ledger is the company's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+from typing import Any
+
+import msgspec
 
 from sync.company_settings import company_settings
 from sync.store.audit import AuditLog
 from sync.store.db import Database
+from sync.store.debtors import Debtors
 from sync.store.installations import Installation, Installations
 
 
@@ -55,3 +68,71 @@ async def purge_expired(db: Database, *, now: dt.datetime, default_days: int) ->
                     )
                     purged.append(installation.agreement_number)
     return purged
+
+
+# -- one debtor, on request ---------------------------------------------------------------------
+
+MONEY_TRAIL = (
+    "debtor_ref",
+    "kind",
+    "invoice_number",
+    "issued_on",
+    "due_on",
+    "currency",
+    "net_amount",
+    "vat_amount",
+    "gross_amount",
+    "remaining_amount",
+)
+ERASED_PROBLEM = "The debtor's personal data was erased on request ({pseudonym})."
+
+
+class Erased(msgspec.Struct, frozen=True, kw_only=True):
+    pseudonym: str
+    claims: int
+    problems: int
+
+
+def pseudonym(key: bytes, agreement: int, customer_number: int) -> str:
+    """``erased-<hash>``: the same debtor always gets the same one, and only the holder of the
+    key (derived from the operator's secret) can tell whose it is."""
+    digest = hmac.new(key, f"{agreement}:{customer_number}".encode(), hashlib.sha256)
+    return f"erased-{digest.hexdigest()[:16]}"
+
+
+def pseudonymised_document(document: dict[str, Any]) -> dict[str, Any]:
+    """A claim document with the money trail only (still a claim the platform would take)."""
+    return {key: document[key] for key in MONEY_TRAIL if key in document}
+
+
+async def erase_debtor(
+    db: Database,
+    installation: Installation,
+    customer_number: int,
+    *,
+    key: bytes,
+    actor: str,
+    now: dt.datetime,
+) -> Erased:
+    """Erase what we hold of one debtor's personal data, in one transaction with its audit
+    entry (who, when, the pseudonym and counts: no personal data)."""
+    name = pseudonym(key, installation.agreement_number, customer_number)
+    async with db.transaction() as tx:
+        debtors = Debtors(tx)
+        held = await debtors.read(installation.id, installation.agreement_number, customer_number)
+        for claim in held.claims:
+            document = pseudonymised_document(claim.document)
+            await debtors.replace_document(installation.id, claim.invoice_number, document, now=now)
+        await debtors.forget_documents(installation.id, customer_number, now=now)
+        problems = await debtors.blank_problems(
+            installation.id, customer_number, message=ERASED_PROBLEM.format(pseudonym=name)
+        )
+        erased = Erased(pseudonym=name, claims=len(held.claims), problems=problems)
+        await AuditLog(tx).record(
+            installation_id=installation.id,
+            actor=actor,
+            action="debtor.erased",
+            detail={"debtor": name, "claims": erased.claims, "problems": problems},
+            at=now,
+        )
+    return erased

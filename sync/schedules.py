@@ -28,6 +28,7 @@ EVENTS_EVERY = dt.timedelta(minutes=5)
 SCAN_EVERY = dt.timedelta(days=1)
 FULL_SCAN_EVERY = dt.timedelta(days=7)
 HOUSEKEEPING_EVERY = dt.timedelta(days=1)
+NOTICES_EVERY = dt.timedelta(minutes=5)
 
 
 def _job(
@@ -141,6 +142,13 @@ def handover(installation_id: int, agreement: int, number: int, *, reason: str) 
 
 def housekeeping(*, run_at: dt.datetime | None = None) -> NewJob:
     return NewJob(kind="maintenance.purge", dedupe_key="purge", run_at=run_at)
+
+
+def notices(*, run_at: dt.datetime | None = None) -> NewJob:
+    """Every company's new problems and announced handovers into notices, mailed to its admins
+    (``plugin.notices``): one job for all companies, so a revoked one, whose own jobs wait, still
+    hears that its access was lost; one at a time (``serial_key``)."""
+    return NewJob(kind="notices.send", dedupe_key="notices", serial_key="notices", run_at=run_at)
 
 
 def periodic_jobs(installation_id: int, agreement: int, *, now: dt.datetime) -> list[NewJob]:

@@ -17,6 +17,7 @@
     tokens.py         GET and POST /tokens, DELETE /tokens/{token_id}
     inbox.py          GET /inbox, POST /inbox/{id}/replay
     webhooks.py       POST …/webhooks/economic/rotate, …/webhooks/collection/rotate
+    debtors.py        GET …/debtors/{customer_number}/export, POST …/erase (personal data)
 
 A new group of routes is a module with ``add_routes(api)``, called from `setup_routes`.
 """
@@ -27,6 +28,8 @@ from aiohttp import web
 
 from plugin.api import (
     claims,
+    company,
+    debtors,
     inbox,
     installations,
     jobs,
@@ -56,6 +59,8 @@ def build_api() -> Api:
     inbox.add_routes(api)
     reconciliation.add_routes(api)
     webhooks.add_routes(api)
+    debtors.add_routes(api)
+    company.add_routes(api)
     return api
 
 

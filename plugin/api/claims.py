@@ -221,7 +221,7 @@ async def audit(
     )
 
 
-async def _acting(request: web.Request, member: Member, action: Action) -> web.Response:
+async def act_on_claim(request: web.Request, member: Member, action: Action) -> web.Response:
     """An action other than approve and withdraw: decide, compare-and-set, audit, answer."""
     db, clock = request.app[DATABASE], request.app[CLOCK]
     claims = Claims(db)
@@ -306,7 +306,12 @@ async def _withdraw_reason(request: web.Request) -> WithdrawReason:
 
 
 async def withdraw_claim(request: web.Request, member: Member) -> web.Response:
-    reason = await _withdraw_reason(request)
+    return await withdraw(request, member, await _withdraw_reason(request))
+
+
+async def withdraw(request: web.Request, member: Member, reason: WithdrawReason) -> web.Response:
+    """Withdraw the claim of the request's ``{invoice}`` for ``reason`` (the API's and the
+    pages' withdraw alike)."""
     db, clock = request.app[DATABASE], request.app[CLOCK]
     claims = Claims(db)
     for _ in range(CAS_ATTEMPTS):
@@ -361,7 +366,7 @@ async def _withdraw_on_platform(
 
 def _action_handler(action: Action) -> Any:
     async def handler(request: web.Request, member: Member) -> web.Response:
-        return await _acting(request, member, action)
+        return await act_on_claim(request, member, action)
 
     handler.__name__ = f"{action}_claim"
     return handler
@@ -387,6 +392,7 @@ def add_routes(api: Api) -> None:
         "until it ran)",
         response=shapes.Approval,
         params=(INVOICE,),
+        status=202,
         conflicts=True,
     )
     summaries: dict[Action, str] = {
@@ -417,4 +423,5 @@ def add_routes(api: Api) -> None:
         params=(INVOICE,),
         conflicts=True,
         body=shapes.WithdrawRequest,
+        body_required=False,
     )

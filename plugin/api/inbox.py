@@ -161,4 +161,6 @@ def add_routes(api: Api) -> None:
         "answered 202 with the job that processes it",
         response=shapes.InboxReplayed,
         params=(ENTRY,),
+        status=202,
+        conflicts=True,
     )

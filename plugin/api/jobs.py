@@ -115,8 +115,14 @@ async def resync(request: web.Request, member: Member) -> web.Response:
         body = msgspec.json.decode(raw, type=_ResyncBody) if raw.strip() else _ResyncBody()
     except (msgspec.DecodeError, msgspec.ValidationError):
         raise Invalid("invalid_body", 'the body is {"scope": "' + "|".join(SCOPES) + '"}') from None
+    job_id = await start_resync(request, member, body.scope)
+    return reply(shapes.JobAccepted(job_id=job_id), status=202)
+
+
+async def start_resync(request: web.Request, member: Member, scope: str) -> int:
+    """Queue the resync of ``scope`` (the API's and the pages' alike): its job id."""
     try:
-        job = resync_job(member.installation, body.scope)
+        job = resync_job(member.installation, scope)
     except InvalidScope as exc:
         raise Invalid("invalid_scope", str(exc)) from None
     refused = refuses_resync(member.installation)
@@ -129,9 +135,9 @@ async def resync(request: web.Request, member: Member) -> web.Response:
         actor=member.caller.user.email,
         action="installation.resync",
         at=now,
-        detail={"scope": body.scope, "job_id": job_id},
+        detail={"scope": scope, "job_id": job_id},
     )
-    return reply(shapes.JobAccepted(job_id=job_id), status=202)
+    return job_id
 
 
 async def _member_job(request: web.Request, caller: Caller, needed: Role) -> tuple[Job, int]:
@@ -190,8 +196,10 @@ def add_routes(api: Api) -> None:
         summary="Resync a scope (body {scope: all|customers|invoices|events|invoice:<n>}): "
         "answered 202 with the job's id",
         response=shapes.JobAccepted,
+        status=202,
         conflicts=True,
         body=shapes.ResyncRequest,
+        body_required=False,
     )
     api.caller_route(
         "GET",
@@ -208,4 +216,5 @@ def add_routes(api: Api) -> None:
         summary="Run a dead, parked or failed job again now (admin of its company)",
         response=shapes.JobView,
         params=(JOB_ID,),
+        conflicts=True,
     )

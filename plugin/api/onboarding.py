@@ -92,5 +92,6 @@ def add_routes(api: Api) -> None:
         response=shapes.OnboardedInstallation,
         alternatives=(shapes.AuthorizeRedirect,),
         body=OnboardingChoices,
+        body_required=False,
         conflict=shapes.AccountExistsProblem,
     )

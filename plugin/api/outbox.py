@@ -134,5 +134,6 @@ def add_routes(api: Api) -> None:
         summary="Send a failed or dead write again: answered 202 with the job that sends it",
         response=shapes.OutboxRetried,
         params=(ITEM,),
+        status=202,
         conflicts=True,
     )

@@ -61,8 +61,14 @@ async def _json_body(request: web.Request) -> Any:
 
 
 async def replace_policy(request: web.Request, member: Member) -> web.Response:
+    return reply(policy_view(await apply_policy(request, member, await _json_body(request))))
+
+
+async def apply_policy(request: web.Request, member: Member, document: Any) -> Policy:
+    """Validate ``document`` as the whole policy, save it and apply it to the claims at once
+    (the API's PUT and the settings page alike); `Invalid` names every field refused."""
     try:
-        policy = validate_policy(await _json_body(request))
+        policy = validate_policy(document)
     except InvalidPolicy as exc:
         detail = "; ".join(
             (f"{e['field']}: " if e["field"] else "") + e["message"] for e in exc.errors
@@ -86,7 +92,7 @@ async def replace_policy(request: web.Request, member: Member) -> web.Response:
         collection=None,  # deciding writes to the store only; hand-overs become jobs
         queue=request.app[QUEUE],
         clock=clock,
-        base_currency=await _base_currency(request, saved.id),
+        base_currency=await base_currency(request, saved.id),
     )
     due = await engine.apply_policy(today=today_in_copenhagen(now))
     await audit(
@@ -98,10 +104,10 @@ async def replace_policy(request: web.Request, member: Member) -> web.Response:
         after=msgspec.to_builtins(policy),
         handovers_queued=due,
     )
-    return reply(policy_view(policy))
+    return policy
 
 
-async def _base_currency(request: web.Request, installation_id: int) -> str:
+async def base_currency(request: web.Request, installation_id: int) -> str:
     """The base currency of the cached reference data (the engine's mapping needs it; deciding
     does not)."""
     reference = await SyncState(request.app[DATABASE]).get(installation_id, "reference")

@@ -26,7 +26,8 @@ MONTH = Param(
     name="month",
     location="query",
     description="The month, YYYY-MM: collectors' payments by their own date (paid_on)",
-    schema={"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+    schema={"type": "string", "pattern": "^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])$"},
+    required=True,
 )
 CSV = "text/csv"
 JSON = "application/json"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from http import HTTPStatus
 from importlib import metadata
 from typing import Any, Literal
 
@@ -42,7 +43,7 @@ _SCHEMA_REF = "#/components/schemas/{name}"
 _PROBLEMS = {
     401: "No credentials, or a token or session that is not (or no longer) valid",
     403: "The caller's role in the company is too low, or a cookie call lacks its CSRF token",
-    404: "No such company, or one the caller is no member of (the same answer)",
+    404: "No such company or thing, or one of a company the caller is no member of (the same)",
     409: "An action the current state forbids (code invalid_state)",
     422: "A parameter or body that cannot be taken",
 }
@@ -53,6 +54,8 @@ class Param(msgspec.Struct, frozen=True, kw_only=True):
     location: Literal["path", "query"]
     description: str
     schema: dict[str, Any]
+    required: bool = False
+    """For a query parameter: whether it must be given (a path parameter always must)."""
 
 
 AGREEMENT = Param(
@@ -73,11 +76,16 @@ class Route(msgspec.Struct, frozen=True, kw_only=True):
     role: Role | None
     params: tuple[Param, ...]
     response: Any
-    """The Struct type answered with 200, or None for a free-form JSON object."""
+    """The Struct type answered with ``status``, or None for a free-form JSON object (or, with
+    204, no body)."""
+    status: int = 200
+    """The status of a success: 200, or 201, 202 or 204 where the route answers so."""
     conflicts: bool = False
     """Whether the route may answer 409 ``invalid_state``."""
     body: Any = None
     """The Struct type of the route's JSON request body (None: it takes none)."""
+    body_required: bool = True
+    """Whether the body must be sent (False: an empty one takes every default)."""
     alternatives: tuple[Any, ...] = ()
     """Other Struct types its 200 may answer with, beside ``response``."""
     conflict: Any = None
@@ -116,8 +124,12 @@ class Api:
         summary: str,
         response: Any,
         params: Sequence[Param] = (),
+        status: int = 200,
+        conflicts: bool = False,
+        body: Any = None,
     ) -> None:
-        """A route for any authenticated caller, about no one company."""
+        """A route for any authenticated caller, about no one company; ``status``, ``conflicts``
+        and ``body`` as for `member_route`."""
         if "{agreement}" in path:
             raise ValueError(f"{path} names a company: add it with member_route")
 
@@ -135,6 +147,9 @@ class Api:
                 role=None,
                 params=tuple(params),
                 response=response,
+                status=status,
+                conflicts=conflicts,
+                body=body,
             )
         )
 
@@ -148,14 +163,17 @@ class Api:
         summary: str,
         response: Any,
         params: Sequence[Param] = (),
+        status: int = 200,
         conflicts: bool = False,
         body: Any = None,
+        body_required: bool = True,
         alternatives: Sequence[Any] = (),
         conflict: Any = None,
     ) -> None:
         """A route about the company of ``{agreement}``, for its members of ``role`` or above;
-        ``conflicts``: it may answer 409 (an action the state forbids); ``body``, the type of
-        its JSON body; ``alternatives`` and ``conflict``: more shapes of its 200 and its 409."""
+        ``status``: that of its success; ``conflicts``: it may answer 409 (an action the state
+        forbids); ``body``, the type of its JSON body, and whether it may be left out;
+        ``alternatives`` and ``conflict``: more shapes of its success and its 409."""
         if "{agreement}" not in path:
             raise ValueError(f"{path} names no company: add it with caller_route")
 
@@ -175,8 +193,10 @@ class Api:
                 role=role,
                 params=(AGREEMENT, *params),
                 response=response,
+                status=status,
                 conflicts=conflicts or conflict is not None,
                 body=body,
+                body_required=body_required,
                 alternatives=tuple(alternatives),
                 conflict=conflict,
             )
@@ -237,9 +257,10 @@ def _operation(route: Route, ref_of: dict[Any, dict[str, Any]]) -> dict[str, Any
     schema = ref_of[route.response] if route.response is not None else {"type": "object"}
     if route.alternatives:
         schema = {"anyOf": [schema, *(ref_of[t] for t in route.alternatives)]}
-    responses: dict[str, Any] = {
-        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}}
-    }
+    success: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
+    if route.status != 204:
+        success["content"] = {"application/json": {"schema": schema}}
+    responses: dict[str, Any] = {str(route.status): success}
     for status in _problem_statuses(route):
         problem = ref_of[Problem]
         if status == 409 and route.conflict is not None:
@@ -255,7 +276,7 @@ def _operation(route: Route, ref_of: dict[Any, dict[str, Any]]) -> dict[str, Any
             {
                 "name": p.name,
                 "in": p.location,
-                "required": p.location == "path",
+                "required": p.location == "path" or p.required,
                 "description": p.description,
                 "schema": p.schema,
             }
@@ -265,7 +286,7 @@ def _operation(route: Route, ref_of: dict[Any, dict[str, Any]]) -> dict[str, Any
     }
     if route.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": route.body_required,
             "content": {"application/json": {"schema": ref_of[route.body]}},
         }
     if route.access == "public":
@@ -281,7 +302,7 @@ def _problem_statuses(route: Route) -> list[int]:
     statuses = [401]
     if route.method not in SAFE_METHODS or (route.role not in (None, "guest")):
         statuses.append(403)
-    if route.access == "member":
+    if any(p.location == "path" for p in route.params):  # a company, or a thing by its id
         statuses.append(404)
     if route.conflicts:
         statuses.append(409)

@@ -11,6 +11,8 @@ audit log (by e-mail, without the token).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import msgspec
 from aiohttp import web
 
@@ -21,6 +23,8 @@ from plugin.api.registry import Api, Param, reply
 from plugin.keys import CLOCK, DATABASE
 from sync.store.api_tokens import ApiTokens, may_revoke, new_token, revoke, tokens_of
 from sync.store.audit import AuditLog
+from sync.store.db import Connection
+from sync.store.users import User
 
 MAX_NAME = 100
 TOKEN_ID = Param(
@@ -42,19 +46,11 @@ async def create_token(request: web.Request, caller: Caller) -> web.Response:
         body = msgspec.json.decode(await request.read(), type=shapes.TokenRequest)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise Invalid("invalid_body", f"the body is not {{name}}: {exc}") from None
-    name = body.name.strip()
-    if not name or len(name) > MAX_NAME:
+    name = token_name(body.name)
+    if name is None:
         raise Invalid("invalid_body", f"name: 1 to {MAX_NAME} characters")
-    db, now = request.app[DATABASE], request.app[CLOCK]()
-    token = new_token()
-    token_id = await ApiTokens(db).create(user_id=caller.user.id, token=token, name=name, now=now)
-    await AuditLog(db).record(
-        installation_id=None,
-        actor=caller.user.email,
-        action="api_token.created",
-        at=now,
-        detail={"token_id": token_id, "name": name},
-    )
+    now = request.app[CLOCK]()
+    token_id, token = await issue_token(request.app[DATABASE], caller.user, name, now=now)
     return reply(shapes.NewToken(id=token_id, name=name, token=token, created_at=now), status=201)
 
 
@@ -64,15 +60,45 @@ async def delete_token(request: web.Request, caller: Caller) -> web.Response:
     db = request.app[DATABASE]
     if not token_id or not await may_revoke(db, caller.user.id, token_id):
         raise NotFound("not_found", "no token with that id")
+    await revoke_token(db, caller.user, token_id, now=request.app[CLOCK]())
+    return web.Response(status=204)
+
+
+# Shared with the settings page for tokens (`plugin.pages.tokens`).
+
+
+def token_name(raw: str) -> str | None:
+    """The name a token is given, trimmed; None when empty or over `MAX_NAME`."""
+    name = raw.strip()
+    return name if name and len(name) <= MAX_NAME else None
+
+
+async def issue_token(
+    db: Connection, user: User, name: str, *, now: dt.datetime
+) -> tuple[int, str]:
+    """A new token for ``user``, recorded in the audit log (without the token): id and token."""
+    token = new_token()
+    token_id = await ApiTokens(db).create(user_id=user.id, token=token, name=name, now=now)
+    await AuditLog(db).record(
+        installation_id=None,
+        actor=user.email,
+        action="api_token.created",
+        at=now,
+        detail={"token_id": token_id, "name": name},
+    )
+    return token_id, token
+
+
+async def revoke_token(db: Connection, user: User, token_id: int, *, now: dt.datetime) -> None:
+    """Revoke a token ``user`` may revoke (checked by the caller), in the audit log."""
     await revoke(db, token_id)
     await AuditLog(db).record(
         installation_id=None,
-        actor=caller.user.email,
+        actor=user.email,
         action="api_token.revoked",
-        at=request.app[CLOCK](),
+        at=now,
         detail={"token_id": token_id},
     )
-    return web.Response(status=204)
 
 
 def add_routes(api: Api) -> None:
@@ -89,6 +115,8 @@ def add_routes(api: Api) -> None:
         create_token,
         summary="A new personal API token (body {name}), answered once with 201",
         response=shapes.NewToken,
+        status=201,
+        body=shapes.TokenRequest,
     )
     api.caller_route(
         "DELETE",
@@ -97,4 +125,5 @@ def add_routes(api: Api) -> None:
         summary="Revoke a token: one's own, or (admins) one of a member of their companies",
         response=None,
         params=(TOKEN_ID,),
+        status=204,
     )

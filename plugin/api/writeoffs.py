@@ -160,5 +160,6 @@ def add_routes(api: Api) -> None:
         summary="Approve a write-off: answered 202 with the job that books its voucher",
         response=shapes.WriteOffApproved,
         params=(WRITE_OFF,),
+        status=202,
         conflicts=True,
     )

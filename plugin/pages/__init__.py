@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from plugin.pages import accounts, companies
+from plugin.pages import accounts, audit, claims, companies, company, members, resync, tokens
 from plugin.pages.formats import setup_filters
 from plugin.pages.guard import Pages
 
@@ -43,7 +43,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", start)
     app.router.add_static("/static", STATIC, append_version=True)
     pages = Pages()
-    for module in (accounts, companies):
+    for module in (accounts, companies, claims, resync, company, members, tokens, audit):
         module.add_pages(pages)
     pages.mount(app)
     app[PAGES] = pages

@@ -17,15 +17,19 @@ from typing import Any
 from aiohttp import web
 
 from plugin.api.installations import view_for
-from plugin.keys import CLOCK, DATABASE
+from plugin.keys import CLOCK, DATABASE, SETTINGS
+from plugin.notices import digest
 from plugin.pages.advice import advice_for
 from plugin.pages.guard import Pages, Visitor, companies_of, render
+from plugin.roles import allows
 from sync.mapping import today_in_copenhagen
 from sync.store.dashboards import AGING_BUCKETS, Dashboards
+from sync.store.notices import Notices
 from sync.store.overviews import Overviews
 from sync.store.problems import Problems
 
 ECONOMIC_FAIR_USE = 50_000
+NOTICES_SHOWN = 10
 OVERVIEW_LIMIT = 500
 
 
@@ -78,6 +82,21 @@ async def dashboard(request: web.Request, visitor: Visitor) -> web.StreamRespons
     for problem in problems:
         grouped.setdefault(problem.code, []).append(problem)
     aging = await dashboards.aging(installation.id, today=today_in_copenhagen(now))
+    public = request.app[SETTINGS].public_url
+    notices = []
+    for notice in await Notices(db).unread(installation.id, limit=NOTICES_SHOWN):
+        subject, text = digest(
+            installation, notice.items, language=visitor.language, public_url=public
+        )
+        notices.append(
+            {
+                "id": notice.id,
+                "subject": subject,
+                "text": text,
+                "at": notice.created_at,
+                "mailed": notice.mail_state,
+            }
+        )
     return await render(
         request,
         visitor,
@@ -85,15 +104,30 @@ async def dashboard(request: web.Request, visitor: Visitor) -> web.StreamRespons
         {
             "view": view,
             "problem_groups": [
-                {"code": code, "items": items, "advice": advice_for(code, visitor.language)}
+                {"code": code, "problems": items, "advice": advice_for(code, visitor.language)}
                 for code, items in sorted(grouped.items())
             ],
             "states": await dashboards.claim_states(installation.id),
             "aging": [{"currency": c, "bars": _bars(v)} for c, v in aging.items()],
             "buckets": AGING_BUCKETS,
             "fair_use": ECONOMIC_FAIR_USE,
+            "notices": notices,
+            "can_mark_read": allows(visitor.role, "caseworker"),
         },
     )
+
+
+async def mark_read(request: web.Request, visitor: Visitor) -> web.StreamResponse:
+    text = request.match_info["id"]
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise web.HTTPNotFound()
+    now = request.app[CLOCK]()
+    marked = await Notices(request.app[DATABASE]).mark_read(
+        visitor.installation.id, int(text), by=visitor.me.user.email, now=now
+    )
+    if not marked:
+        raise web.HTTPNotFound()
+    raise web.HTTPSeeOther(f"/settings/{visitor.installation.agreement_number}#notices-heading")
 
 
 def _bars(values: list[int]) -> list[dict[str, Any]]:
@@ -109,3 +143,4 @@ def add_pages(pages: Pages) -> None:
     pages.signed_in("GET", "/settings", overview)
     pages.signed_in("GET", "/settings/switch", switch)
     pages.member("GET", "/settings/{agreement}", dashboard, role="guest")
+    pages.member("POST", "/settings/{agreement}/notices/{id}/read", mark_read, role="caseworker")

@@ -86,6 +86,11 @@ class Accounts:
         )
         return removed == 1
 
+    async def lock_admins(self, installation_id: int) -> None:
+        """Inside a transaction: hold the company's admin rows until it ends, so that a check
+        of `admins` and the change it allows are not raced by another admin's change."""
+        await self.db.execute("lock_admins", installation_id=installation_id)
+
     async def admins(self, installation_id: int) -> int:
         row = await self.db.fetchrow("count_admins", installation_id=installation_id)
         return int(row["admins"]) if row else 0

@@ -13,7 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
+
 from tests.fixtures.conditions import eventually
+from tests.integration.pages.support import sign_in
 
 
 def free_port() -> int:
@@ -43,6 +46,15 @@ async def test_the_demo_syncs_two_companies_and_stops_on_ctrl_c(tmp_path: Path) 
         assert text.count("onboarded:") == 2
         assert re.search(r"curl -H 'Authorization: Bearer cbt_[\w-]+' http://127\.0\.0\.1", text)
         assert "install the third:" in text
+        email = re.search(r"sign in as +(\S+)", text)
+        password = re.search(r"with the password +(\S+)", text)
+        assert email and password, text
+        # The printed login opens the overview, every installed company on it.
+        url = f"http://127.0.0.1:{ports[0]}"
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            signed = await sign_in(browser, url, email.group(1), password.group(1))
+            assert signed.url.path == "/settings", signed.text
+            assert len(re.findall(r'<tr data-agreement="\d+"', signed.text)) == 2
         assert (tmp_path / "var" / "demo" / "demo.db").exists()
     finally:
         demo.send_signal(signal.SIGINT)

@@ -42,3 +42,11 @@ async def get(browser: aiohttp.ClientSession, url: str, **kw: Any) -> Page:
 async def post(browser: aiohttp.ClientSession, url: str, data: dict[str, str]) -> Page:
     async with browser.post(url, data=data) as r:
         return Page(r.status, r.url, await r.text())
+
+
+async def sign_in(browser: aiohttp.ClientSession, url: str, email: str, password: str) -> Page:
+    """The sign-in form filled in and posted, as a person would."""
+    form = await get(browser, f"{url}/settings/login")
+    return await post(
+        browser, f"{url}/settings/login", {**form.hidden(), "email": email, "password": password}
+    )

@@ -112,3 +112,29 @@ async def test_two_factor_asks_for_the_code_before_signing_in(bridge: Bridge) ->
             {**asked.hidden(), "code": totp_code(fields["key"], at=bridge.clock())},
         )
         assert done.url.path == "/settings", done.text
+
+
+async def test_add_a_client_company_links_it_to_the_signed_in_bookkeeper(bridge: Bridge) -> None:
+    from tests.integration.test_install import confirmed  # the install's confirmation step
+
+    me = await get(bridge.browser, f"{bridge.url}/settings/account")
+    async with bridge.browser.get(f"{bridge.url}/install/economic") as r:
+        landed = await confirmed(bridge.browser, r)
+    assert landed.status == 200 and landed.url.path.startswith("/onboarding/"), landed.page
+    second = int(landed.url.path.rsplit("/", 1)[1])
+    assert second != bridge.agreement
+    overview = await get(bridge.browser, f"{bridge.url}/settings")
+    assert f'data-agreement="{bridge.agreement}"' in overview.text
+    assert f'data-agreement="{second}"' in overview.text
+    after = await get(bridge.browser, f"{bridge.url}/settings/account")
+    assert _heading(after.text) == _heading(me.text)  # still the same person
+    switched = await get(bridge.browser, f"{bridge.url}/settings/switch?q={second}")
+    assert switched.url.path == f"/settings/{second}"
+
+
+def _heading(text: str) -> str:
+    import re
+
+    found = re.search(r'<h2 id="profile-heading">([^<]+)</h2>', text)
+    assert found
+    return found.group(1)

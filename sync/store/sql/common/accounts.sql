@@ -92,3 +92,7 @@ DELETE FROM memberships WHERE user_id = :user_id AND installation_id = :installa
 -- name: count_admins
 -- How many admins a company has.
 SELECT COUNT(*) AS admins FROM memberships WHERE installation_id = :installation_id AND role = 'admin'
+
+-- name: lock_admins
+-- Lock a company's admin memberships to the end of the transaction (a no-op update, on both engines), so that concurrent demotions or removals cannot leave it without an admin.
+UPDATE memberships SET role = role WHERE installation_id = :installation_id AND role = 'admin'
