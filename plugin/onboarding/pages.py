@@ -13,6 +13,11 @@ field), or by a member below admin, is refused with 403 and changes nothing. The
 accounts are offered as e-conomic lists them; when e-conomic cannot be read the page says so
 and takes numbers instead. After onboarding the page shows the bootstrap job and, to admins
 only, the legacy webhook URLs to paste into e-conomic when the Webhooks API was refused.
+
+The page sits in the settings frame (`plugin.pages.guard.render`: the company in view, the
+switcher, the language link) and speaks the person's language (`plugin.pages.texts`); the
+callback page uses the plain frame. Messages that come with a stable code are said in that
+language; a detail only the platform or the checks can word is shown as it came.
 """
 
 from __future__ import annotations
@@ -25,14 +30,17 @@ from typing import Any
 import aiohttp_jinja2
 import msgspec
 from aiohttp import web
+from yarl import URL
 
+from plugin.api.auth import Caller, Member
 from plugin.api.installations import legacy_urls_for
 from plugin.connections import Connections
 from plugin.keys import DATABASE, SERVICES
 from plugin.onboarding.choices import (
     ACCOUNT_FIELDS,
-    ACCOUNT_LABELS,
+    APP_JOURNAL_NAME,
     POSTABLE,
+    Note,
     OnboardingChoices,
     OnboardingError,
     OnboardingInvalid,
@@ -42,35 +50,36 @@ from plugin.onboarding.choices import (
 from plugin.onboarding.collection import Linking, LinkRefused, complete_link
 from plugin.onboarding.flow import Finished, Outcome, onboard
 from plugin.onboarding.webhook_urls import legacy_topics
+from plugin.pages.guard import NO_STORE as PAGE_HEADERS
+from plugin.pages.guard import Visitor, refusal, render
+from plugin.pages.texts import TEXTS, Language, Translate, language_of, translator
 from plugin.roles import allows
-from plugin.sessions import SignedIn, signed_in
+from plugin.sessions import signed_in
 from sync.company_settings import DEFAULT_CHANNELS, company_settings
 from sync.errors import SyncError
 from sync.redaction import remember_secrets
 from sync.store.installations import Installation, Installations
-from sync.store.users import Role, Users
+from sync.store.users import Users
 
 log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 CSRF_FIELD = "csrf_token"
 
 
-class Visitor(msgspec.Struct, frozen=True, kw_only=True):
-    me: SignedIn
-    installation: Installation
-    role: Role
-
-
 async def _visitor(request: web.Request) -> Visitor | web.Response:
+    """The signed-in member looking, as the settings pages' guard would describe them."""
     me = await signed_in(request)
     if me is None:
         return web.Response(status=302, headers={"Location": "/"})
+    language = language_of(request, me.user.language)
     db = request.app[DATABASE]
     installation = await Installations(db).get_by_agreement(int(request.match_info["agreement"]))
     role = await Users(db).role_in(me.user.id, installation.id) if installation else None
     if installation is None or role is None:
-        return _page(request, "not_found.html", {}, status=404)
-    return Visitor(me=me, installation=installation, role=role)
+        return refusal(request, language, 404, "not_found_text")
+    caller = Caller(user=me.user, via="session")
+    company = Member(caller=caller, installation=installation, role=role)
+    return Visitor(me=me, language=language, form={}, company=company)
 
 
 def _page(
@@ -96,12 +105,9 @@ async def onboarding_submit(request: web.Request) -> web.Response:
     form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     sent = form.get(CSRF_FIELD, "")
     if not hmac.compare_digest(sent.encode(), visitor.me.session.csrf_token.encode()):
-        return await _render(
-            request, visitor, error=_refusal("csrf_failed", _CSRF_MESSAGE), status=403
-        )
+        return await _render(request, visitor, error=_refusal("csrf_failed", ""), status=403)
     if not allows(visitor.role, "admin"):
-        refusal = _refusal("role_required", "Only an admin of the company can change onboarding.")
-        return await _render(request, visitor, error=refusal, status=403)
+        return await _render(request, visitor, error=_refusal("role_required", ""), status=403)
     try:
         choices = choices_from_form(form)
         outcome = await onboard(
@@ -114,11 +120,42 @@ async def onboarding_submit(request: web.Request) -> web.Response:
     return await _answer(request, visitor, outcome)
 
 
-_CSRF_MESSAGE = "This form is out of date or was not sent from our page: reload it and try again."
-
-
 def _refusal(code: str, message: str) -> dict[str, str]:
     return {"code": code, "message": message}
+
+
+# A refusal's or a note's code → the text that says it; ``{detail}`` takes the English detail
+# where only the platform or the checks can word it.
+SAID = {
+    "csrf_failed": "onboarding_csrf_failed",
+    "role_required": "onboarding_admin_only",
+    "choices_lost": "onboarding_choices_lost",
+    "onboarding_running": "onboarding_running",
+    "economic_access_lost": "onboarding_economic_access_lost",
+    "invalid_choice": "onboarding_invalid_choice",
+    "invalid_state": "onboarding_invalid_state",
+    "platform_unavailable": "onboarding_platform_unavailable",
+    "platform_refused": "onboarding_platform_refused",
+    "platform_garbled": "onboarding_platform_garbled",
+    "collection_access_lost": "onboarding_collection_access_lost",
+    "not_configured": "onboarding_not_configured",
+    "journal_missing": "onboarding_note_journal_missing",
+    "collection_webhook_refused": "onboarding_note_webhook_refused",
+}
+
+
+def said(t: Translate, code: str, message: str) -> str:
+    """A message with a stable code in the reader's language; an unknown code as it came."""
+    kind, _, field = code.partition(":")
+    if kind == "account_missing" and field in ACCOUNT_FIELDS:
+        return t("onboarding_note_account_missing", what=t(f"onboarding_what_{field}"))
+    if code in SAID:
+        return t(SAID[code], detail=message, name=APP_JOURNAL_NAME)
+    return message
+
+
+def _said_all(t: Translate, notes: tuple[Note, ...]) -> list[dict[str, str]]:
+    return [{"code": n.code, "message": said(t, n.code, n.message)} for n in notes]
 
 
 async def _answer(request: web.Request, visitor: Visitor, outcome: Outcome) -> web.Response:
@@ -126,7 +163,9 @@ async def _answer(request: web.Request, visitor: Visitor, outcome: Outcome) -> w
         return web.Response(status=302, headers={"Location": outcome.authorize_url, **NO_STORE})
     if isinstance(outcome, Linking):
         return await _render(request, visitor, account_exists=outcome.authorize_url, status=409)
-    fresh = msgspec.structs.replace(visitor, installation=outcome.installation)
+    assert visitor.company is not None
+    company = msgspec.structs.replace(visitor.company, installation=outcome.installation)
+    fresh = msgspec.structs.replace(visitor, company=company)
     return await _render(request, fresh, finished=outcome)
 
 
@@ -243,25 +282,42 @@ async def _render(
     job = await services.queue.get(job_id) if job_id is not None else None
     urls = await legacy_urls_for(services, installation, visitor.role)
     topics = legacy_topics(settings.webhooks.economic.subscriptions)
+    t = translator(visitor.language)
     context = {
         "installation": installation,
-        "user": visitor.me.user,
-        "role": visitor.role,
         "admin": allows(visitor.role, "admin"),
-        "csrf_token": visitor.me.session.csrf_token,
         "settings": settings,
         "values": values,
-        "account_fields": [(f, ACCOUNT_LABELS[f]) for f in ACCOUNT_FIELDS],
-        "error": error,
+        "account_fields": ACCOUNT_FIELDS,
+        "error": _said_error(t, error),
         "account_exists": account_exists,
         "finished": finished,
-        "notes": finished.notes if finished else (),
+        "notes": _said_all(t, finished.notes) if finished else (),
         "job": job,
         "job_id": job_id,
-        "legacy": [(t, getattr(urls, t)) for t in topics] if urls else [],
+        "legacy": [(topic, getattr(urls, topic)) for topic in topics] if urls else [],
         **ledger,
     }
-    return _page(request, "onboarding.html", context, status=status)
+    response = await render(request, visitor, "onboarding.html", context, status=status)
+    response.headers["Content-Security-Policy"] = _policy(request)
+    return response
+
+
+def _said_error(t: Translate, error: dict[str, str] | None) -> dict[str, str] | None:
+    return None if error is None else _refusal(error["code"], said(t, **error))
+
+
+def _policy(request: web.Request) -> str:
+    """The pages' policy, letting the form be sent on to the collection platform: a link-mode
+    POST answers with a redirect to its authorize page, and browsers hold form redirects to
+    ``form-action`` too."""
+    policy, api_url = (
+        PAGE_HEADERS["Content-Security-Policy"],
+        request.app[SERVICES].settings.collection_api_url,
+    )
+    if not api_url:
+        return policy
+    return policy.replace("form-action 'self'", f"form-action 'self' {URL(api_url).origin()}")
 
 
 # -- back from the collection platform ----------------------------------------------------------
@@ -270,6 +326,8 @@ async def _render(
 async def collection_callback(request: web.Request) -> web.Response:
     services, query = request.app[SERVICES], request.query
     remember_secrets(query.get("code"), query.get("state"))  # masked in the access log too
+    me = await signed_in(request)
+    language = language_of(request, me.user.language if me else None)
     try:
         installation, state = await complete_link(
             services,
@@ -279,13 +337,8 @@ async def collection_callback(request: web.Request) -> web.Response:
         )
     except LinkRefused as exc:
         log.info("collection link refused", extra={"code": exc.code})
-        context: dict[str, Any] = {
-            "refused": exc,
-            "installation": None,
-            "finished": None,
-            "error": None,
-        }
-        return _page(request, "onboarding_callback.html", context, status=exc.status)
+        context: dict[str, Any] = {"refused": exc, "message": _link_refusal(language, exc)}
+        return _callback_page(request, language, context, status=exc.status)
     finished, error = None, None
     try:
         choices = msgspec.convert(state.choices, OnboardingChoices)
@@ -294,14 +347,30 @@ async def collection_callback(request: web.Request) -> web.Response:
     except OnboardingError as exc:
         error = _refusal(exc.code, exc.message)
     except msgspec.ValidationError:
-        error = _refusal("choices_lost", "The saved choices could not be read; finish onboarding.")
+        error = _refusal("choices_lost", "")
     context = {
         "refused": None,
         "installation": finished.installation if finished else installation,
         "finished": finished,
-        "error": error,
+        "error": _said_error(translator(language), error),
     }
-    return _page(request, "onboarding_callback.html", context)
+    return _callback_page(request, language, context)
+
+
+def _link_refusal(language: Language, exc: LinkRefused) -> str:
+    key = f"link_refused_{exc.code}"
+    return translator(language)(key) if key in TEXTS else exc.message
+
+
+def _callback_page(
+    request: web.Request, language: Language, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
+    """The plain frame; its language link comes back to the onboarding page, never to the
+    callback (its state is used up)."""
+    installation = context.get("installation")
+    back = f"/onboarding/{installation.agreement_number}" if installation else "/"
+    frame = {"t": translator(language), "lang": language, "next_path": back}
+    return _page(request, "onboarding_callback.html", {**frame, **context}, status=status)
 
 
 def setup_routes(app: web.Application) -> None:
