@@ -20,7 +20,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 # The browser tests drive Debian's Chromium (never a downloaded browser); installed when missing.
-CHROMIUM = /usr/bin/chromium
+CHROMIUM = $(or $(CHROMIUM_PATH),/usr/bin/chromium)
 SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
 browser:
@@ -38,6 +38,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.queue
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.pushback
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

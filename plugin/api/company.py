@@ -27,9 +27,11 @@ from plugin.api.claims import audit
 from plugin.api.errors import Invalid
 from plugin.api.registry import Api, reply
 from plugin.keys import CLOCK, DATABASE, SETTINGS
+from plugin.onboarding.flow import ACCOUNTS_MISSING, JOURNAL_MISSING
 from sync.clients.collection_types import Channel
 from sync.company_settings import CompanySettings, company_settings
 from sync.store.installations import Installations
+from sync.store.problems import Problems
 
 Account = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -123,6 +125,12 @@ async def change_settings(
     before = settings_view(company_settings(current.settings), retention_limit=limit)
     await installations.save_settings(current.id, document, now=now)
     after = settings_view(company_settings(document), retention_limit=limit)
+    # What onboarding could not choose, chosen here: its problem is solved.
+    problems = Problems(db)
+    if after.journal_number is not None:
+        await problems.resolve_open(current.id, JOURNAL_MISSING, now=now)
+    if None not in msgspec.structs.astuple(after.accounts):
+        await problems.resolve_open(current.id, ACCOUNTS_MISSING, now=now)
     await audit(
         request,
         member,

@@ -505,7 +505,9 @@ async def account_submit(request: web.Request, visitor: Visitor) -> web.StreamRe
             )
         cipher = request.app[SERVICES].cipher
         if cipher is None:  # no COLLECTBRIDGE_SECRET_KEY: nothing to keep the key safe with
-            return await _account(request, visitor, message=None, error="code_wrong", status=503)
+            return await _account(
+                request, visitor, message=None, error="two_factor_unavailable", status=503
+            )
         await accounts.set_totp_secret(user.id, cipher.encrypt(key, context=totp_context(user.id)))
         await AuditLog(db).record(
             installation_id=None, actor=user.email, action="user.two_factor_on", at=now

@@ -22,7 +22,7 @@ from typing import Any, get_args
 
 from aiohttp import web
 
-from plugin.api.claims import act_on_claim, approve_claim, withdraw
+from plugin.api.claims import WITHDRAW_REASONS, act_on_claim, approve_claim, withdraw
 from plugin.api.debtors import erase
 from plugin.api.errors import ApiError
 from plugin.api.paging import decode_cursor, encode_cursor
@@ -224,7 +224,10 @@ async def act(request: web.Request, visitor: Visitor) -> web.StreamResponse:
         if action == "approve":
             await approve_claim(request, member)
         elif action == "withdraw":
-            await withdraw(request, member, "sent_in_error")
+            reason = visitor.form.get("reason", "sent_in_error")
+            if reason not in WITHDRAW_REASONS:
+                raise web.HTTPUnprocessableEntity()
+            await withdraw(request, member, reason)  # type: ignore[arg-type]
         else:
             await act_on_claim(request, member, action)
     except ApiError as exc:

@@ -27,6 +27,7 @@ from plugin.api.lifecycle import disconnect_installation, pause_installation, re
 from plugin.api.policy import apply_policy, base_currency
 from plugin.keys import SETTINGS
 from plugin.pages.guard import Pages, Visitor, render
+from plugin.pages.texts import translator
 from plugin.roles import allows
 from sync import money
 from sync.clients.collection_types import Channel
@@ -74,6 +75,15 @@ def _numbers(text: str) -> list[int]:
     return [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
 
 
+def amount_text(text: str) -> str:
+    """An amount as typed, in the decimal text `sync.money.to_minor` reads: ``1.234,50`` and
+    ``1234,50`` (Danish) as well as ``1,234.50`` and ``1234.50`` (English)."""
+    text = text.strip().replace(" ", "").replace("\u00a0", "")
+    if "," in text and ("." not in text or text.rindex(",") > text.rindex(".")):
+        return text.replace(".", "").replace(",", ".")
+    return text.replace(",", "")
+
+
 async def save_policy(request: web.Request, visitor: Visitor) -> web.StreamResponse:
     form, member = visitor.form, visitor.company
     assert member is not None
@@ -82,13 +92,14 @@ async def save_policy(request: web.Request, visitor: Visitor) -> web.StreamRespo
         document: dict[str, Any] = {
             "mode": form.get("mode", "manual"),
             "min_days_overdue": int(form.get("min_days_overdue", "")),
-            "min_amount": money.to_minor(form.get("min_amount", "").strip(), currency),
+            "min_amount": money.to_minor(amount_text(form.get("min_amount", "")), currency),
             "exclude_customer_groups": _numbers(form.get("exclude_customer_groups", "")),
             "start_step": form.get("start_step", "reminder_1"),
             "notice_days": int(form.get("notice_days", "0") or 0),
         }
-    except (ValueError, money.NotAnAmount) as exc:
-        return await _page(request, visitor, message=None, error=f"{exc}", status=422)
+    except (ValueError, money.NotAnAmount):
+        error = translator(visitor.language)("invalid_number")
+        return await _page(request, visitor, message=None, error=error, status=422)
     try:
         await apply_policy(request, member, document)
     except ApiError as exc:
@@ -119,8 +130,9 @@ async def save_booking(request: web.Request, visitor: Visitor) -> web.StreamResp
         }
         if form.get("journal_number", "").strip():
             change["journal_number"] = int(form["journal_number"])
-    except ValueError as exc:
-        return await _page(request, visitor, message=None, error=f"{exc}", status=422)
+    except ValueError:
+        error = translator(visitor.language)("invalid_number")
+        return await _page(request, visitor, message=None, error=error, status=422)
     return await _change(request, visitor, change)
 
 
@@ -138,9 +150,13 @@ async def _change(request: web.Request, visitor: Visitor, change: dict[str, Any]
 
 
 async def lifecycle(request: web.Request, visitor: Visitor) -> web.StreamResponse:
-    act = LIFECYCLE.get(request.match_info["act"])
+    name = request.match_info["act"]
+    act = LIFECYCLE.get(name)
     if act is None:
         raise web.HTTPNotFound()
+    if name == "disconnect" and visitor.form.get("confirm") != "yes":
+        error = translator(visitor.language)("disconnect_unconfirmed")
+        return await _page(request, visitor, message=None, error=error, status=422)
     member = visitor.company
     assert member is not None
     try:

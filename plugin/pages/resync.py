@@ -19,12 +19,14 @@ from plugin.api.errors import ApiError
 from plugin.api.jobs import start_resync
 from plugin.keys import QUEUE
 from plugin.pages.guard import Pages, Visitor, render
+from plugin.pages.texts import translator
 from plugin.roles import allows
 
 RESYNC_KINDS = frozenset(
     {"sync.bootstrap", "sync.customers", "sync.scan", "sync.events", "sync.invoice"}
 )
 SHOWN = 10
+JOB_STATES = ("queued", "running", "succeeded", "failed", "parked", "dead")
 
 
 async def resync_page(request: web.Request, visitor: Visitor) -> web.StreamResponse:
@@ -37,6 +39,7 @@ async def _page(
     jobs = await request.app[QUEUE].list(installation_id=visitor.installation.id, limit=200)
     recent = [j for j in jobs if j.kind in RESYNC_KINDS][:SHOWN]
     followed = request.query.get("job", "")
+    t = translator(visitor.language)
     return await render(
         request,
         visitor,
@@ -45,6 +48,7 @@ async def _page(
             "jobs": recent,
             "followed": int(followed) if followed.isdigit() else None,
             "can_resync": allows(visitor.role, "caseworker"),
+            "job_states": {state: t(f"job_state_{state}") for state in JOB_STATES},
             "error": error,
         },
         status=status,

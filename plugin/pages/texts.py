@@ -273,7 +273,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "j_principal": ("Principal", "Hovedstol"),
     "j_interest": ("Interest", "Renter"),
     "j_fees": ("Fees", "Gebyrer"),
-    "j_voucher": ("Voucher posted to the journal", "Bilag bogført i kassekladden"),
+    "j_voucher": ("Voucher posted to the journal", "Bilag lagt i kassekladden"),
     "j_voucher_detail": (
         "journal {journal}, voucher {voucher}",
         "kassekladde {journal}, bilag {voucher}",
@@ -811,6 +811,34 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Opsætningen er ikke færdig endnu: {message}",
     ),
     "link_onboarding_page": ("Onboarding page", "Opsætningssiden"),
+    # Review mends
+    "invalid_number": (
+        "Enter numbers only (amounts like 1234.50 or 1.234,50).",
+        "Skriv kun tal (beløb som 1.234,50 eller 1234.50).",
+    ),
+    "disconnect_confirm": (
+        "I understand: the app loses access to e-conomic and the collection account; what is synced is kept.",
+        "Jeg forstår: appen mister adgangen til e-conomic og inkassokontoen; det synkroniserede bevares.",
+    ),
+    "disconnect_unconfirmed": (
+        "Tick the box to confirm the disconnection.",
+        "Sæt flueben for at bekræfte afbrydelsen.",
+    ),
+    "two_factor_unavailable": (
+        "Two-factor sign-in needs COLLECTBRIDGE_SECRET_KEY, which this server lacks; ask your operator.",
+        "Tofaktor-login kræver COLLECTBRIDGE_SECRET_KEY, som serveren mangler; spørg din driftsansvarlige.",
+    ),
+    "withdraw_reason": ("Reason", "Årsag"),
+    "reason_sent_in_error": ("Sent in error", "Sendt ved en fejl"),
+    "reason_disputed": ("Disputed by the customer", "Bestridt af kunden"),
+    "reason_paid_to_creditor": ("Paid to the company", "Betalt til virksomheden"),
+    "reason_credited": ("Credited", "Krediteret"),
+    "job_state_queued": ("queued", "i kø"),
+    "job_state_running": ("running", "kører"),
+    "job_state_succeeded": ("done", "færdig"),
+    "job_state_failed": ("failed, will retry", "fejlede, prøves igen"),
+    "job_state_parked": ("waiting for access", "venter på adgang"),
+    "job_state_dead": ("stopped: needs a person", "stoppet: kræver en person"),
 }
 
 

@@ -14,13 +14,15 @@ function follow(bar) {
     if (!response.ok) return;
     const job = await response.json();
     const { done, total } = job.progress || {};
-    const finished = ["succeeded", "failed", "dead", "parked"].includes(job.state);
+    // "failed" and "parked" jobs run again (a retry, access restored): keep following them.
+    const finished = ["succeeded", "dead"].includes(job.state);
     if (total) { bar.max = total; bar.value = Math.min(done, total); }
     if (job.state === "succeeded") { bar.max = bar.max || 1; bar.value = bar.max; }
     const percent = bar.max ? Math.round((100 * bar.value) / bar.max) : 0;
-    if (label) label.textContent = `${percent} % · ${job.state}`;
+    const names = label ? JSON.parse(label.dataset.states || "{}") : {};
+    if (label) label.textContent = `${percent} % · ${names[job.state] || job.state}`;
     bar.dataset.state = job.state;
-    if (!finished) setTimeout(tick, 500);
+    if (!finished) setTimeout(tick, ["failed", "parked"].includes(job.state) ? 5000 : 500);
   };
   tick();
 }

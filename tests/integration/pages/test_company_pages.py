@@ -144,12 +144,12 @@ async def test_an_admin_saves_the_policy_in_kroner_and_the_api_reads_minor_units
         bridge.browser,
         f"{url}/policy",
         {"csrf_token": _csrf(page.text), "mode": "manual", "min_days_overdue": "14",
-         "min_amount": "250.50", "exclude_customer_groups": "", "start_step": "reminder_1",
+         "min_amount": "1.250,50", "exclude_customer_groups": "", "start_step": "reminder_1",
          "notice_days": "3"},
     )  # fmt: skip
     assert saved.status == 200 and 'id="message"' in saved.text, saved.text
     policy = await bridge.call("GET", f"/api/v1/installations/{bridge.agreement}/policy")
-    assert policy.body["min_amount"] == 25050 and policy.body["notice_days"] == 3
+    assert policy.body["min_amount"] == 125050 and policy.body["notice_days"] == 3
     channels = await post(
         bridge.browser,
         f"{url}/channels",
@@ -228,3 +228,30 @@ async def test_an_admin_exports_and_erases_a_debtor_from_the_journey_page(bridge
         assert 'id="erase-debtor"' not in page.text
         refused = await post(caseworker, erase, {"csrf_token": _csrf(page.text), "confirm": "yes"})
         assert refused.status == 403
+
+
+async def test_disconnect_asks_for_confirmation_and_settings_solve_onboardings_problems(
+    bridge: Bridge,
+) -> None:
+    from plugin.onboarding.flow import ACCOUNTS_MISSING
+    from sync.store.problems import Problems
+
+    installation = await bridge.installation()
+    await Problems(bridge.db).record(
+        installation_id=installation.id, category="missing_data", code=ACCOUNTS_MISSING,
+        subject="onboarding:accounts", message="no loss account", now=bridge.clock(),
+    )  # fmt: skip
+    url = f"{bridge.url}/settings/{bridge.agreement}/settings"
+    page = await get(bridge.browser, url)
+    refused = await post(bridge.browser, f"{url}/disconnect", {"csrf_token": _csrf(page.text)})
+    assert refused.status == 422
+    assert (await bridge.installation()).status == "active"
+    fields = {"csrf_token": _csrf(page.text), "journal_number": "3", "interest_income": "3010",
+              "fee_income": "3020", "loss": "3030", "output_vat": "3040"}  # fmt: skip
+    saved = await post(bridge.browser, f"{url}/booking", fields)
+    assert saved.status == 200 and 'id="message"' in saved.text, saved.text
+    assert ACCOUNTS_MISSING not in {p.code for p in await Problems(bridge.db).open(installation.id)}
+    gone = await post(
+        bridge.browser, f"{url}/disconnect", {"csrf_token": _csrf(page.text), "confirm": "yes"}
+    )
+    assert gone.status == 200 and (await bridge.installation()).status == "revoked"

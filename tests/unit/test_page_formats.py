@@ -1,0 +1,27 @@
+"""How the pages read and write amounts: exact, by the currency's exponent, either language's
+way of writing them."""
+
+from __future__ import annotations
+
+import pytest
+
+from plugin.pages.company import amount_text
+from plugin.pages.formats import amount
+from sync import money
+
+
+@pytest.mark.parametrize(
+    ("typed", "minor"),
+    [("1.234,50", 123450), ("1234,50", 123450), ("1,234.50", 123450), ("1234.50", 123450),
+     ("250", 25000), (" 0,05 ", 5), ("1 000,00", 100000)],
+)  # fmt: skip
+def test_amounts_typed_either_way_read_exactly(typed: str, minor: int) -> None:
+    assert money.to_minor(amount_text(typed), "DKK") == minor
+
+
+def test_amounts_are_written_per_language_and_exponent() -> None:
+    assert amount(123450, "DKK", "en") == "DKK 1,234.50"
+    assert amount(123450, "DKK", "da") == "1.234,50 DKK"
+    assert amount(1500, "ISK", "da") == "1.500 ISK"
+    assert amount(-5, "EUR", "en") == "EUR -0.05"
+    assert "minor units" in amount(12, "XXX", "en")  # never a guessed decimal point
