@@ -275,8 +275,10 @@ class TokenList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class TokenRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S")]
-    """Trimmed when stored; not blank (`plugin.api.tokens.MAX_NAME` characters at most)."""
+    name: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$")
+    ]
+    """Trimmed when stored: not blank, no NUL, `plugin.api.tokens.MAX_NAME` characters at most."""
 
 
 class NewToken(msgspec.Struct, frozen=True, kw_only=True):

@@ -68,9 +68,10 @@ async def delete_token(request: web.Request, caller: Caller) -> web.Response:
 
 
 def token_name(raw: str) -> str | None:
-    """The name a token is given, trimmed; None when empty or over `MAX_NAME`."""
+    """The name a token is given, trimmed; None when empty, over `MAX_NAME` or holding a NUL
+    (which PostgreSQL cannot store in text)."""
     name = raw.strip()
-    return name if name and len(name) <= MAX_NAME else None
+    return name if name and len(name) <= MAX_NAME and "\x00" not in name else None
 
 
 async def issue_token(
