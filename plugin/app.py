@@ -68,6 +68,11 @@ def create_app(
 
 def webhook_wiring(app: web.Application) -> webhooks.Wiring:
     services = app[SERVICES]
+    worker = app.get(WORKER)  # the embedded one starts before the receivers (cleanup_ctx order)
     return webhooks.Wiring(
-        db=services.db, cipher=services.cipher, clock=services.clock, observer=app[METRICS]
+        db=services.db,
+        cipher=services.cipher,
+        clock=services.clock,
+        observer=app[METRICS],
+        jobs_enqueued=worker.wake if worker is not None else None,
     )

@@ -28,7 +28,7 @@ from sync.keeping import Keeper
 from sync.outcomes import WriteOffPushback, bar_customer
 from sync.own_payments import OutboxOwnPayments
 from sync.pushback import Pushback
-from sync.retention import purge_expired
+from sync.retention import purge_expired, purge_processed_hints
 from sync.store.installations import Installation, Installations
 from sync.store.sync_state import SyncState
 from sync.store.usage import ApiUsage
@@ -82,13 +82,15 @@ async def prepare(
 
 def build_handlers(services: Services) -> dict[str, Handler]:
     async def purge(ctx: JobContext) -> None:
-        """Housekeeping: forget finished jobs after two weeks and API buckets after a day;
+        """Housekeeping: forget finished jobs after two weeks, API buckets and processed
+        e-conomic hints (each topic's newest kept) after a day;
         purge the personal data of installations revoked longer than the retention; put back
         any periodic chain that broke (housekeeping's own included: tomorrow)."""
         now = ctx.now()
         await services.queue.purge(before=now - JOB_RETENTION)
         await ApiUsage(services.db).purge(now)
         await purge_expired(services.db, now=now, default_days=services.settings.retention_days)
+        await purge_processed_hints(services.db, now=now)
         await ensure_schedules(services)
 
     async def notices(ctx: JobContext) -> None:

@@ -42,6 +42,7 @@ from sync.jobs import Job
 from sync.store.audit import AuditLog
 from sync.store.installations import Installation, Installations, Status
 from sync.store.problems import Problems
+from webhooks import forget_installation
 
 if TYPE_CHECKING:
     from plugin.bootstrap import Services
@@ -185,6 +186,7 @@ class Lifecycle:
                     detail={"platform": detail} if detail else {},
                     now=now,
                 )
+        forget_installation(installation_id)  # the receivers of this process answer 410 now
         await self.queue.park_installation(installation_id, now=now)
 
     async def _move(
@@ -207,6 +209,7 @@ class Lifecycle:
                 at=now,
                 detail={"previous_status": installation.status, "status": target},
             )
+        forget_installation(installation.id)  # the receivers of this process see the status
         return True
 
     async def _reread(self, installation: Installation) -> Installation:

@@ -15,6 +15,13 @@ money trail (`pseudonymised_document`: amounts, dates, references; descriptions 
 the fingerprints of its debtor document go, and so do the texts of the problems about it. The
 audit entry names the debtor by a pseudonym (`pseudonym`), never by number. A customer still in
 the ledger with open invoices is read again by the next sync: the ledger is the company's.
+
+Processed e-conomic hints older than `HINT_RETENTION` (a day) are deleted in the housekeeping
+(`purge_processed_hints`), whatever the installation's state: a hint's row holds a record number
+and a time, its job was enqueued with it, and the inbox would otherwise grow by a row a hint
+for ever. Each installation's newest hint of each topic stays, so the installation view's
+``webhooks.economic.last_received`` reads the same after the purge. Collection events stay:
+they are the account's event history, deduplicated by id against the feed.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from sync.company_settings import company_settings
 from sync.store.audit import AuditLog
 from sync.store.db import Database
 from sync.store.debtors import Debtors
+from sync.store.inbox import Inbox
 from sync.store.installations import Installation, Installations
 
 
@@ -68,6 +76,27 @@ async def purge_expired(db: Database, *, now: dt.datetime, default_days: int) ->
                     )
                     purged.append(installation.agreement_number)
     return purged
+
+
+# -- e-conomic hints, once their jobs exist ----------------------------------------------------
+
+HINT_RETENTION = dt.timedelta(days=1)
+HINT_PURGE_BATCH = 5_000
+
+
+async def purge_processed_hints(
+    db: Database, *, now: dt.datetime, keep: dt.timedelta = HINT_RETENTION
+) -> int:
+    """Delete the processed e-conomic hints received more than ``keep`` before ``now``, each
+    installation's newest of each topic kept, in transactions of `HINT_PURGE_BATCH` rows (no
+    long lock on the inbox the receivers write to); how many went."""
+    purged = 0
+    while True:
+        async with db.transaction() as tx:
+            gone = await Inbox(tx).purge_processed_hints(before=now - keep, limit=HINT_PURGE_BATCH)
+        purged += gone
+        if gone < HINT_PURGE_BATCH:
+            return purged
 
 
 # -- one debtor, on request ---------------------------------------------------------------------

@@ -1,14 +1,16 @@
 """Inbound HTTP from both platforms: verification, dedupe, the durable inbox, fast ack.
 
-verify.py     Standard Webhooks verification, a pure function over raw bytes
-hints.py      e-conomic hints: placeholders parsed, the job each makes (pure)
-inbox.py      the inbox writer: group commit, acknowledged after the commit
-receivers.py  the two receivers' handlers, in DESIGN.md's order of checks
-wiring.py     what the application hands in (database, cipher, clocks, metrics)
+verify.py       Standard Webhooks verification, a pure function over raw bytes
+credentials.py  the installation and secrets a delivery is checked against, cached a few seconds
+hints.py        e-conomic hints: placeholders parsed, the job each makes (pure)
+inbox.py        the inbox writer: group commit, acknowledged after the commit
+receivers.py    the two receivers' handlers, in DESIGN.md's order of checks
+wiring.py       what the application hands in (database, cipher, clocks, metrics)
 
 `setup_routes(app, wire)` adds the routes and a ``cleanup_ctx`` running the writer: at start
 it calls ``wire(app)`` (the app's services exist by then), at shutdown it commits what is
-queued before the database closes.
+queued before the database closes. `forget_installation(id)` is for whatever changes what the
+receivers answer (a secret rotated, a status changed): called after its commit.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from webhooks.credentials import forget_installation
 from webhooks.inbox import InboxWriter
 from webhooks.receivers import RECEIVER, Receiver, collection, economic
 from webhooks.wiring import REASONS, Observer, Reason, Wiring
 
-__all__ = ["REASONS", "Observer", "Reason", "Wiring", "setup_routes"]
+__all__ = ["REASONS", "Observer", "Reason", "Wiring", "forget_installation", "setup_routes"]
 
 COLLECTION_PATH = "/webhooks/collection/{installation_key}"
 ECONOMIC_PATH = "/webhooks/economic/{installation_key}/{url_secret}/{topic}"
@@ -30,7 +33,7 @@ ECONOMIC_PATH = "/webhooks/economic/{installation_key}/{url_secret}/{topic}"
 def setup_routes(app: web.Application, wire: Callable[[web.Application], Wiring]) -> None:
     async def inbox_writer(app: web.Application) -> AsyncIterator[None]:
         wiring = wire(app)
-        writer = InboxWriter(wiring.db, clock=wiring.clock)
+        writer = InboxWriter(wiring.db, clock=wiring.clock, jobs_enqueued=wiring.jobs_enqueued)
         writer.start()
         app[RECEIVER] = Receiver(wiring, writer)
         yield

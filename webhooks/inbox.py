@@ -5,7 +5,7 @@
     new = await writer.store(entry, then=f)   # f(inbox id) → the jobs that need the row's id
     await writer.close()                      # at shutdown: what is queued is committed first
 
-One writer task per process. A request hands its delivery over and awaits a future; the task
+One writer per process. A request hands its delivery over and awaits a future; a writer task
 takes every delivery waiting when it comes round (up to `MAX_BATCH`) and commits them in one
 transaction: each inbox row inserted unless its dedupe key is stored (a duplicate is success),
 and, for the rows that are new, their jobs enqueued beside them (``jobs``, and what ``then``
@@ -18,13 +18,18 @@ reason (one delivery it will not take), each delivery is tried in a transaction 
 one bad delivery never takes the others of its batch down with it, retry after retry.
 
 There is no timer: while one batch commits, the next one gathers, so an idle inbox commits a
-lone delivery at once and a busy one commits larger batches.
+lone delivery at once and a busy one commits larger batches. On PostgreSQL two batches may be
+committing at once (``writers``): each waits on round trips to the server more than it works, and
+a key in both is stored by whichever commits first (the other's insert waits for it and skips).
+The rows of a batch are inserted in one statement on PostgreSQL, in three on SQLite
+(`sync.store.inbox.insert_entries`), whatever the batch's size.
 
 After the commit, and before the requests are answered, an installation that got jobs and is
 paused, revoked or deleted has them parked, in the order `sync.installation_queue` explains
-(job written first, status read after).
-The jobs are enqueued with the queue's own statements and semantics (`sync.jobs.enqueue_in`: a
-queued twin absorbs a job, a twin in backoff takes it over), run in the inbox's transaction.
+(job written first, status read after); then ``jobs_enqueued`` is called (the app's embedded
+worker is woken: a hint's re-fetch starts now, not at its next poll). The jobs are enqueued
+with the queue's own statements and semantics (`sync.jobs.enqueue_in`: a queued twin absorbs a
+job, a twin in backoff takes it over), run in the inbox's transaction.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from dataclasses import dataclass, field
 from sync.installation_queue import HOLDING
 from sync.jobs import JobQueue, NewJob, enqueue_in
 from sync.store.db import Database, DatabaseUnavailable
-from sync.store.inbox import NewEntry, insert_entry
+from sync.store.inbox import NewEntry, insert_entries
 from sync.store.installations import Installations
 from sync.worker import Clock
 
@@ -46,6 +51,11 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 JobsFor = Callable[[int], Sequence[NewJob]]
 """The jobs of a new inbox row, given its id (committed with it)."""
+
+
+def writers_for(db: Database) -> int:
+    """How many batches commit at once by default on ``db``'s engine."""
+    return 2 if getattr(db, "dialect", "sqlite") == "postgresql" else 1
 
 
 class InboxUnavailable(Exception):
@@ -72,23 +82,39 @@ def _retrieved(future: asyncio.Future[bool]) -> None:
 
 
 class InboxWriter:
-    def __init__(self, db: Database, *, clock: Clock, max_batch: int = MAX_BATCH) -> None:
+    """``writers``: how many batches may commit at once (each its own task and transaction).
+    One on SQLite, whose single write lock would serialise more anyway; two on PostgreSQL by
+    default, so that one batch's round trips overlap another's (`writers_for`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock,
+        max_batch: int = MAX_BATCH,
+        writers: int | None = None,
+        jobs_enqueued: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.jobs_enqueued = jobs_enqueued
         self.max_batch = max_batch
+        self.writers = writers if writers is not None else writers_for(db)
         self.commits = 0
         self._waiting: asyncio.Queue[_Waiting | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="inbox-writer")
+        self._tasks = [
+            asyncio.create_task(self._run(), name=f"inbox-writer-{n}") for n in range(self.writers)
+        ]
 
     async def close(self) -> None:
         """Stop taking deliveries and return once every one handed over is committed."""
-        task, self._task = self._task, None
-        if task is not None:
+        tasks, self._tasks = self._tasks, []
+        for _ in tasks:  # behind every delivery handed over: each task commits up to its own
             self._waiting.put_nowait(None)
-            await task
+        await asyncio.gather(*tasks)
 
     async def store(
         self, entry: NewEntry, jobs: Sequence[NewJob] = (), *, then: JobsFor | None = None
@@ -96,7 +122,7 @@ class InboxWriter:
         """Store ``entry`` (and enqueue ``jobs``, and ``then(its inbox id)``, when it is new)
         durably: True once committed, False when a delivery of its key was stored before.
         Raises `InboxUnavailable`."""
-        if self._task is None:
+        if not self._tasks:
             raise InboxUnavailable("the inbox writer is not running")
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         done.add_done_callback(_retrieved)
@@ -121,7 +147,7 @@ class InboxWriter:
         now = self.clock()
         try:
             async with self.db.transaction() as tx:
-                ids = [await insert_entry(tx, w.entry, now=now) for w in batch]
+                ids = await insert_entries(tx, [w.entry for w in batch], now=now)
                 jobs = [
                     j
                     for w, inbox_id in zip(batch, ids, strict=True)
@@ -146,6 +172,8 @@ class InboxWriter:
             return
         self.commits += 1
         await self._hold_stopped({j.installation_id for j in jobs}, now=now)
+        if jobs and self.jobs_enqueued is not None:
+            self.jobs_enqueued()
         for w, inbox_id in zip(batch, ids, strict=True):
             if not w.done.done():
                 w.done.set_result(inbox_id is not None)

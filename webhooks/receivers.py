@@ -17,8 +17,12 @@ in for one not there, so the time does not tell whether a rotation is under way 
 known. The overlap is judged by the business clock (`Wiring.clock`); a collection delivery is
 verified against the same list (`verify` tries every listed signature against every secret). The
 collection receiver does the same work for an unknown key as for a known one up to the answer
-(the secrets' query, the body read, one HMAC with a dummy secret), so its time does not tell
+(the same lookup, the body read, one HMAC with a dummy secret), so its time does not tell
 whether a key exists. A paused installation still stores (its jobs wait: they are parked).
+
+The installation and its secrets come from `webhooks.credentials`: read from the store at most
+once every few seconds per key (unknown keys included), forgotten at once in this process when a
+secret rotates or the installation's status changes (`forget_installation`).
 
 Collection events are stored ``new`` with the key ``collection:<installation id>:<event id>``;
 processing them is the inbox processor's. An e-conomic hint is stored ``processed``, its job
@@ -28,6 +32,7 @@ enqueued in the same transaction (`webhooks.hints` says why its key is unique pe
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hmac
 import logging
 import re
@@ -42,8 +47,14 @@ from sync.crypto import DecryptionError
 from sync.jobs import NewJob
 from sync.store.db import DatabaseError
 from sync.store.inbox import NewEntry, Source
-from sync.store.installations import Installation, Installations
-from sync.store.webhook_secrets import WebhookSecrets
+from sync.store.installations import Installations
+from sync.store.webhook_secrets import (
+    COLLECTION_COLUMN,
+    ECONOMIC_COLUMN,
+    OVERLAP,
+    WebhookSecrets,
+)
+from webhooks.credentials import Credentials, Kind, Known, Loaded
 from webhooks.hints import (
     TOPICS,
     HintError,
@@ -60,8 +71,6 @@ from webhooks.wiring import Reason, Wiring
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
 GONE: frozenset[str] = frozenset({"revoked", "deleted"})
-# Installation keys are `secrets.token_urlsafe(16)`; anything else is never looked up.
-_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _EVENT_TYPE = re.compile(r"[!-~]{1,100}")  # printable ASCII: it becomes the row's topic
 _NO_INSTALLATION = 0  # an id no row has: the secrets' query is made for an unknown key too
 _DUMMY_URL_SECRET = random.token_urlsafe(24).encode()
@@ -95,20 +104,30 @@ class Receiver:
         self.writer = writer
         self.installations = Installations(wiring.db)
         self.secrets = WebhookSecrets(wiring.db, wiring.cipher) if wiring.cipher else None
+        self.credentials = Credentials(self.read, clock=wiring.clock)
 
-    async def installation(self, key: str) -> Installation | None:
-        return await self.installations.get_by_key(key) if _KEY.fullmatch(key) else None
+    async def known(self, key: str, kind: Kind) -> Known:
+        """The installation of ``key`` and the secrets of ``kind`` accepted now, as the store
+        said within the last few seconds (`webhooks.credentials`)."""
+        return await self.credentials.get(key, kind)
 
-    async def url_secrets(self, installation_id: int) -> list[str]:
-        """The URL secrets accepted now: the current one, the previous within the overlap."""
+    async def read(self, key: str | None, kind: Kind, now: dt.datetime) -> Loaded:
+        """The store's answer for ``key`` (None: no installation key at all): the same two reads
+        for an unknown key as for a known one (the secrets' with an id no row has)."""
+        installation = await self.installations.get_by_key(key) if key is not None else None
+        installation_id = installation.id if installation else _NO_INSTALLATION
         if self.secrets is None:  # no COLLECTBRIDGE_SECRET_KEY: nothing can have been stored
-            return []
-        return await self.secrets.url_secrets(installation_id, now=self.wiring.clock())
-
-    async def signing_secrets(self, installation_id: int) -> list[str]:
-        if self.secrets is None:
-            return []
-        return await self.secrets.signing_secrets(installation_id, now=self.wiring.clock())
+            return Loaded(Known(installation, ()))
+        if kind == "url":
+            accepted = await self.secrets.url_secrets(installation_id, now=now)
+        else:
+            accepted = await self.secrets.signing_secrets(installation_id, now=now)
+        changes_at = None
+        if len(accepted) > 1:  # within a rotation's overlap: the previous one expires
+            column = ECONOMIC_COLUMN if kind == "url" else COLLECTION_COLUMN
+            rotated_at = await self.secrets.rotated_at(installation_id, column)
+            changes_at = rotated_at + OVERLAP if rotated_at is not None else now
+        return Loaded(Known(installation, tuple(accepted)), changes_at)
 
     def rejected(self, source: Source, reason: Reason, detail: str = "") -> web.Response:
         self.observer.webhook_rejected(source, reason)
@@ -181,8 +200,7 @@ async def collection(request: web.Request) -> web.Response:
 
 
 async def _collection(receiver: Receiver, request: web.Request) -> web.Response:
-    installation = await receiver.installation(request.match_info["installation_key"])
-    secrets = await receiver.signing_secrets(installation.id if installation else _NO_INSTALLATION)
+    installation, secrets = await receiver.known(request.match_info["installation_key"], "signing")
     body = await read_limited(request)
     now = receiver.wiring.wall()
     if installation is None:
@@ -254,8 +272,7 @@ async def economic(request: web.Request) -> web.Response:
 
 async def _economic(receiver: Receiver, request: web.Request) -> web.Response:
     info = request.match_info
-    installation = await receiver.installation(info["installation_key"])
-    stored = await receiver.url_secrets(installation.id if installation else _NO_INSTALLATION)
+    installation, stored = await receiver.known(info["installation_key"], "url")
     matches = url_secret_matches(info["url_secret"], stored)
     topic = info["topic"]
     if installation is None or not matches or topic not in TOPICS:

@@ -48,10 +48,13 @@ class Wiring:
     """``clock`` is business time (when a delivery was received, when its jobs run); ``wall``
     is Unix seconds for Standard Webhooks timestamps, which the platform takes from its wall
     clock; ``cipher`` is None while no ``COLLECTBRIDGE_SECRET_KEY`` is configured (then no
-    secret can have been stored, and every delivery is refused)."""
+    secret can have been stored, and every delivery is refused); ``jobs_enqueued`` is called
+    after each commit that enqueued jobs (the embedded worker's ``wake``, so that a hint's
+    re-fetch starts at once rather than at the worker's next poll)."""
 
     db: Database
     cipher: TokenCipher | None
     clock: Clock
     observer: Observer
     wall: Callable[[], float] = field(default=time.time)
+    jobs_enqueued: Callable[[], None] | None = None

@@ -43,6 +43,7 @@ from sync.company_settings import EconomicWebhookSettings, company_settings
 from sync.store.audit import AuditLog
 from sync.store.installations import Installation, Installations
 from sync.store.webhook_secrets import COLLECTION_COLUMN, RotationRaced, WebhookSecrets
+from webhooks import forget_installation
 
 if TYPE_CHECKING:
     from plugin.bootstrap import Services
@@ -84,6 +85,7 @@ async def rotate_economic(services: Services, installation: Installation, *, act
         fresh = await secrets.rotate_url_secret(installation.id, now=services.clock())
     except RotationRaced as exc:
         raise Conflict("rotation_raced", "another rotation got in first: look again") from exc
+    forget_installation(installation.id)  # the receivers of this process see it at once
     recorded = company_settings(installation.settings).webhooks.economic
     detail: dict[str, Any] = {"mode": recorded.mode}
     if recorded.subscription_ids:
@@ -128,6 +130,7 @@ async def rotate_collection(services: Services, installation: Installation, *, a
     except OnboardingError as exc:
         raise _Refused(exc.status, exc.code, exc.message) from exc
     await secrets.rotate_collection_signing_secret(installation.id, fresh, now=services.clock())
+    forget_installation(installation.id)
     await _audit(
         services,
         installation,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -100,22 +101,68 @@ def collection_key(installation_id: int, event_id: str) -> str:
     return f"collection:{installation_id}:{event_id}"
 
 
+def _entry_params(entry: NewEntry, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "source": entry.source,
+        "installation_id": entry.installation_id,
+        "dedupe_key": entry.dedupe_key,
+        "topic": entry.topic,
+        "headers": entry.headers,
+        "body": entry.body,
+        "state": entry.state,
+        "received_at": now,
+        "processed_at": now if entry.state == "processed" else None,
+    }
+
+
 async def insert_entry(tx: Connection, entry: NewEntry, *, now: dt.datetime) -> int | None:
     """Store ``entry`` received ``now``: its row's id, or None when a delivery of its key is
     stored already."""
-    row = await tx.fetchrow(
-        "insert_inbox_entry",
-        source=entry.source,
-        installation_id=entry.installation_id,
-        dedupe_key=entry.dedupe_key,
-        topic=entry.topic,
-        headers=entry.headers,
-        body=entry.body,
-        state=entry.state,
-        received_at=now,
-        processed_at=now if entry.state == "processed" else None,
-    )
+    row = await tx.fetchrow("insert_inbox_entry", **_entry_params(entry, now))
     return int(row["id"]) if row is not None else None
+
+
+async def insert_entries(
+    tx: Connection, entries: Sequence[NewEntry], *, now: dt.datetime
+) -> builtins.list[int | None]:
+    """Store ``entries`` received ``now`` in a fixed number of statements, whatever their
+    number: each one's row id, None for a duplicate (of a stored delivery, or of an earlier
+    entry of the same key here).
+
+    PostgreSQL: one INSERT of the batch's arrays, its RETURNING the rows it stored (a key stored
+    meanwhile by another transaction is waited for and skipped: a duplicate). SQLite: the keys
+    stored already read, the others inserted (``executemany``), their ids read back; nothing can
+    come between, as the caller's transaction holds the write lock from its BEGIN IMMEDIATE (a
+    BLOB cannot pass through ``json_each``, so there is no one-statement form)."""
+    first: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        first.setdefault(entry.dedupe_key, i)
+    unique = [entries[i] for i in first.values()]
+    if tx.dialect == "postgresql":
+        rows = await tx.fetch(
+            "insert_inbox_entries",
+            received_at=now,
+            sources=[e.source for e in unique],
+            installation_ids=[e.installation_id for e in unique],
+            dedupe_keys=builtins.list(first),
+            topics=[e.topic for e in unique],
+            headers=[msgspec.json.encode(e.headers).decode() for e in unique],
+            bodies=[e.body for e in unique],
+            states=[e.state for e in unique],
+        )
+    else:
+        found = await tx.fetch("stored_inbox_keys", keys=builtins.list(first))
+        stored = {r["dedupe_key"] for r in found}
+        fresh = [e for e in unique if e.dedupe_key not in stored]
+        rows = []
+        if fresh:
+            await tx.executemany("insert_inbox_entry", [_entry_params(e, now) for e in fresh])
+            rows = await tx.fetch("inbox_ids_of_keys", keys=[e.dedupe_key for e in fresh])
+    ids = {r["dedupe_key"]: int(r["id"]) for r in rows}
+    return [
+        ids.get(entry.dedupe_key) if first[entry.dedupe_key] == i else None
+        for i, entry in enumerate(entries)
+    ]
 
 
 class Inbox:
@@ -193,6 +240,12 @@ class Inbox:
     async def oldest_new(self) -> dt.datetime | None:
         row = await self.db.fetchrow("oldest_new_inbox_entry")
         return as_datetime(row["received_at"]) if row else None
+
+    async def purge_processed_hints(self, *, before: dt.datetime, limit: int) -> int:
+        """Delete up to ``limit`` processed e-conomic hints received before ``before``, each
+        installation's newest of each topic kept; how many went. (A hint's row is history once
+        its job is enqueued, in the transaction that stored it: the job re-reads the record.)"""
+        return await self.db.execute("purge_processed_hints", before=before, limit=limit)
 
     async def count_dead(self) -> int:
         row = await self.db.fetchrow("count_dead_inbox")

@@ -114,3 +114,16 @@ SELECT body FROM inbox
 WHERE installation_id = :installation_id AND source = 'collection' AND state IN ('new', 'dead')
 ORDER BY id
 LIMIT :limit
+
+-- name: purge_processed_hints
+-- Up to :limit processed e-conomic hints received before :before go, oldest first, except each installation's newest of each topic (what `webhooks.economic.last_received` shows).
+DELETE FROM inbox WHERE id IN (
+    SELECT n.id FROM inbox n
+    WHERE n.source = 'economic' AND n.state = 'processed' AND n.received_at < :before
+      AND EXISTS (SELECT 1 FROM inbox m
+                  WHERE m.installation_id = n.installation_id AND m.source = 'economic'
+                    AND m.topic = n.topic
+                    AND (m.received_at > n.received_at
+                         OR (m.received_at = n.received_at AND m.id > n.id)))
+    ORDER BY n.id
+    LIMIT :limit)
