@@ -3,8 +3,15 @@ files (our stylesheet and script, and e-conomic's design tokens vendored under
 ``static/vendor``, never fetched at run time), the start page ``/`` and the ``/settings``
 pages for people, each module adding its own to the one guarded table (`plugin.pages.guard`).
 
-    accounts.py    sign-in, second factor, password reset, invitations, one's own account
-    companies.py   the overview of one's companies, the switcher, a company's dashboard
+    accounts.py     sign-in, second factor, password reset, invitations, one's own account
+    companies.py    the overview of one's companies, the switcher, a company's dashboard
+    claims.py       the claims, one invoice's journey and actions, approvals, a debtor's data
+    resync.py       resync with its progress
+    bookkeeping.py  the month's reconciliation, the writes to e-conomic and their retry
+    company.py      the company's settings, pause, resume, disconnect
+    members.py      users, roles and invitations
+    tokens.py       one's personal API tokens
+    audit.py        the audit log
 """
 
 from __future__ import annotations
@@ -15,7 +22,17 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from plugin.pages import accounts, audit, claims, companies, company, members, resync, tokens
+from plugin.pages import (
+    accounts,
+    audit,
+    bookkeeping,
+    claims,
+    companies,
+    company,
+    members,
+    resync,
+    tokens,
+)
 from plugin.pages.formats import setup_filters
 from plugin.pages.guard import Pages
 
@@ -43,7 +60,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", start)
     app.router.add_static("/static", STATIC, append_version=True)
     pages = Pages()
-    for module in (accounts, companies, claims, resync, company, members, tokens, audit):
+    modules = (accounts, companies, claims, resync, bookkeeping, company, members, tokens, audit)
+    for module in modules:
         module.add_pages(pages)
     pages.mount(app)
     app[PAGES] = pages

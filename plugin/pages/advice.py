@@ -34,12 +34,12 @@ ADVICE: dict[str, tuple[str, str]] = {
         "Inkassoplatformen afviste en fordring. Åbn fordringen, ret fakturaen eller kunden i e-conomic, og synkroniser den igen.",
     ),
     "voucher_refused": (
-        "e-conomic refused a voucher. Check the journal and accounts in settings, then retry it from the outbox.",
-        "e-conomic afviste et bilag. Kontroller kassekladde og konti under indstillinger, og prøv igen fra udbakken.",
+        "e-conomic refused a voucher. Check the journal and accounts in settings, then retry the write on the Bookkeeping page.",
+        "e-conomic afviste et bilag. Kontroller kassekladde og konti under indstillinger, og prøv skrivningen igen på siden Bogføring.",
     ),
     "outbox_dead": (
-        "A write to e-conomic failed for good. Retry it from the outbox once the cause is fixed.",
-        "En skrivning til e-conomic mislykkedes endegyldigt. Prøv igen fra udbakken, når årsagen er rettet.",
+        "A write to e-conomic failed for good. Retry it on the Bookkeeping page once the cause is fixed.",
+        "En skrivning til e-conomic mislykkedes endegyldigt. Prøv den igen på siden Bogføring, når årsagen er rettet.",
     ),
 }
 

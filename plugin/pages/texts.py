@@ -839,6 +839,47 @@ TEXTS: dict[str, tuple[str, str]] = {
     "job_state_failed": ("failed, will retry", "fejlede, prøves igen"),
     "job_state_parked": ("waiting for access", "venter på adgang"),
     "job_state_dead": ("stopped: needs a person", "stoppet: kræver en person"),
+    # Bookkeeping: reconciliation and the writes to e-conomic
+    "nav_bookkeeping": ("Bookkeeping", "Bogføring"),
+    "month": ("Month", "Måned"),
+    "show": ("Show", "Vis"),
+    "download_csv": ("Download CSV", "Hent CSV"),
+    "reconciliation_of": ("Reconciliation for {month}", "Afstemning for {month}"),
+    "currency": ("Currency", "Valuta"),
+    "received": ("Received by the collector", "Modtaget af inkassobureauet"),
+    "posted": ("Vouchers posted", "Bilag lagt i kassekladden"),
+    "booked": ("Booked", "Bogført"),
+    "not_posted": ("Not yet posted", "Endnu ikke lagt i kassekladden"),
+    "written_off": ("Written off", "Afskrevet"),
+    "no_payments": (
+        "No collector payments this month.",
+        "Ingen indbetalinger via inkasso denne måned.",
+    ),
+    "differences": ("Differences", "Differencer"),
+    "without_voucher": (
+        "Payment {payment} of {day} has no voucher",
+        "Indbetaling {payment} fra {day} har intet bilag",
+    ),
+    "amount_mismatch": (
+        "The voucher of payment {payment} differs by",
+        "Bilaget for indbetaling {payment} afviger med",
+    ),
+    "balanced": (
+        "Every collector payment has its voucher, to the øre.",
+        "Hver indbetaling via inkasso har sit bilag, på øret.",
+    ),
+    "open_writes": (
+        "Writes to e-conomic not yet done",
+        "Skrivninger til e-conomic, der ikke er gennemført",
+    ),
+    "write_kind": ("Write", "Skrivning"),
+    "attempts": ("Attempts", "Forsøg"),
+    "last_error": ("Last error", "Seneste fejl"),
+    "retry": ("Retry", "Prøv igen"),
+    "no_open_writes": (
+        "Every write to e-conomic is done.",
+        "Alle skrivninger til e-conomic er gennemført.",
+    ),
 }
 
 

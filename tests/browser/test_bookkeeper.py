@@ -135,6 +135,7 @@ async def test_install_onboard_resync_approve_and_follow_the_journey(
 
     for path, name in [
         ("/claims", "claims"),
+        ("/bookkeeping", "bookkeeping"),
         ("/settings", "settings"),
         ("/users", "users"),
         ("/audit", "audit"),

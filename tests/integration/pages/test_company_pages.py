@@ -255,3 +255,36 @@ async def test_disconnect_asks_for_confirmation_and_settings_solve_onboardings_p
         bridge.browser, f"{url}/disconnect", {"csrf_token": _csrf(page.text), "confirm": "yes"}
     )
     assert gone.status == 200 and (await bridge.installation()).status == "revoked"
+
+
+async def test_the_bookkeeping_page_reconciles_and_an_admin_retries_a_dead_write(
+    bridge: Bridge,
+) -> None:
+    from tests.integration.test_schemathesis import write
+
+    await write(bridge, "page-dead", dead=True)
+    url = f"{bridge.url}/settings/{bridge.agreement}/bookkeeping"
+    page = await get(bridge.browser, f"{url}?month=2026-11")
+    assert page.status == 200 and 'id="no-payments"' in page.text and 'id="balanced"' in page.text
+    found = re.search(r'id="retry-(\d+)"', page.text)
+    assert found, page.text
+    async with bridge.browser.get(f"{url}.csv?month=2026-11") as r:
+        assert r.status == 200 and r.content_type == "text/csv"
+    async with person(bridge, "guest") as guest:
+        seen = await get(guest, url)
+        assert seen.status == 200 and 'id="retry-' not in seen.text
+        refused = await post(guest, f"{bridge.url}/settings/{bridge.agreement}/outbox/{found.group(1)}/retry",
+                             {"csrf_token": _csrf(seen.text)})  # fmt: skip
+        assert refused.status == 403
+    retried = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/{bridge.agreement}/outbox/{found.group(1)}/retry",
+        {"csrf_token": _csrf(page.text)},
+    )
+    assert retried.status == 200 and f'id="retry-{found.group(1)}"' not in retried.text
+    again = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/{bridge.agreement}/outbox/{found.group(1)}/retry",
+        {"csrf_token": _csrf(page.text)},
+    )
+    assert again.status == 409
