@@ -101,6 +101,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_days: int = 30
     # Notices by e-mail (None: they show on the dashboard only).
     smtp: SmtpServer | None = None
+    # Reverse proxies in front of the app that append to X-Forwarded-For (0: none; the peer's
+    # address is the client's). Only the sign-in rate limit reads the client's address.
+    forwarded_hops: int = 0
 
     def secret_values(self) -> list[str]:
         """Every configured secret as plain text, for the log filter to mask."""
@@ -248,6 +251,7 @@ def load_settings(environ: Mapping[str, str], *, require: tuple[str, ...] = ()) 
         ("WORKER_POLL_SECONDS", float, 0.01),
         ("ECONOMIC_DAILY_BUDGET", int, 1),
         ("RETENTION_DAYS", int, 1),
+        ("FORWARDED_HOPS", int, 0),
     ):
         if (raw := get(name)) is not None:
             values[name.lower()] = _number(name, raw, kind, minimum)

@@ -12,10 +12,12 @@
 The sign-in form carries a token bound to a cookie of its own (the browser has no session to
 bind it to yet), so another site cannot sign a browser in to an account of its choosing.
 Failed attempts are counted per e-mail and per client address over 15 minutes (5 and 30
-allowed); past that the form answers 429 whatever the password, so guessing is slow even
-across many addresses or many accounts. Every successful sign-in opens a new session (ending
-the browser's previous one), and so does passing the second factor, so a session id known
-before never signs anybody in. Answers never tell whether an e-mail has an account.
+allowed; behind reverse proxies the address is X-Forwarded-For's, as many hops from the right
+as ``COLLECTBRIDGE_FORWARDED_HOPS`` says: `client_address`); past that the form answers 429
+whatever the password, so guessing is slow even across many addresses or many accounts.
+Every successful sign-in opens a new session (ending the browser's previous one), and so does
+passing the second factor, so a session id known before never signs anybody in. Answers
+never tell whether an e-mail has an account.
 """
 
 from __future__ import annotations
@@ -91,8 +93,21 @@ def _plain(
     return response
 
 
+def client_address(request: web.Request, hops: int) -> str:
+    """The client's address: the peer's, or behind ``hops`` trusted proxies the address the
+    outermost of them saw (X-Forwarded-For's ``hops``-th entry from the right; what a client
+    writes further left is its own claim and never trusted)."""
+    if hops > 0:
+        seen = [
+            a.strip() for h in request.headers.getall("X-Forwarded-For", []) for a in h.split(",")
+        ]
+        if len(seen) >= hops and seen[-hops]:
+            return seen[-hops]
+    return request.remote or "unknown"
+
+
 def _client(request: web.Request) -> str:
-    return f"address:{request.remote or 'unknown'}"
+    return f"address:{client_address(request, request.app[SETTINGS].forwarded_hops)}"
 
 
 async def _form(request: web.Request) -> dict[str, str]:

@@ -25,3 +25,17 @@ def test_amounts_are_written_per_language_and_exponent() -> None:
     assert amount(1500, "ISK", "da") == "1.500 ISK"
     assert amount(-5, "EUR", "en") == "EUR -0.05"
     assert "minor units" in amount(12, "XXX", "en")  # never a guessed decimal point
+
+
+def test_the_client_address_behind_trusted_proxies_only() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from plugin.pages.accounts import client_address
+
+    forwarded = make_mocked_request(
+        "POST", "/settings/login", headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9"}
+    )
+    assert client_address(forwarded, 1) == "203.0.113.9"  # what our one proxy saw
+    assert client_address(forwarded, 2) == "6.6.6.6"
+    assert client_address(forwarded, 3) != "6.6.6.6"  # too few entries: the peer's
+    assert client_address(forwarded, 0) != "203.0.113.9"  # no proxy trusted: never the header
