@@ -420,12 +420,10 @@ async def no_change_cycle(services: Services, installation: Installation) -> Non
         raise RuntimeError(f"the no-change cycle failed: {failed}")
 
 
-async def documents_queued(services: Services, installation: Installation) -> int:
-    claims = Claims(services.db)
-    count, after = 0, 0
-    while numbers := await claims.without_document(installation.id, after=after, limit=10_000):
-        count, after = count + len(numbers), numbers[-1]
-    return count
+async def documents_queued(services: Services) -> int:
+    """The ``sync.document`` jobs waiting (one installation in the benchmark's store)."""
+    counts = await services.queue.counts()
+    return sum(n for kind, state, n in counts if kind == "sync.document" and state == "queued")
 
 
 # --- one measurement ------------------------------------------------------------------------
@@ -454,7 +452,7 @@ async def measure(engine: str, invoices: int, customers: int) -> Result:
             after = await bare(sandbox.agreement + 2)
             print(f"  floor again: {after.seconds:.1f} s", flush=True)
             cycle = await measured(sandbox, no_change_cycle(services, installation))
-            documents = await documents_queued(services, installation)
+            documents = await documents_queued(services)
             unpaid = await unpaid_count(sandbox, grant)
     runs = Result(
         engine=engine,

@@ -34,6 +34,7 @@ from sync.store.claims import (
     ClaimRecord,
     Claims,
     ClaimStanding,
+    ClaimState,
     CustomerRecord,
     Customers,
     StoredClaim,
@@ -225,18 +226,25 @@ class Engine:
 
     # -- claims out -----------------------------------------------------------------------
 
-    async def send_claims(self, progress: Callable[[int], Awaitable[None]] | None = None) -> int:
-        """Send every claim whose document changed and whose debtor the platform has.
+    async def send_claims(
+        self,
+        progress: Callable[[int], Awaitable[None]] | None = None,
+        *,
+        pushed: Callable[[list[Unsent]], Awaitable[None]] | None = None,
+    ) -> int:
+        """Send every claim whose document changed and whose debtor the platform has;
+        ``pushed`` hears of each batch's claims the platform took, once they are marked.
 
         While a batch is on its way the store marks the one before as sent and reads the next,
         so the platform's time and ours overlap. A batch the process dies with before it was
         marked goes again on the next run: the same content, so the same key, a replay."""
         sent, sending = 0, await self.claims.to_push(self.installation.id, limit=BATCH)
         taken: list[tuple[str, str, str | None]] = []
+        before: list[Unsent] = []
         while sending:
             posting = asyncio.create_task(self._post_claims(sending))
             try:
-                await self._mark_claims_pushed(taken)
+                await self._marked(before, taken, pushed)
                 following = await self.claims.to_push(
                     self.installation.id, after=sending[-1].invoice_number, limit=BATCH
                 )
@@ -248,9 +256,20 @@ class Engine:
             sent += len(sending)
             if progress is not None:
                 await progress(len(sending))
-            sending = following
-        await self._mark_claims_pushed(taken)
+            sending, before = following, sending
+        await self._marked(before, taken, pushed)
         return sent
+
+    async def _marked(
+        self,
+        batch: Sequence[Unsent],
+        accepted: Sequence[tuple[str, str, str | None]],
+        pushed: Callable[[list[Unsent]], Awaitable[None]] | None,
+    ) -> None:
+        await self._mark_claims_pushed(accepted)
+        if pushed is not None and accepted:
+            took = {ref for ref, _, _ in accepted}
+            await pushed([u for u in batch if str(u.invoice_number) in took])
 
     async def _post_claims(self, unsent: Sequence[Unsent]) -> list[tuple[str, str, str | None]]:
         chunk = [
@@ -349,6 +368,34 @@ class Engine:
         await self.claims.set_states(self.installation.id, changes, now=self.clock())
         await self.enqueue_handovers(handovers)
         return len(handovers)
+
+    def first_decisions(
+        self, records: Sequence[ClaimRecord], *, today: dt.date
+    ) -> list[ClaimRecord]:
+        """``records`` with the policy's decision for a claim met for the first time, which the
+        store keeps only when the row is new: a bootstrap then writes each claim's state with
+        the claim instead of once more in the policy pass. What is not known yet of the customer
+        (its group, barred) is the policy pass's, which decides again with it; nothing is handed
+        over before that pass (it queues the handovers)."""
+        policy, decided = self.settings.policy, []
+        for record in records:
+            facts = ClaimFacts(
+                kind=record.kind,
+                due_date=record.due_date,
+                remaining=record.remaining,
+                remaining_base=record.remaining_base,
+            )
+            decision = decide(facts, policy, today=today)
+            state: ClaimState = "scheduled" if decision.hand_over else decision.state
+            decided.append(
+                msgspec.structs.replace(
+                    record,
+                    state=state,
+                    announced_on=decision.announced_on,
+                    handover_on=decision.handover_on,
+                )
+            )
+        return decided
 
     async def enqueue_handovers(self, invoices: Iterable[int], *, reason: str = "policy") -> None:
         jobs = [

@@ -34,7 +34,7 @@ from typing import Any, Literal, Protocol
 import msgspec
 
 from sync import schedules
-from sync.backfill import Backfill, Progress, checksum
+from sync.backfill import Announcements, Backfill, Progress, checksum
 from sync.clients.collection_types import CreditorPayment
 from sync.clients.economic_types import BookedInvoice, Customer, InvoiceTotals
 from sync.engine import Engine
@@ -262,6 +262,7 @@ class Keeper:
             # (or the policy's thresholds) without any change in e-conomic.
             await self.engine.apply_policy(today=self._today())
             await self.state.succeeded(self.id, "invoices", complete=False, now=now)
+            await Announcements(self.engine).looked()
             return "skipped"
         await Backfill(self.engine, self.ledger, progress).run()  # type: ignore[arg-type]
         return "scanned"

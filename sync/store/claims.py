@@ -55,6 +55,11 @@ class ClaimRecord(msgspec.Struct, frozen=True, kw_only=True):
     due_date: dt.date
     document: dict[str, Any]
     fingerprint: str
+    # The policy's first decision, stored only when the row is new (a claim already stored
+    # keeps its state: the policy pass moves it). A new claim is so written once, not twice.
+    state: ClaimState = "monitoring"
+    announced_on: dt.date | None = None
+    handover_on: dt.date | None = None
 
 
 class StoredClaim(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,12 +111,22 @@ class ClaimStanding(msgspec.Struct, frozen=True, kw_only=True):
     customer_barred: bool = False
 
 
+class StoredPrint(msgspec.Struct, frozen=True, kw_only=True):
+    """What a scan compares of a stored claim with the ledger's."""
+
+    invoice_number: int
+    fingerprint: str
+    state: ClaimState
+    remaining: int
+
+
 class Unsent(msgspec.Struct, frozen=True, kw_only=True):
     invoice_number: int
     customer_number: int
     kind: Literal["invoice", "credit_note"]
     document: dict[str, Any]
     fingerprint: str
+    document_at: dt.datetime | None = None  # when its PDF went (None: not yet)
 
 
 class CustomerRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -305,18 +320,21 @@ class Claims:
         )
         return [to_struct(r, StoredClaim) for r in rows]
 
-    async def handed_over_between(
+    async def stored_between(
         self, installation_id: int, low: int, high: int
-    ) -> dict[int, int]:
-        """Invoice number → remainder last seen, for the claims in collection in a range."""
+    ) -> dict[int, StoredPrint]:
+        """Invoice number → fingerprint, state and remainder as stored, for the claims with
+        numbers from ``low`` to ``high`` (a scan's page compares the ledger's with them)."""
         rows = await self.db.fetch(
-            "handed_over_between", installation_id=installation_id, low=low, high=high
+            "claim_prints_between", installation_id=installation_id, low=low, high=high
         )
-        return {int(r["invoice_number"]): int(r["remaining"]) for r in rows}
+        return {int(r["invoice_number"]): to_struct(r, StoredPrint) for r in rows}
 
     async def without_document(
         self, installation_id: int, *, after: int = 0, limit: int = 1000
     ) -> builtins.list[int]:
+        """Open invoice claims in the collection account whose PDF has not gone and has no
+        ``sync.document`` job waiting (queued, or failed and to be tried again)."""
         rows = await self.db.fetch(
             "claims_without_document", installation_id=installation_id, after=after, limit=limit
         )

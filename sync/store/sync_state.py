@@ -2,8 +2,9 @@
 
 Streams: ``reference`` (journals, accounts, years, terms, base currency: cached reference data in
 the checkpoint), ``invoices`` and ``customers`` (a scan's checkpoint, the customers' incremental
-cursor), ``events``. A checkpoint is saved in the same transaction as the page it follows, so a
-crash resumes at the last stored page: never a page twice, never one skipped.
+cursor), ``events``, ``hints`` (whether e-conomic's webhooks announce what the scans find:
+`sync.backfill.Announcements`). A checkpoint is saved in the same transaction as the page it
+follows, so a crash resumes at the last stored page: never a page twice, never one skipped.
 """
 
 from __future__ import annotations
@@ -66,3 +67,11 @@ class SyncState:
             complete_at=now if complete else None,
             now=now,
         )
+
+    async def hints_since(self, installation_id: int, *, since: dt.datetime) -> int:
+        """How many e-conomic webhook hints for the installation the inbox received at or
+        after ``since`` (processed ones are kept a day, `sync.retention`)."""
+        row = await self.db.fetchrow(
+            "count_economic_hints_since", installation_id=installation_id, since=since
+        )
+        return int(row["hints"]) if row else 0

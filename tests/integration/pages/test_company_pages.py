@@ -273,8 +273,8 @@ async def test_the_bookkeeping_page_reconciles_and_an_admin_retries_a_dead_write
     async with person(bridge, "guest") as guest:
         seen = await get(guest, url)
         assert seen.status == 200 and 'id="retry-' not in seen.text
-        refused = await post(guest, f"{bridge.url}/settings/{bridge.agreement}/outbox/{found.group(1)}/retry",
-                             {"csrf_token": _csrf(seen.text)})  # fmt: skip
+        retry = f"{bridge.url}/settings/{bridge.agreement}/outbox/{found.group(1)}/retry"
+        refused = await post(guest, retry, {"csrf_token": _csrf(seen.text)})
         assert refused.status == 403
     retried = await post(
         bridge.browser,

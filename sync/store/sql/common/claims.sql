@@ -1,11 +1,11 @@
 -- name: upsert_claim
--- Record an overdue invoice or open credit note as read from the ledger (state and handover untouched).
+-- Record an overdue invoice or open credit note as read from the ledger; a new claim with the policy's first decision, an existing one's state and handover untouched.
 INSERT INTO claims (installation_id, invoice_number, customer_number, kind, currency, gross_amount,
                     remaining, remaining_base, issued_on, due_date, document, fingerprint, seen_scan,
-                    created_at, updated_at)
+                    state, announced_on, handover_on, created_at, updated_at)
 VALUES (:installation_id, :invoice_number, :customer_number, :kind, :currency, :gross_amount,
         :remaining, :remaining_base, :issued_on, :due_date, :document, :fingerprint, :seen_scan,
-        :now, :now)
+        :state, :announced_on, :handover_on, :now, :now)
 ON CONFLICT (installation_id, invoice_number) DO UPDATE SET
     customer_number = excluded.customer_number, kind = excluded.kind, currency = excluded.currency,
     gross_amount = excluded.gross_amount, remaining = excluded.remaining,
@@ -52,7 +52,7 @@ ORDER BY c.invoice_number LIMIT :limit
 -- The credit notes' test is a scalar subquery, looked up by index for each credit note met: an
 -- EXISTS under the OR is planned by PostgreSQL as a hashed subplan that reads every invoice claim
 -- of the installation for each batch of 500 (measured: 50 ms a batch at 37,000 claims, 4 ms so).
-SELECT c.invoice_number, c.customer_number, c.kind, c.document, c.fingerprint
+SELECT c.invoice_number, c.customer_number, c.kind, c.document, c.fingerprint, c.document_at
 FROM claims c JOIN customers u
   ON u.installation_id = c.installation_id AND u.customer_number = c.customer_number
 WHERE c.installation_id = :installation_id AND c.invoice_number > :after
@@ -119,18 +119,28 @@ FROM claims c LEFT JOIN customers u
 WHERE c.installation_id = :installation_id AND c.customer_number = :customer_number
 ORDER BY c.invoice_number
 
--- name: handed_over_between
--- Claims in collection with invoice numbers from :low to :high, and the remainder last seen.
-SELECT invoice_number, remaining FROM claims
+-- name: claim_prints_between
+-- The claims with invoice numbers from :low to :high as stored: fingerprint, state and the remainder last seen.
+SELECT invoice_number, fingerprint, state, remaining FROM claims
 WHERE installation_id = :installation_id AND invoice_number BETWEEN :low AND :high
-  AND state = 'in_collection'
 
 -- name: claims_without_document
--- Open invoice claims in the collection account whose PDF has not been sent, by invoice number.
-SELECT invoice_number FROM claims
-WHERE installation_id = :installation_id AND invoice_number > :after AND document_at IS NULL
-  AND kind = 'invoice' AND pushed_fingerprint IS NOT NULL AND state NOT IN ('closed', 'withdrawn')
-ORDER BY invoice_number LIMIT :limit
+-- Open invoice claims in the collection account whose PDF has not been sent and whose sync.document job is not waiting (queued, or failed and due again), by invoice number.
+-- The job is found by its dedupe key (`sync.schedules.document`), through the jobs' partial
+-- indexes on queued and on failed keys: one look-up per claim.
+SELECT c.invoice_number FROM claims c JOIN installations i ON i.id = c.installation_id
+WHERE c.installation_id = :installation_id AND c.invoice_number > :after AND c.document_at IS NULL
+  AND c.kind = 'invoice' AND c.pushed_fingerprint IS NOT NULL
+  AND c.state NOT IN ('closed', 'withdrawn')
+  AND NOT EXISTS (
+        SELECT 1 FROM jobs j
+        WHERE j.dedupe_key = 'document:' || i.agreement_number || ':' || c.invoice_number
+          AND j.state = 'queued')
+  AND NOT EXISTS (
+        SELECT 1 FROM jobs j
+        WHERE j.dedupe_key = 'document:' || i.agreement_number || ':' || c.invoice_number
+          AND j.state = 'failed')
+ORDER BY c.invoice_number LIMIT :limit
 
 -- name: set_claim_document_sent
 -- The claim's PDF is in the collection account.

@@ -17,3 +17,8 @@ ON CONFLICT (installation_id, stream) DO UPDATE SET
     last_success_at = excluded.last_success_at,
     last_complete_scan_at = COALESCE(excluded.last_complete_scan_at, sync_state.last_complete_scan_at),
     updated_at = excluded.updated_at
+
+-- name: count_economic_hints_since
+-- How many e-conomic webhook hints for an installation the inbox received at or after :since (by the inbox's installation and topic index).
+SELECT COUNT(*) AS hints FROM inbox
+WHERE installation_id = :installation_id AND source = 'economic' AND received_at >= :since
