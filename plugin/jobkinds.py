@@ -27,7 +27,7 @@ from sync.jobs import NewJob
 from sync.keeping import Keeper
 from sync.outcomes import WriteOffPushback, bar_customer
 from sync.own_payments import OutboxOwnPayments
-from sync.pushback import Pushback
+from sync.pushback import Pushback, Rereads, reread_job
 from sync.retention import purge_expired, purge_processed_hints
 from sync.store.installations import Installation, Installations
 from sync.store.sync_state import SyncState
@@ -131,6 +131,10 @@ def build_handlers(services: Services) -> dict[str, Handler]:
     async def remainders(ctx: JobContext) -> None:
         job = await prepare(services, ctx, collection=False)
         await keeper(job).remainders()
+        # the day-book hint: our vouchers the bookkeeper booked are re-read (`sync.pushback`)
+        await services.queue.enqueue(
+            reread_job(job.installation.id, job.engine.agreement), now=services.clock()
+        )
 
     async def scan(ctx: JobContext) -> None:
         job = await prepare(services, ctx, pace="bulk")
@@ -146,6 +150,18 @@ def build_handlers(services: Services) -> dict[str, Handler]:
         job = await prepare(services, ctx, collection=False)
         pushback = await Pushback.for_job(job.engine, job.economic)
         await pushback.payment(ctx.payload["event"])
+
+    async def pushback_book(ctx: JobContext) -> None:
+        """The app's journal booked after our vouchers (auto-booking; `sync.pushback`)."""
+        job = await prepare(services, ctx, collection=False)
+        pushback = await Pushback.for_job(job.engine, job.economic)
+        await pushback.book_journal(int(ctx.payload["journal_number"]))
+
+    async def pushback_reread(ctx: JobContext) -> None:
+        """The remainders our booked vouchers lowered, re-read for the whole installation."""
+        job = await prepare(services, ctx)
+        own = OutboxOwnPayments(job.engine.db, job.economic, clock=job.engine.clock)
+        await Rereads(job.engine, job.economic, keeper(job), own).run()
 
     async def pushback_writeoff(ctx: JobContext) -> None:
         """A written-off case: its proposal stored, its voucher posted once approved."""
@@ -200,6 +216,8 @@ def build_handlers(services: Services) -> dict[str, Handler]:
         "pushback.payment": pushback_payment,
         "pushback.writeoff": pushback_writeoff,
         "pushback.barred": pushback_barred,
+        "pushback.book": pushback_book,
+        "pushback.reread": pushback_reread,
         "sync.events": events,
         "inbox.event": inbox_event,
     }

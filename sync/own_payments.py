@@ -72,10 +72,17 @@ class OutboxOwnPayments:
         await self.outbox.counted(counted, since=since)
         return sum(r.amount for r in counted)
 
+    async def learn_booked(self, installation_id: int) -> None:
+        """Which of the installation's vouchers the bookkeeper has booked since we looked (one
+        read of each journal's drafts that holds one of ours not known to be booked)."""
+        await self._learn_booked(installation_id, await self.outbox.unbooked(installation_id))
+
     async def _learn_booked(self, installation_id: int, records: list[OwnPaymentRecord]) -> None:
         if self.ledger is None:
             return
         waiting = [r for r in records if r.booked_at is None and r.voucher_number is not None]
+        if not waiting:
+            return
         booked: list[tuple[str, int]] = []
         for journal in sorted({r.journal_number for r in waiting}):
             drafts = {

@@ -4,6 +4,8 @@ app's journal, through the outbox, never twice (issue 12; domain.md "Booking wha
     pushback = await Pushback.for_job(engine, ledger)
     await pushback.payment(event)        # the job ``pushback.payment``
     await pushback.post(item)            # any stored voucher row (write-offs: `sync.writeoffs`)
+    await pushback.book_journal(journal) # the job ``pushback.book``
+    await Rereads(engine, ledger, keeper, own).run()   # the job ``pushback.reread``
 
 1. ``source: creditor`` is money the creditor received directly: the ledger has it already (we
    reported it from there), so it is never posted (no echo).
@@ -17,12 +19,21 @@ app's journal, through the outbox, never twice (issue 12; domain.md "Booking wha
    reference (``[cb:<payment id>]`` in its texts). If none is there but one of our own bookings
    of the journal has run since (it books every draft, an orphan of ours included), whether it
    landed cannot be told from the drafts: the row goes dead with what to check.
-4. With ``auto_book`` the journal is then booked (outbox key ``book:<agreement>:<reference>``),
-   our booked vouchers are recorded as booked, and the invoices are reconciled (re-read): their
-   remainder dropped by our own voucher, which `sync.own_payments` subtracts, so nothing is
-   reported back to the collection platform. Booking books every draft, so it waits
-   (`BookingDeferred`, transient) while another voucher of ours in the journal was sent without
-   its answer stored: booked unseen, that one could not be found on read-back.
+4. With ``auto_book`` the journal's booking is queued (``pushback.book``, one job per journal:
+   a stream of payments shares bookings). Booking books every draft, so it waits
+   (`BookingDeferred`, transient; the payment's job too, for one sent before its own) while
+   another voucher of ours in the journal was sent without its answer stored: booked unseen,
+   that one could not be found on read-back. It is keyed
+   ``book:<agreement>:<journal>:<newest voucher row of ours>``, and not sent again once a
+   booking with that key was; our booked vouchers are recorded as booked.
+5. Afterwards the remainders are re-read (``pushback.reread``, one job per installation,
+   queued by our booking and by the day-book hint): the invoices with a booked drop of ours
+   not yet checked, 200 a call. Each is reconciled from what was read (`sync.keeping`: the
+   drop our own voucher caused is subtracted, `sync.own_payments`, so nothing is reported to
+   the collection platform), and when the remainder dropped by less than the principal we
+   booked the payment is unsettled: a problem (``payment_unsettled``) says what to do. Known
+   limit: a drop a reconciliation subtracted before the re-read (an invoice hint in between)
+   is taken as settled.
 
 Nothing depends on the order events arrive in: the claims are ours from before the handover, so
 a payment processed before its ``case.opened`` books the same voucher.
@@ -30,14 +41,17 @@ a payment processed before its ``case.opened`` books the same voucher.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import datetime as dt
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
 import msgspec
 
 from sync import schedules
 from sync.backfill import Reference, reference_data
+from sync.clients.economic import MAX_IN
 from sync.clients.economic_types import (
+    BookedInvoice,
     BookingResult,
     DraftVoucher,
     Journal,
@@ -47,8 +61,12 @@ from sync.clients.economic_types import (
 from sync.collection_events import PaymentReceived, payment_received
 from sync.engine import Engine
 from sync.errors import TransientError
+from sync.jobs import NewJob
+from sync.mapping import claim_of
+from sync.money import to_decimal
 from sync.outbox import OutboxSender, Send
-from sync.store.outbox import NewOutboxItem, Outbox, OutboxItem
+from sync.own_payments import OutboxOwnPayments
+from sync.store.outbox import NewOutboxItem, Outbox, OutboxItem, OwnPaymentRecord
 from sync.store.sync_state import SyncState
 from sync.vouchers import (
     InvoiceRef,
@@ -73,7 +91,7 @@ class VoucherLedger(Protocol):
     async def book_journal(self, journal_number: int, *, idempotency_key: str) -> BookingResult: ...
 
 
-BOOKING_WAIT = 30.0
+BOOKING_WAIT = 2.0
 
 
 class BookingDeferred(TransientError):
@@ -127,7 +145,9 @@ class Pushback:
         item = await self.sender.deliver(item, send=self.poster(item), find=self._find)
         await self._remember_vouchers(item)
         if self.engine.settings.auto_book:
-            await self.book(item)
+            await self.queue_booking(
+                int(item.request["journal_number"]), but=item.id, since=item.first_attempt_at
+            )
         return item
 
     async def open_payment(self, payment: PaymentReceived, event: Mapping[str, Any]) -> OutboxItem:
@@ -248,19 +268,38 @@ class Pushback:
 
     # -- booking --------------------------------------------------------------------------
 
-    async def book(self, posted: OutboxItem) -> None:
-        """Book the journal (every draft in it, ours included), record ours as booked, and
-        re-read the invoices whose remainder it lowered."""
-        journal = int(posted.request["journal_number"])
-        ref = str(posted.request["reference"])
-        await self._none_in_flight(journal, but=posted.id)
+    async def queue_booking(
+        self, journal: int, *, but: int | None = None, since: dt.datetime | None = None
+    ) -> None:
+        """The journal's booking queued (one per journal at a time: queued twins coalesce);
+        `BookingDeferred` while a voucher of ours other than ``but`` first sent no later than
+        ``since`` (``but``'s own first attempt: an orphan of a crashed run) is in flight there.
+        Those sent after it are being sent by other payments' jobs now: the booking job
+        itself waits for them, so the payment's job need not fail and retry."""
+        await self._none_in_flight(journal, but=but, since=since)
+        await self.engine.queue.enqueue(
+            booking_job(self.id, self.agreement, journal), now=self.engine.clock()
+        )
+
+    async def book_journal(self, journal: int) -> int:
+        """The ``pushback.book`` job: book the journal (every draft in it, ours included) unless
+        a booking since our newest voucher did; record ours as booked and queue the re-read of
+        their invoices. How many of our vouchers it booked."""
+        await self._none_in_flight(journal, but=None)
+        through = await self.outbox.last_voucher_sent(self.id)
+        if through is None:
+            return 0
+        key = booking_key(self.agreement, f"{journal}:{through}")
+        done = await self.outbox.by_key(key)
+        if done is not None and done.state == "sent":
+            return 0  # booked after our newest voucher was in: nothing of ours is left
         new = NewOutboxItem(
             installation_id=self.id,
             platform="economic",
             operation="journal.book",
-            idempotency_key=booking_key(self.agreement, ref),
-            request={"journal_number": journal, "reference": ref},
-            job=posted.job,
+            idempotency_key=key,
+            request={"journal_number": journal, "through": through},
+            job=msgspec.to_builtins(booking_job(self.id, self.agreement, journal)),
         )
 
         async def send(key: str) -> dict[str, Any]:
@@ -275,16 +314,22 @@ class Pushback:
         booked = await self.sender.deliver(new, send=send)
         vouchers = [(v["accountingYear"], v["voucherNumber"]) for v in booked.response["booked"]]
         await self.outbox.booked(self.id, vouchers, now=self.engine.clock())
-        drops = own_drops(msgspec.convert(posted.request["voucher"], NewVoucher))
-        await self.engine.enqueue_reconcile(sorted(drops))
+        await self.engine.queue.enqueue(
+            reread_job(self.id, self.agreement), now=self.engine.clock()
+        )
+        return len(vouchers)
 
-    async def _none_in_flight(self, journal: int, *, but: int) -> None:
+    async def _none_in_flight(
+        self, journal: int, *, but: int | None, since: dt.datetime | None = None
+    ) -> None:
         """Booking books every draft: never while a voucher of ours whose answer we do not
         hold may be among them (booked unseen, it could not be found on read-back)."""
         flying = [
             item.id
             for item in await self.outbox.vouchers_in_flight(self.id)
-            if item.id != but and int(item.request["journal_number"]) == journal
+            if item.id != but
+            and int(item.request["journal_number"]) == journal
+            and (since is None or item.first_attempt_at is None or item.first_attempt_at <= since)
         ]
         if flying:
             raise BookingDeferred(
@@ -293,6 +338,140 @@ class Pushback:
                 detail={"outbox_ids": flying},
                 platform="economic",
             )
+
+
+# -- re-reading the remainders our bookings lowered ------------------------------------------
+
+
+class RemainderLedger(Protocol):
+    def invoices_numbered(self, numbers: Iterable[int]) -> AsyncIterator[BookedInvoice]: ...
+
+
+class Reconciler(Protocol):
+    """`sync.keeping.Keeper`'s reconciliation of one invoice (from the document read)."""
+
+    async def reconcile(self, number: int, *, invoice: BookedInvoice | None = None) -> str: ...
+
+
+class Rereads:
+    """The ``pushback.reread`` job: the invoices whose remainder a booked voucher of ours
+    lowered, re-read 200 a call for the whole installation (however many bookings queued it);
+    each is reconciled from the document read (`sync.keeping`: our own drop subtracted, a
+    creditor's reported), and a booked principal the remainder did not drop by becomes a
+    problem (``payment_unsettled``) saying what to do. Without auto-booking the bookkeeper
+    books: the journals' drafts are read first to learn which of ours left them."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        ledger: RemainderLedger,
+        keeper: Reconciler,
+        own: OutboxOwnPayments,
+    ) -> None:
+        self.engine = engine
+        self.ledger = ledger
+        self.keeper = keeper
+        self.own = own
+        self.outbox = Outbox(engine.db)
+        self.id = engine.installation.id
+
+    async def run(self) -> int:
+        """How many invoices were checked."""
+        if not self.engine.settings.auto_book:
+            await self.own.learn_booked(self.id)
+        checked, after = 0, 0
+        while numbers := await self.outbox.invoices_to_check(self.id, after=after, limit=MAX_IN):
+            read = {
+                i.booked_invoice_number: i async for i in self.ledger.invoices_numbered(numbers)
+            }
+            for number in numbers:
+                checked += await self._check(number, read.get(number))
+            after = numbers[-1]
+        return checked
+
+    async def _check(self, number: int, invoice: BookedInvoice | None) -> int:
+        records = await self.outbox.own_payments(self.id, number)
+        if any(r.in_flight for r in records):
+            return 0  # the booking after that voucher queues this job again
+        unchecked = [r for r in records if r.booked_at is not None and r.checked_at is None]
+        claim = await self.engine.claims.get(self.id, number)
+        if invoice is not None and claim is not None:
+            mapped = claim_of(invoice, base_currency=self.engine.base_currency).value
+            if mapped is not None:
+                expected = sum(
+                    r.amount
+                    for r in records
+                    if r.booked_at is not None and r.counted_from in (None, claim.remaining)
+                )
+                dropped = claim.remaining - mapped.claim.remaining_amount
+                if dropped < expected:
+                    await self._unsettled(claim.currency, number, unchecked, expected, dropped)
+            await self.keeper.reconcile(number, invoice=invoice)
+        await self.outbox.checked(unchecked, now=self.engine.clock())
+        return 1
+
+    async def _unsettled(
+        self,
+        currency: str,
+        number: int,
+        records: list[OwnPaymentRecord],
+        expected: int,
+        dropped: int,
+    ) -> None:
+        vouchers = sorted({f"{r.accounting_year}/{r.voucher_number}" for r in records})
+        items = [await self.outbox.get(r.outbox_id) for r in records]
+        payments = sorted(
+            {str(i.request.get("payment_id") or i.request["reference"]) for i in items if i}
+        )
+        journals = sorted({r.journal_number for r in records})
+        await self.engine.problems.record(
+            installation_id=self.id,
+            category="ledger_refused",
+            code="payment_unsettled",
+            subject=f"invoice:{number}",
+            message=(
+                f"Our voucher {', '.join(vouchers)} in journal "
+                f"{', '.join(map(str, journals))} was booked, but the remainder of invoice "
+                f"{number} dropped by {to_decimal(max(dropped, 0), currency)} {currency} instead "
+                f"of {to_decimal(expected, currency)} {currency}: the payment is not settled "
+                f"against the invoice. In e-conomic, match the customer payment to invoice "
+                f"{number} (or correct its customer), then the remainder is right again."
+            ),
+            detail={
+                "invoice": number,
+                "currency": currency,
+                "expected_drop": expected,
+                "dropped": dropped,
+                "vouchers": vouchers,
+                "payments": payments,
+            },
+            now=self.engine.clock(),
+        )
+
+
+def booking_job(installation_id: int, agreement: int, journal: int) -> NewJob:
+    """The booking of the app's journal: one at a time, below the payments it follows, so
+    that a stream of payments shares bookings."""
+    return NewJob(
+        kind="pushback.book",
+        installation_id=installation_id,
+        payload={"journal_number": journal},
+        dedupe_key=f"book:{agreement}:{journal}",
+        serial_key=f"journal:{agreement}:{journal}",
+        priority=-1,
+    )
+
+
+def reread_job(installation_id: int, agreement: int) -> NewJob:
+    """The re-read of the remainders our booked vouchers lowered, one per installation."""
+    return NewJob(
+        kind="pushback.reread",
+        installation_id=installation_id,
+        payload={},
+        dedupe_key=f"reread:{agreement}",
+        serial_key=f"reread:{agreement}",
+        priority=-1,
+    )
 
 
 def _contra(journal: Journal) -> int:

@@ -76,6 +76,7 @@ class OwnPaymentRecord(msgspec.Struct, frozen=True, kw_only=True):
     voucher_number: int | None = None
     booked_at: dt.datetime | None = None
     counted_from: int | None = None
+    checked_at: dt.datetime | None = None
     outbox_state: OutboxState = "sent"
 
     @property
@@ -168,6 +169,11 @@ class Outbox:
         rows = await self.db.fetch("vouchers_in_flight", installation_id=installation_id)
         return [to_struct(r, OutboxItem) for r in rows]
 
+    async def last_voucher_sent(self, installation_id: int) -> int | None:
+        """The id of the newest voucher row of ours the ledger accepted (None: none yet)."""
+        row = await self.db.fetchrow("last_voucher_sent", installation_id=installation_id)
+        return int(row["id"]) if row is not None and row["id"] is not None else None
+
     # -- our own vouchers' remainder drops ------------------------------------------------
 
     async def set_voucher(self, outbox_id: int, *, accounting_year: str, number: int) -> None:
@@ -203,6 +209,30 @@ class Outbox:
         ]
         if rows:
             await self.db.executemany("own_payment_booked", rows)
+
+    async def unbooked(self, installation_id: int) -> builtins.list[OwnPaymentRecord]:
+        """Drops of vouchers of ours e-conomic holds that are not known to be booked."""
+        rows = await self.db.fetch("own_payments_unbooked", installation_id=installation_id)
+        return [to_struct(r, OwnPaymentRecord) for r in rows]
+
+    async def invoices_to_check(
+        self, installation_id: int, *, after: int = 0, limit: int = 200
+    ) -> builtins.list[int]:
+        """Invoices above ``after`` with a booked drop of ours not yet checked, in order."""
+        rows = await self.db.fetch(
+            "invoices_to_check", installation_id=installation_id, after=after, limit=limit
+        )
+        return [int(r["invoice_number"]) for r in rows]
+
+    async def checked(self, records: Iterable[OwnPaymentRecord], *, now: dt.datetime) -> None:
+        """These booked drops were checked against the invoice's remainder in the ledger."""
+        rows = [
+            {"outbox_id": r.outbox_id, "invoice_number": r.invoice_number, "now": now}
+            for r in records
+            if r.checked_at is None
+        ]
+        if rows:
+            await self.db.executemany("own_payment_checked", rows)
 
     async def counted(self, records: Iterable[OwnPaymentRecord], *, since: int) -> None:
         rows = [

@@ -86,3 +86,29 @@ WHERE installation_id = :installation_id AND accounting_year = :accounting_year
 -- A reconciliation subtracted this drop from the claim's remaining of :since.
 UPDATE own_payments SET counted_from = :since
 WHERE outbox_id = :outbox_id AND invoice_number = :invoice_number AND counted_from IS NULL
+
+-- name: last_voucher_sent
+-- The newest of an installation's vouchers the ledger accepted (a booking books up to it).
+SELECT MAX(id) AS id FROM outbox
+WHERE installation_id = :installation_id AND operation IN ('voucher.payment', 'voucher.writeoff')
+  AND state = 'sent'
+
+-- name: invoices_to_check
+-- Invoices (after a number) with a drop of ours booked but not yet checked against the ledger.
+SELECT DISTINCT invoice_number FROM own_payments
+WHERE installation_id = :installation_id AND booked_at IS NOT NULL AND checked_at IS NULL
+  AND invoice_number > :after
+ORDER BY invoice_number
+LIMIT :limit
+
+-- name: own_payments_unbooked
+-- An installation's drops of vouchers of ours that e-conomic holds, not known to be booked.
+SELECT p.*, o.state AS outbox_state FROM own_payments p JOIN outbox o ON o.id = p.outbox_id
+WHERE p.installation_id = :installation_id AND p.booked_at IS NULL
+  AND p.voucher_number IS NOT NULL AND o.state = 'sent'
+ORDER BY p.outbox_id
+
+-- name: own_payment_checked
+-- A booked drop was checked against the invoice's remainder in the ledger.
+UPDATE own_payments SET checked_at = :now
+WHERE outbox_id = :outbox_id AND invoice_number = :invoice_number AND checked_at IS NULL
