@@ -29,7 +29,9 @@ from sync.outcomes import WriteOffPushback, bar_customer
 from sync.own_payments import OutboxOwnPayments
 from sync.pushback import Pushback, Rereads, reread_job
 from sync.retention import purge_expired, purge_processed_hints
+from sync.store.accounts import Accounts
 from sync.store.installations import Installation, Installations
+from sync.store.sessions import Sessions
 from sync.store.sync_state import SyncState
 from sync.store.usage import ApiUsage
 from sync.worker import Handler, JobContext
@@ -82,8 +84,8 @@ async def prepare(
 
 def build_handlers(services: Services) -> dict[str, Handler]:
     async def purge(ctx: JobContext) -> None:
-        """Housekeeping: forget finished jobs after two weeks, API buckets and processed
-        e-conomic hints (each topic's newest kept) after a day;
+        """Housekeeping: forget finished jobs after two weeks, API buckets, failed sign-ins and
+        processed e-conomic hints (each topic's newest kept) after a day, expired sessions;
         purge the personal data of installations revoked longer than the retention; put back
         any periodic chain that broke (housekeeping's own included: tomorrow)."""
         now = ctx.now()
@@ -91,6 +93,8 @@ def build_handlers(services: Services) -> dict[str, Handler]:
         await ApiUsage(services.db).purge(now)
         await purge_expired(services.db, now=now, default_days=services.settings.retention_days)
         await purge_processed_hints(services.db, now=now)
+        await Sessions(services.db).purge(before=now)
+        await Accounts(services.db).purge_failures(before=now - dt.timedelta(days=1))
         await ensure_schedules(services)
 
     async def notices(ctx: JobContext) -> None:

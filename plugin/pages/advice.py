@@ -41,6 +41,18 @@ ADVICE: dict[str, tuple[str, str]] = {
         "A write to e-conomic failed for good. Retry it on the Bookkeeping page once the cause is fixed.",
         "En skrivning til e-conomic mislykkedes endegyldigt. Prøv den igen på siden Bogføring, når årsagen er rettet.",
     ),
+    "payment_unsettled": (
+        "A collector's payment was booked but the invoice's remainder did not drop by it: in e-conomic, match the customer payment in the app's journal to the invoice.",
+        "En indbetaling via inkasso er bogført, men fakturaens restbeløb faldt ikke tilsvarende: udlign kundeindbetalingen i appens kassekladde med fakturaen i e-conomic.",
+    ),
+    "changes_unannounced": (
+        "e-conomic's changes arrive only with the scans, not as webhooks: paste the legacy webhook URLs from onboarding into e-conomic again, or check the Webhooks API subscriptions.",
+        "Ændringer i e-conomic kommer kun med gennemløbene, ikke som webhooks: indsæt webhook-adresserne fra opsætningen i e-conomic igen, eller kontroller abonnementerne i Webhooks API.",
+    ),
+    "handover_without_case": (
+        "The customer has no address, e-mail or e-invoice identifier the collector can reach: add one in e-conomic, then approve the claim again.",
+        "Kunden har ingen adresse, e-mail eller e-faktura-id, som inkassobureauet kan nå: tilføj en i e-conomic, og godkend så fordringen igen.",
+    ),
 }
 
 

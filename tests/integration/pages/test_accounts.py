@@ -10,6 +10,7 @@ import pytest
 
 from plugin.credentials import totp_code
 from plugin.sessions import SESSION_COOKIE
+from sync.store.users import Users
 from tests.fixtures.collection import CollectionSandbox
 from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.support import get, post
@@ -138,3 +139,45 @@ def _heading(text: str) -> str:
     found = re.search(r'<h2 id="profile-heading">([^<]+)</h2>', text)
     assert found
     return found.group(1)
+
+
+async def test_the_daily_housekeeping_forgets_expired_sessions_and_old_failed_sign_ins(
+    database_url: str,
+) -> None:
+    import datetime as dt
+
+    from sync import schedules
+    from sync.store.accounts import Accounts
+    from sync.store.sessions import Sessions, token_hash
+    from tests.integration.sync.support import running_company
+
+    async with running_company(database_url, invoices=5) as company:
+        db, now = company.bridge.db, company.bridge.clock()
+        user = await Users(db).find_or_create(email="old@example.test", name="", now=now)
+        sessions = Sessions(db)
+        for token, ends in (
+            ("expired", now - dt.timedelta(hours=1)),
+            ("live", now + dt.timedelta(hours=1)),
+        ):
+            await sessions.create(
+                token=token, user_id=user, csrf_token="c", now=now, expires_at=ends
+            )
+        accounts = Accounts(db)
+        await accounts.record_failure("email:old@example.test", at=now - dt.timedelta(days=2))
+        await accounts.record_failure("email:old@example.test", at=now)
+        job = await company.services.queue.enqueue(schedules.housekeeping(run_at=now), now=now)
+        await company.settle()
+        assert (await company.job(job)).state == "succeeded"
+        assert await sessions.get("live", now=now) is not None
+        rows = await db.fetch(
+            "count_login_failures",
+            subject="email:old@example.test",
+            since=now - dt.timedelta(days=30),
+        )
+        assert rows[0]["failures"] == 1
+        remaining = await db.fetchrow(
+            "get_session",
+            token_hash=token_hash("expired"),
+            now=now - dt.timedelta(days=1),
+        )
+        assert remaining is None  # gone, not merely expired
