@@ -39,6 +39,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python -m bench.backfill
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.pushback
+	$(BIN)/python -m bench.pages
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ from sync.store.journeys import HandoverJob, Journeys, OwnPayment
 from sync.store.writeoffs import WriteOffs
 
 PAGE_SIZE = 100
+APPROVALS_SHOWN = 100  # the oldest invoice numbers first; approving them shows the next ones
 STATES: tuple[ClaimState, ...] = get_args(ClaimState)
 NEEDS: dict[Action, str] = {
     "approve": "admin",
@@ -264,7 +265,7 @@ async def _approvals(
     db, member = request.app[DATABASE], visitor.company
     assert member is not None
     waiting = await Claims(db).after(
-        visitor.installation.id, after=0, limit=500, state="awaiting_approval"
+        visitor.installation.id, after=0, limit=APPROVALS_SHOWN + 1, state="awaiting_approval"
     )
     proposals = await WriteOffs(db).list(
         visitor.installation.id, state="pending", after=0, limit=100
@@ -274,7 +275,8 @@ async def _approvals(
         visitor,
         "approvals.html",
         {
-            "claims": waiting,
+            "claims": waiting[:APPROVALS_SHOWN],
+            "more": len(waiting) > APPROVALS_SHOWN,
             "writeoffs": [await writeoff_view(request, member, w) for w in proposals],
             "can_approve": allows(visitor.role, "admin"),
             "results": results,

@@ -880,6 +880,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Every write to e-conomic is done.",
         "Alle skrivninger til e-conomic er gennemført.",
     ),
+    "more_waiting": (
+        "More claims await approval than the {n} shown: approve these, and the next ones show.",
+        "Flere fordringer venter end de {n} viste: godkend disse, så vises de næste.",
+    ),
 }
 
 
