@@ -48,7 +48,7 @@ import aiohttp
 import msgspec
 
 from bench.queue import PG_DSN, postgres_reachable, postgres_store, sqlite_store
-from bench.report import BENCH_DIR, write_results
+from bench.report import stored_results, write_results
 from bench.sandbox_process import CREDENTIALS
 from bench.timing import now
 from plugin.bootstrap import Services, build_worker, open_services
@@ -564,17 +564,6 @@ def markdown(results: list[Result]) -> str:
     )
 
 
-def stored_results() -> dict[str, Result]:
-    path = BENCH_DIR / "results" / "backfill.json"
-    if not path.exists():
-        return {}
-    try:
-        data = msgspec.json.decode(path.read_bytes())
-        return {r["engine"]: msgspec.convert(r, Result) for r in data.get("results", [])}
-    except (msgspec.DecodeError, msgspec.ValidationError, AttributeError):
-        return {}
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--invoices", type=int, default=100_000)
@@ -587,7 +576,7 @@ async def main() -> int:
     started = time.perf_counter()
     print(f"backfill benchmark: {args.invoices:,} invoices, {args.customers:,} customers")
     result = await measure(args.database, args.invoices, args.customers)
-    results = {**stored_results(), result.engine: result}
+    results = {**stored_results("backfill", Result), result.engine: result}
     ordered = [results[e] for e in ("sqlite", "postgresql") if e in results]
     text = markdown(ordered)
     print(f"\n{text}\n")

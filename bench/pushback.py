@@ -52,7 +52,7 @@ from aiohttp import web
 from bench.backfill import Sandbox, app_settings, install, sandbox_process
 from bench.ingest import served
 from bench.queue import PG_DSN, postgres_reachable, postgres_store, sqlite_store
-from bench.report import BENCH_DIR, write_results
+from bench.report import BENCH_DIR, stored_results, write_results
 from bench.sandbox_process import CREDENTIALS
 from bench.timing import now, percentile
 from plugin.app import create_app
@@ -550,17 +550,6 @@ def markdown(results: list[Result]) -> str:
     )
 
 
-def stored_results() -> dict[str, Result]:
-    path = BENCH_DIR / "results" / "pushback.json"
-    if not path.exists():
-        return {}
-    try:
-        data = msgspec.json.decode(path.read_bytes())
-        return {r["engine"]: msgspec.convert(r, Result) for r in data.get("results", [])}
-    except (msgspec.DecodeError, msgspec.ValidationError, AttributeError):
-        return {}
-
-
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--payments", type=int, default=1000)
@@ -578,7 +567,7 @@ async def main() -> int:
     )
     args = parser.parse_args()
     if args.render:
-        stored = stored_results()
+        stored = stored_results("pushback", Result)
         ordered = [stored[e] for e in ("sqlite", "postgresql") if e in stored]
         data = msgspec.json.decode((BENCH_DIR / "results" / "pushback.json").read_bytes())
         data["results"] = [msgspec.to_builtins(r) for r in ordered]
@@ -595,7 +584,7 @@ async def main() -> int:
     for engine in engines:
         print(f"pushback benchmark: {args.payments:,} payments at {args.rate:g}/s ({engine})")
         measured.append(await measure(engine, args.payments, args.rate, args.invoices))
-    results = {**stored_results(), **{r.engine: r for r in measured}}
+    results = {**stored_results("pushback", Result), **{r.engine: r for r in measured}}
     ordered = [results[e] for e in ("sqlite", "postgresql") if e in results]
     text = markdown(ordered)
     print(f"\n{text}\n")

@@ -3,28 +3,15 @@ its rate limit, the second factor, CSRF on every form."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest
 
 from plugin.credentials import totp_code
 from plugin.sessions import SESSION_COOKIE
 from sync.store.users import Users
-from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.support import get, post
-from tests.integration.test_onboarding import Bridge, run_bridge
+from tests.integration.test_onboarding import Bridge
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-async def bridge(
-    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
-) -> AsyncIterator[Bridge]:
-    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
-        yield running
 
 
 async def set_password(bridge: Bridge, password: str = PASSWORD) -> str:

@@ -6,26 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import AsyncIterator
-
-import pytest
 
 from sync.store.audit import AuditLog
-from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.support import Page, get
 from tests.integration.pages.test_members import browser, join, second_company
-from tests.integration.test_onboarding import Bridge, run_bridge
+from tests.integration.test_onboarding import Bridge
 
 ENTRY = re.compile(r'data-entry="(\d+)" data-action="([^"]+)"')
-
-
-@pytest.fixture
-async def bridge(
-    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
-) -> AsyncIterator[Bridge]:
-    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
-        yield running
 
 
 def entries(page: Page) -> list[tuple[int, str]]:

@@ -6,30 +6,18 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from sync.store.accounts import Accounts
 from sync.store.audit import AuditLog
 from sync.store.users import Users
-from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.support import Page, get, post
 from tests.integration.test_install import confirmed
-from tests.integration.test_onboarding import Bridge, run_bridge
+from tests.integration.test_onboarding import Bridge
 
 PASSWORD = "a long enough password"
 LINK = re.compile(r'<code class="secret" id="link">([^<]+)</code>')
-
-
-@pytest.fixture
-async def bridge(
-    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
-) -> AsyncIterator[Bridge]:
-    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
-        yield running
 
 
 def browser() -> aiohttp.ClientSession:

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 
 import aiohttp
-import pytest
 
 from plugin.onboarding.collection import REFUSALS
 from plugin.onboarding.pages import SAID, said
 from plugin.pages.texts import LANGUAGE_COOKIE, TEXTS, translator
-from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.support import Page, get, post
-from tests.integration.test_onboarding import Bridge, field, run_bridge
+from tests.integration.test_onboarding import Bridge, field
 
 FIELDS = (
     "collection_mode",
@@ -38,14 +34,6 @@ FIELDS = (
 )
 ENGLISH = ("Collection account", "Journal", "Accounts", "Handover policy", "Customers and letters")
 DANISH = ("Inkassokonto", "Kassekladde", "Konti", "Overdragelse til inkasso", "Kunder og breve")
-
-
-@pytest.fixture
-async def bridge(
-    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
-) -> AsyncIterator[Bridge]:
-    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
-        yield running
 
 
 class Outline(HTMLParser):

@@ -5,19 +5,15 @@ role: so a route added tomorrow cannot slip through unguarded. Requests go over 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 from aiohttp import web
 
 from plugin.api.errors import API_PREFIX
 from plugin.pages import PAGES
 from sync.store.installations import Installations
-from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.company_support import person
-from tests.integration.test_onboarding import Bridge, run_bridge
+from tests.integration.test_onboarding import Bridge
 
 # The pages anyone may open: signing in, its second step, password reset, invitations, language.
 PUBLIC_PAGES = {
@@ -34,14 +30,6 @@ PUBLIC_PAGES = {
     ("GET", "/settings/language/{language}"),
 }
 PUBLIC_API = {("GET", f"{API_PREFIX}/openapi.json")}
-
-
-@pytest.fixture
-async def bridge(
-    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
-) -> AsyncIterator[Bridge]:
-    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
-        yield running
 
 
 def routes(app: web.Application, prefix: str) -> list[tuple[str, str]]:

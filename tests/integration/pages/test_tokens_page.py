@@ -5,28 +5,16 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from sync.store.api_tokens import tokens_of
 from sync.store.users import Users
-from tests.fixtures.collection import CollectionSandbox
-from tests.fixtures.economic import EconomicSandbox
 from tests.integration.pages.support import get, post
-from tests.integration.test_onboarding import Bridge, run_bridge
+from tests.integration.test_onboarding import Bridge
 
 TOKEN = re.compile(r'<code class="secret" id="token-value">([^<]+)</code>')
 TOKENS = "/settings/tokens"
-
-
-@pytest.fixture
-async def bridge(
-    database_url: str, economic_sandbox: EconomicSandbox, collection_sandbox: CollectionSandbox
-) -> AsyncIterator[Bridge]:
-    async with run_bridge(database_url, economic_sandbox, collection_sandbox) as running:
-        yield running
 
 
 async def installations(bridge: Bridge, token: str) -> int:
