@@ -130,6 +130,8 @@ class Worker:
         # claimed, instead of finding the installation locked by its own other claim.
         self._claiming = asyncio.Lock()
         self._wake = asyncio.Event()
+        self.idling = False
+        """Whether the worker waits for its next poll (or a `wake`) right now."""
         self._contended = False
         self._passed_over_held = False
         self._last_sweep = (dt.datetime.min.replace(tzinfo=dt.UTC), -math.inf)
@@ -242,11 +244,15 @@ class Worker:
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(self._wake.wait()),
         ]
-        await asyncio.wait(
-            [*waiters, *self._tasks()],
-            timeout=self.config.poll_seconds if pause is None else pause,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
+        self.idling = True
+        try:
+            await asyncio.wait(
+                [*waiters, *self._tasks()],
+                timeout=self.config.poll_seconds if pause is None else pause,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            self.idling = False
         for w in waiters:
             w.cancel()
         self._wake.clear()

@@ -125,7 +125,8 @@ async def test_a_hints_job_runs_at_once_with_the_embedded_worker(database_url: s
         cipher = running[SERVICES].cipher
         assert cipher is not None and running.get(WORKER) is not None
         secret = await WebhookSecrets(db, cipher).economic_url_secret(installation.id, now=NOW)
-        await asyncio.sleep(0.2)  # the worker has found nothing and sleeps its minute
+        worker = running[WORKER]
+        await eventually(lambda: worker.idling, within=5.0)  # found nothing: sleeps its minute
         key = installation.installation_key
         answer = await send("GET", f"{url}/webhooks/economic/{key}/{secret}/invoice?number=7")
         assert answer.status == 204
