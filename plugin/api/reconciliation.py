@@ -3,7 +3,7 @@
     GET …/reconciliation?month=YYYY-MM   guest   the month's collector payments, their vouchers,
                                                  what is booked, the differences, the write-offs
 
-JSON by default (`shapes.Reconciliation`); CSV (``text/csv``, one row per payment with its
+JSON by default (`Reconciliation`, below); CSV (``text/csv``, one row per payment with its
 voucher state, then the write-offs and the totals per currency, decimal amounts) when the
 caller's ``Accept`` prefers ``text/csv``. A month missing or not ``YYYY-MM`` → 422. Guests read
 it: it is the company's own bookkeeping, with no secret in it (errors are masked).
@@ -11,13 +11,15 @@ it: it is the company's own bookkeeping, with no secret in it (errors are masked
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 from aiohttp import web
 
-from plugin.api import shapes
 from plugin.api.auth import Member
 from plugin.api.errors import Invalid
 from plugin.api.registry import Api, Param, reply
+from plugin.api.shapes import Day
 from plugin.keys import DATABASE
 from sync import reconciliation
 from sync.store.reconciliation import read
@@ -31,6 +33,119 @@ MONTH = Param(
 )
 CSV = "text/csv"
 JSON = "application/json"
+
+
+# -- the report's shape (JSON) -------------------------------------------------------------
+
+VoucherStateView = Literal["pending", "sent", "failed", "dead", "missing"]
+
+
+class ReconciliationPayment(msgspec.Struct, frozen=True, kw_only=True):
+    """One collector's payment of the month (by ``paid_on``) and its voucher. Minor units of
+    ``currency``."""
+
+    payment_id: str
+    case_id: str
+    paid_on: Day
+    currency: str
+    amount: int
+    principal: int
+    interest: int
+    fees: int
+    outbox_id: int | None
+    voucher_state: VoucherStateView
+    """The voucher's outbox state; ``missing``: no outbox item (refused before it was stored,
+    or not processed yet)."""
+    voucher_amount: int | None
+    """What the posted voucher says; null until it is sent."""
+    voucher_numbers: list[str]
+    """``<accounting year>/<voucher number>`` in e-conomic."""
+    booked: bool | None
+    """Whether the journal was booked (by the app, or seen booked by the bookkeeper); null when
+    that cannot be told (not posted, or a voucher with no invoice line)."""
+    error: str | None
+    """The platform's error while not sent, secrets masked."""
+
+
+class ReconciliationCount(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    amount: int
+
+
+class ReconciliationReceived(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    amount: int
+    principal: int
+    interest: int
+    fees: int
+
+
+class ReconciliationWrittenOff(msgspec.Struct, frozen=True, kw_only=True):
+    count: int
+    principal: int
+    net: int
+    vat: int
+
+
+class ReconciliationTotals(msgspec.Struct, frozen=True, kw_only=True):
+    """One currency's totals (never summed across currencies), minor units."""
+
+    currency: str
+    received: ReconciliationReceived
+    posted: ReconciliationCount
+    booked: ReconciliationCount
+    not_posted: ReconciliationCount
+    written_off: ReconciliationWrittenOff
+    """The month's write-offs whose voucher is posted."""
+
+
+class ReconciliationMissing(msgspec.Struct, frozen=True, kw_only=True):
+    payment_id: str
+    case_id: str
+    paid_on: Day
+    currency: str
+    amount: int
+    outbox_id: int | None
+    state: VoucherStateView
+    error: str | None
+
+
+class ReconciliationMismatch(msgspec.Struct, frozen=True, kw_only=True):
+    payment_id: str
+    currency: str
+    amount: int
+    voucher_amount: int
+    difference: int
+    """``voucher_amount − amount``."""
+
+
+class ReconciliationDifferences(msgspec.Struct, frozen=True, kw_only=True):
+    without_voucher: list[ReconciliationMissing]
+    amount_mismatch: list[ReconciliationMismatch]
+
+
+class ReconciliationWriteOff(msgspec.Struct, frozen=True, kw_only=True):
+    case_id: str
+    closed_on: Day
+    currency: str
+    principal: int
+    net: int
+    vat: int
+    state: Literal["pending", "approved", "rejected"]
+    outbox_state: Literal["pending", "sent", "failed", "dead"] | None
+    error: str | None
+
+
+class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
+    """A month's reconciliation (JSON; CSV with ``Accept: text/csv``)."""
+
+    month: str
+    first_day: Day
+    last_day: Day
+    totals: list[ReconciliationTotals]
+    payments: list[ReconciliationPayment]
+    differences: ReconciliationDifferences
+    write_offs: list[ReconciliationWriteOff]
 
 
 def wants_csv(accept: str) -> bool:
@@ -70,7 +185,7 @@ async def show_reconciliation(request: web.Request, member: Member) -> web.Strea
             charset="utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    return reply(msgspec.convert(msgspec.to_builtins(report), shapes.Reconciliation))
+    return reply(msgspec.convert(msgspec.to_builtins(report), Reconciliation))
 
 
 def add_routes(api: Api) -> None:
@@ -81,6 +196,6 @@ def add_routes(api: Api) -> None:
         role="guest",
         summary="A month's reconciliation: collectors' payments, vouchers posted, booked, and the "
         "differences, per currency (JSON, or CSV with Accept: text/csv)",
-        response=shapes.Reconciliation,
+        response=Reconciliation,
         params=(MONTH,),
     )
