@@ -11,9 +11,10 @@ On loopback, a load generator in another process (`bench.ingest_load`, an aiohtt
   verified, the envelope parsed) with a writer that resolves at once: all but the inbox write.
 - **(c) naive**: the same receiver with a writer that commits one INSERT of the inbox row per
   request, each in its own transaction (no group commit, and no job beside the row).
-- **(d) ours**: the app's receiver as it ships, `webhooks.inbox.InboxWriter` (group commit, the
-  rows in one statement on PostgreSQL, their ``inbox.event`` jobs in the batch's transaction,
-  acknowledged after the commit).
+- **(d) ours**: the app's receiver as it ships, `webhooks.inbox.InboxWriter` (group commit,
+  acknowledged after the commit; on PostgreSQL the rows and their ``inbox.event`` jobs in one
+  statement that is its own commit, on the writer's own connections, plus the read of the
+  installation's status: two round trips a batch; on SQLite one transaction).
 
 Each variant: a warm-up second, then `SECONDS` measured; every delivery is a fresh event. Run
 on a SQLite temp file and on a fresh PostgreSQL schema (``COLLECTBRIDGE_BENCH_POSTGRES_DSN``,

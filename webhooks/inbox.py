@@ -21,15 +21,20 @@ There is no timer: while one batch commits, the next one gathers, so an idle inb
 lone delivery at once and a busy one commits larger batches. On PostgreSQL two batches may be
 committing at once (``writers``): each waits on round trips to the server more than it works, and
 a key in both is stored by whichever commits first (the other's insert waits for it and skips).
-The rows of a batch are inserted in one statement on PostgreSQL, in three on SQLite
-(`sync.store.inbox.insert_entries`), whatever the batch's size.
+
+On PostgreSQL a batch is one statement sent outside any transaction, so it is its own commit
+(`sync.store.inbox.store_batch`: the rows, and the jobs of those stored, with `sync.jobs.
+enqueue_in`'s semantics: a queued twin absorbs a job, a twin in backoff takes it over), on the
+writer's own connections (`PostgresDatabase.writer`, not reset on release); the ids the jobs of
+``then`` need are reserved ahead by the previous batch's statement. With the status read below,
+two round trips a batch, whatever its size (there were eight). On SQLite a batch is one
+transaction: the rows in three statements (`sync.store.inbox.insert_entries`), the jobs with the
+queue's own statements (`sync.jobs.enqueue_in`), each a hop to SQLite's thread, no round trip.
 
 After the commit, and before the requests are answered, an installation that got jobs and is
 paused, revoked or deleted has them parked, in the order `sync.installation_queue` explains
 (job written first, status read after); then ``jobs_enqueued`` is called (the app's embedded
-worker is woken: a hint's re-fetch starts now, not at its next poll). The jobs are enqueued
-with the queue's own statements and semantics (`sync.jobs.enqueue_in`: a queued twin absorbs a
-job, a twin in backoff takes it over), run in the inbox's transaction.
+worker is woken: a hint's re-fetch starts now, not at its next poll).
 """
 
 from __future__ import annotations
@@ -37,18 +42,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sync.installation_queue import HOLDING
 from sync.jobs import JobQueue, NewJob, enqueue_in
-from sync.store.db import Database, DatabaseUnavailable
-from sync.store.inbox import NewEntry, insert_entries
+from sync.store.db import Connection, Database, DatabaseUnavailable
+from sync.store.inbox import NewEntry, insert_entries, reserve_ids, store_batch
 from sync.store.installations import Installations
+from sync.store.postgres import PostgresDatabase
 from sync.worker import Clock
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
+ID_STOCK_SECONDS = 1.0  # how long inbox ids reserved ahead are used (PostgreSQL)
 JobsFor = Callable[[int], Sequence[NewJob]]
 """The jobs of a new inbox row, given its id (committed with it)."""
 
@@ -96,11 +104,16 @@ class InboxWriter:
         jobs_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
+        # On PostgreSQL, connections of the writer's own, not reset on release (one round trip
+        # fewer a batch): `PostgresDatabase.writer`.
+        self.conn: Connection = db.writer() if isinstance(db, PostgresDatabase) else db
         self.clock = clock
         self.jobs_enqueued = jobs_enqueued
         self.max_batch = max_batch
         self.writers = writers if writers is not None else writers_for(db)
         self.commits = 0
+        self._ids: list[int] = []  # inbox ids reserved ahead (PostgreSQL), since _ids_at
+        self._ids_at = 0.0
         self._waiting: asyncio.Queue[_Waiting | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -146,16 +159,10 @@ class InboxWriter:
     async def _commit(self, batch: list[_Waiting]) -> None:
         now = self.clock()
         try:
-            async with self.db.transaction() as tx:
-                ids = await insert_entries(tx, [w.entry for w in batch], now=now)
-                jobs = [
-                    j
-                    for w, inbox_id in zip(batch, ids, strict=True)
-                    if inbox_id is not None
-                    for j in w.jobs_of(inbox_id)
-                ]
-                if jobs:
-                    await enqueue_in(tx, jobs, now=now)
+            if getattr(self.db, "dialect", "sqlite") == "postgresql":
+                ids, jobs = await self._stored_at_once(batch, now)
+            else:
+                ids, jobs = await self._stored_in_transaction(batch, now)
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, DatabaseUnavailable):
                 # The database refused one delivery, not the service: the others must not
@@ -178,8 +185,69 @@ class InboxWriter:
             if not w.done.done():
                 w.done.set_result(inbox_id is not None)
 
+    async def _stored_in_transaction(
+        self, batch: list[_Waiting], now: dt.datetime
+    ) -> tuple[list[int | None], list[NewJob]]:
+        """SQLite: the rows in three statements, their jobs with the queue's own statements,
+        in one transaction (its BEGIN IMMEDIATE holds the write lock throughout)."""
+        async with self.db.transaction() as tx:
+            ids = await insert_entries(tx, [w.entry for w in batch], now=now)
+            jobs = [
+                j
+                for w, inbox_id in zip(batch, ids, strict=True)
+                if inbox_id is not None
+                for j in w.jobs_of(inbox_id)
+            ]
+            if jobs:
+                await enqueue_in(tx, jobs, now=now)
+        return ids, jobs
+
+    async def _stored_at_once(
+        self, batch: list[_Waiting], now: dt.datetime
+    ) -> tuple[list[int | None], list[NewJob]]:
+        """PostgreSQL: the rows and their jobs in one statement outside any transaction (so
+        its own commit: one round trip), `sync.store.inbox.store_batch`.
+
+        When a delivery's jobs need its row's id (``then``), the rows' ids are taken from ids
+        reserved ahead: each such batch's statement also reserves twice its size for the next
+        one, so under load there is no round trip more. Ids are reserved when the stock runs
+        short (one round trip more), and a stock older than `ID_STOCK_SECONDS` is dropped, so
+        an id is never much older than its row (ids of rows committed at once are in no
+        particular order anyway, as with the identity's own default)."""
+        first: dict[str, int] = {}
+        for i, w in enumerate(batch):
+            first.setdefault(w.entry.dedupe_key, i)
+        unique = [batch[i] for i in first.values()]
+        reserved: list[int | None] = [None] * len(unique)
+        reserve = 0
+        if any(w.then is not None for w in unique):
+            if time.monotonic() - self._ids_at > ID_STOCK_SECONDS:
+                self._ids = []
+            taken = self._ids[: len(unique)]
+            del self._ids[: len(unique)]  # before any await: another batch takes the others
+            if len(taken) < len(unique):
+                taken += await reserve_ids(self.conn, len(unique) - len(taken))
+            reserved = [*taken]
+            reserve = max(0, 2 * len(unique) - len(self._ids))
+        made = [
+            (w.entry, inbox_id, w.jobs_of(inbox_id) if inbox_id is not None else list(w.jobs))
+            for w, inbox_id in zip(unique, reserved, strict=True)
+        ]
+        stored, ahead = await store_batch(self.conn, made, now=now, reserve=reserve)
+        if ahead:
+            if time.monotonic() - self._ids_at > ID_STOCK_SECONDS:
+                self._ids = []
+            self._ids += ahead
+            self._ids_at = time.monotonic()
+        jobs = [j for entry, _, of in made if entry.dedupe_key in stored for j in of]
+        ids = [
+            stored.get(w.entry.dedupe_key) if first[w.entry.dedupe_key] == i else None
+            for i, w in enumerate(batch)
+        ]
+        return ids, jobs
+
     async def _hold_stopped(self, installation_ids: set[int | None], *, now: dt.datetime) -> None:
-        installations, queue = Installations(self.db), JobQueue(self.db)
+        installations, queue = Installations(self.conn), JobQueue(self.db)
         for installation_id in sorted(i for i in installation_ids if i is not None):
             try:
                 found = await installations.get(installation_id)

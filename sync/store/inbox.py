@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from sync.jobs import NewJob
 from sync.store.db import Connection, as_datetime, to_struct
 
 Source = Literal["economic", "collection"]
@@ -163,6 +164,56 @@ async def insert_entries(
         ids.get(entry.dedupe_key) if first[entry.dedupe_key] == i else None
         for i, entry in enumerate(entries)
     ]
+
+
+async def reserve_ids(conn: Connection, n: int) -> builtins.list[int]:
+    """PostgreSQL: ``n`` fresh ids of the inbox's identity, in order, for `store_batch` (an id
+    reserved for a delivery that turns out to be a duplicate is never used: a gap, no more)."""
+    rows = await conn.fetch("reserve_inbox_ids", n=n)
+    return [int(r["id"]) for r in rows]
+
+
+async def store_batch(
+    conn: Connection,
+    batch: Sequence[tuple[NewEntry, int | None, Sequence[NewJob]]],
+    *,
+    now: dt.datetime,
+    reserve: int = 0,
+) -> tuple[dict[str, int], builtins.list[int]]:
+    """PostgreSQL: store each ``(entry, id, jobs)`` of ``batch`` (keys distinct; the id reserved
+    by `reserve_ids`, or None for the identity's next) received ``now`` unless a delivery of its
+    key is stored already, and the jobs of those stored, in one statement: when ``conn`` is not
+    in a transaction, one round trip and one commit. Returns the ids of the rows stored, by key,
+    and ``reserve`` ids reserved as `reserve_ids` does (for the next batch's rows).
+
+    The jobs are enqueued with `sync.jobs.enqueue_in`'s semantics, as if one by one in order (a
+    twin in backoff takes a job over keeping its run_at, a queued twin absorbs it: earlier
+    run_at, higher priority, payload keys merged; the jobs of one key in the batch as one)."""
+    jobs = [(entry.dedupe_key, job) for entry, _, made in batch for job in made]
+    rows = await conn.fetch(
+        "store_inbox_batch",
+        received_at=now,
+        ids=[i for _, i, _ in batch],
+        sources=[e.source for e, _, _ in batch],
+        installation_ids=[e.installation_id for e, _, _ in batch],
+        dedupe_keys=[e.dedupe_key for e, _, _ in batch],
+        topics=[e.topic for e, _, _ in batch],
+        headers=[msgspec.json.encode(e.headers).decode() for e, _, _ in batch],
+        bodies=[e.body for e, _, _ in batch],
+        states=[e.state for e, _, _ in batch],
+        job_entries=[key for key, _ in jobs],
+        kinds=[j.kind for _, j in jobs],
+        job_installation_ids=[j.installation_id for _, j in jobs],
+        payloads=[msgspec.json.encode(dict(j.payload)).decode() for _, j in jobs],
+        job_dedupe_keys=[j.dedupe_key for _, j in jobs],
+        serial_keys=[j.serial_key for _, j in jobs],
+        priorities=[j.priority for _, j in jobs],
+        run_ats=[j.run_at or now for _, j in jobs],
+        max_attempts=[j.max_attempts for _, j in jobs],
+        reserve=reserve,
+    )
+    stored = {r["dedupe_key"]: int(r["id"]) for r in rows if r["dedupe_key"] is not None}
+    return stored, [int(r["id"]) for r in rows if r["dedupe_key"] is None]
 
 
 class Inbox:

@@ -144,9 +144,19 @@ ACQUIRE_TIMEOUT = 30.0
 # hundreds of milliseconds and saves nothing (seen on the claim statements).
 SERVER_SETTINGS = {"jit": "off"}
 RESERVED_POOL_SIZE = 2
+# The inbox writer's connections (`writer`): one per batch committing at once (two by default,
+# `webhooks.inbox.writers_for`), opened when first used.
+WRITER_POOL_SIZE = 2
 # A lease-keeping statement that hangs (a connection silently dropped) must not wedge the one
 # committer or a run's heartbeats: it fails as an outage after this long and is tried again.
 RESERVED_COMMAND_TIMEOUT = 15.0
+
+
+async def _keep_session(conn: asyncpg.Connection[Any]) -> None:
+    """The writer pool's reset on release: nothing to send. Its connections run the inbox
+    writer's statements only, which leave no session state behind (no SET, no advisory lock, no
+    LISTEN, no cursor); asyncpg still rolls back a transaction left open before calling this.
+    The default reset costs a round trip per release, one more per batch than its statement."""
 
 
 class _PoolRunner:
@@ -193,25 +203,34 @@ class _PoolRunner:
 
 class PostgresDatabase(_PoolRunner):
     def __init__(
-        self, pool: asyncpg.Pool, reserved: asyncpg.Pool, queries: dict[str, Query]
+        self,
+        pool: asyncpg.Pool,
+        reserved: asyncpg.Pool,
+        queries: dict[str, Query],
+        writer: asyncpg.Pool | None = None,
     ) -> None:
         super().__init__(pool, queries)
         self._reserved = _PoolRunner(reserved, queries)
+        self._writer = _PoolRunner(writer, queries) if writer is not None else self
 
     @classmethod
-    async def open(cls, url: str, *, pool_size: int = 10) -> PostgresDatabase:
+    async def open(
+        cls, url: str, *, pool_size: int = 10, writer_pool_size: int = WRITER_POOL_SIZE
+    ) -> PostgresDatabase:
         pools: list[asyncpg.Pool] = []
         try:
-            for size, command_timeout in (
-                (pool_size, None),
-                (RESERVED_POOL_SIZE, RESERVED_COMMAND_TIMEOUT),
+            for size, least, command_timeout, reset in (
+                (pool_size, 1, None, None),
+                (RESERVED_POOL_SIZE, 1, RESERVED_COMMAND_TIMEOUT, None),
+                (writer_pool_size, 0, None, _keep_session),
             ):
                 pools.append(
                     await asyncpg.create_pool(
                         url,
-                        min_size=1,
+                        min_size=least,
                         max_size=size,
                         init=_init_connection,
+                        reset=reset,
                         timeout=10,
                         command_timeout=command_timeout,
                         server_settings=SERVER_SETTINGS,
@@ -221,11 +240,18 @@ class PostgresDatabase(_PoolRunner):
             for pool in pools:
                 await pool.close()
             raise open_failure(exc, url) from exc
-        return cls(pools[0], pools[1], load("postgresql"))
+        return cls(pools[0], pools[1], load("postgresql"), pools[2])
 
     def reserved(self) -> _PoolRunner:
         """Connections kept for lease-keeping writes, which handlers cannot exhaust."""
         return self._reserved
+
+    def writer(self) -> _PoolRunner:
+        """The inbox writer's connections (`webhooks.inbox`): opened on first use, up to
+        ``writer_pool_size``, and not reset on release (`_keep_session`), so a batch costs the
+        round trips of its own statements only. For single statements and transactions that
+        leave no session state behind."""
+        return self._writer
 
     async def ping(self) -> None:
         try:
@@ -237,3 +263,5 @@ class PostgresDatabase(_PoolRunner):
     async def close(self) -> None:
         await self._pool.close()
         await self._reserved._pool.close()
+        if self._writer is not self:
+            await self._writer._pool.close()

@@ -18,3 +18,80 @@ FROM unnest(:sources::text[], :installation_ids::bigint[], :dedupe_keys::text[],
 ORDER BY e.n
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id, dedupe_key
+
+-- name: reserve_inbox_ids
+-- Take :n ids of the inbox's identity for a batch about to be stored (so that the jobs made from a row's id can go in the statement that stores it); an id of a delivery found to be a duplicate is never used.
+SELECT nextval(pg_get_serial_sequence('inbox', 'id')) AS id FROM generate_series(1, CAST(:n AS INT))
+
+-- name: store_inbox_batch
+-- Store a batch of webhook deliveries (keys distinct; an id each, or NULL for the identity's next) and, for each one stored, its jobs, in one statement (one commit): the rows stored, with their keys, then :reserve ids reserved for the next batch (rows without a key), as reserve_inbox_ids would. The jobs go in as enqueue_job and absorb_into_failed_twin would put them one by one, in order: jobs of one dedupe key first become one (the first one's kind, installation, serial key and attempts; the earliest run_at, the highest priority, the payloads merged in order); a twin in backoff (the oldest, still failed when its lock is granted) absorbs it keeping its run_at, taking the priority, the payload's keys and a fresh count of attempts; any other is inserted, a queued twin absorbing it (earlier run_at, higher priority, payload merged).
+WITH entries AS (
+    SELECT * FROM unnest(:ids::bigint[], :sources::text[], :installation_ids::bigint[],
+                         :dedupe_keys::text[], :topics::text[], :headers::text[], :bodies::bytea[],
+                         :states::text[])
+        WITH ORDINALITY AS e(id, source, installation_id, dedupe_key, topic, headers, body, state, n)
+), stored AS (
+    INSERT INTO inbox (id, source, installation_id, dedupe_key, topic, headers, body, state,
+                       received_at, processed_at)
+    SELECT COALESCE(e.id, nextval(pg_get_serial_sequence('inbox', 'id'))), e.source,
+           e.installation_id, e.dedupe_key, e.topic, e.headers::jsonb, e.body, e.state,
+           :received_at::timestamptz,
+           CASE WHEN e.state = 'processed' THEN :received_at::timestamptz END
+    FROM entries e
+    ORDER BY e.n
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, dedupe_key
+), fresh AS (
+    SELECT j.* FROM unnest(:job_entries::text[], :kinds::text[], :job_installation_ids::bigint[],
+                           :payloads::text[], :job_dedupe_keys::text[], :serial_keys::text[],
+                           :priorities::int[], :run_ats::timestamptz[], :max_attempts::int[])
+        WITH ORDINALITY AS j(entry, kind, installation_id, payload, dedupe_key, serial_key, priority,
+                             run_at, max_attempts, n)
+    WHERE j.entry IN (SELECT dedupe_key FROM stored)
+), keyed AS (
+    SELECT f.dedupe_key, MIN(f.n) AS first, MIN(f.run_at) AS run_at, MAX(f.priority) AS priority
+    FROM fresh f WHERE f.dedupe_key IS NOT NULL
+    GROUP BY f.dedupe_key
+), payloads AS (
+    SELECT f.dedupe_key, jsonb_object_agg(p.key, p.value ORDER BY f.n) AS payload
+    FROM fresh f CROSS JOIN LATERAL jsonb_each(f.payload::jsonb) p
+    WHERE f.dedupe_key IS NOT NULL
+    GROUP BY f.dedupe_key
+), one_each AS (
+    SELECT k.first AS n, f.kind, f.installation_id, COALESCE(p.payload, '{}'::jsonb) AS payload,
+           k.dedupe_key, f.serial_key, k.priority, k.run_at, f.max_attempts
+    FROM keyed k JOIN fresh f ON f.n = k.first LEFT JOIN payloads p ON p.dedupe_key = k.dedupe_key
+    UNION ALL
+    SELECT f.n, f.kind, f.installation_id, f.payload::jsonb, NULL, f.serial_key, f.priority,
+           f.run_at, f.max_attempts
+    FROM fresh f WHERE f.dedupe_key IS NULL
+), twins AS (
+    SELECT DISTINCT ON (t.dedupe_key) t.id, o.payload, o.priority
+    FROM jobs t JOIN one_each o ON o.dedupe_key = t.dedupe_key
+    WHERE t.state = 'failed'
+    ORDER BY t.dedupe_key, t.id
+), absorbed AS (
+    UPDATE jobs SET attempts = 0, updated_at = :received_at::timestamptz, lease_token = NULL,
+                    payload = jobs.payload || w.payload,
+                    priority = CASE WHEN w.priority > jobs.priority THEN w.priority ELSE jobs.priority END
+    FROM twins w
+    WHERE jobs.id = w.id AND jobs.state = 'failed'
+    RETURNING jobs.dedupe_key
+), enqueued AS (
+    INSERT INTO jobs (kind, installation_id, payload, dedupe_key, serial_key, priority, state, run_at,
+                      max_attempts, created_at, updated_at)
+    SELECT o.kind, o.installation_id, o.payload, o.dedupe_key, o.serial_key, o.priority, 'queued',
+           o.run_at, o.max_attempts, :received_at::timestamptz, :received_at::timestamptz
+    FROM one_each o
+    WHERE o.dedupe_key IS NULL OR o.dedupe_key NOT IN (SELECT dedupe_key FROM absorbed)
+    ORDER BY o.n
+    ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
+    DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
+                  priority = CASE WHEN excluded.priority > jobs.priority THEN excluded.priority ELSE jobs.priority END,
+                  payload = jobs.payload || excluded.payload,
+                  updated_at = excluded.updated_at
+    RETURNING jobs.id
+)
+SELECT id, dedupe_key FROM stored
+UNION ALL
+SELECT nextval(pg_get_serial_sequence('inbox', 'id')), NULL FROM generate_series(1, CAST(:reserve AS INT))
