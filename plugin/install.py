@@ -66,7 +66,9 @@ from sync.clients.economic_wire import PLATFORM
 from sync.crypto import TokenCipher
 from sync.errors import AuthLostError, PermanentError, TransientError
 from sync.redaction import redacted, remember_secrets
+from sync.store.accounts import Accounts
 from sync.store.audit import AuditLog
+from sync.store.db import Connection
 from sync.store.economic_grants import EconomicGrants
 from sync.store.install_states import InstallStates
 from sync.store.installations import Installation, Installations
@@ -104,13 +106,20 @@ def _configured(app: web.Application) -> Configured:
     return Configured(cipher=cipher, keys=keys, app_public_token=public, app_secret_token=secret)
 
 
-async def _issue_state(request: web.Request, response: web.StreamResponse, key: bytes) -> None:
-    """Record a new nonce and hand the browser its signed cookie."""
+async def _issue_state(
+    request: web.Request,
+    response: web.StreamResponse,
+    key: bytes,
+    *,
+    linking_user_id: int | None = None,
+) -> None:
+    """Record a new nonce (of the person who asked to link the company, if one did) and hand
+    the browser its signed cookie."""
     now = request.app[CLOCK]()
     nonce = new_nonce()
     async with request.app[DATABASE].transaction() as tx:
         await InstallStates(tx).purge(before=now - STATES_KEPT)
-        await InstallStates(tx).create(nonce, now=now)
+        await InstallStates(tx).create(nonce, now=now, linking_user_id=linking_user_id)
     response.set_cookie(
         STATE_COOKIE,
         sign_state(nonce, key=key, now=now),
@@ -137,6 +146,16 @@ def _refused(request: web.Request, exc: InstallError) -> web.Response:
 
 
 async def begin(request: web.Request) -> web.Response:
+    return await _to_grant_page(request, linking_user_id=None)
+
+
+async def add_client_company(request: web.Request, user_id: int) -> web.Response:
+    """ "Add a client company": the same install, asked for by a signed-in person's form (its
+    CSRF token checked by the page guard), so that the company it installs joins theirs."""
+    return await _to_grant_page(request, linking_user_id=user_id)
+
+
+async def _to_grant_page(request: web.Request, *, linking_user_id: int | None) -> web.Response:
     try:
         config = _configured(request.app)
     except InstallError as exc:
@@ -150,7 +169,7 @@ async def begin(request: web.Request) -> web.Response:
             locale=locale_for(request.headers.get("Accept-Language")),
         )
     )
-    await _issue_state(request, response, config.keys[0])
+    await _issue_state(request, response, config.keys[0], linking_user_id=linking_user_id)
     return response
 
 
@@ -262,7 +281,15 @@ async def confirm_submit(request: web.Request) -> web.Response:
             raise InstallError("confirmation_expired")
     except InstallError as exc:
         return _refused(request, exc)
-    response = _redirect(f"/onboarding/{installation.agreement_number}")
+    # The browser's previous session ends now (rotation), not at the callback.
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous and previous != request.cookies[PENDING_COOKIE]:
+        await Sessions(request.app[DATABASE]).delete(previous)
+    onboarding = f"/onboarding/{installation.agreement_number}"
+    # A second factor first, when the account has one.
+    response = _redirect(
+        onboarding if session.verified else f"/settings/login/code?next={onboarding}"
+    )
     set_session_cookie(response, request.cookies[PENDING_COOKIE], request.app[SETTINGS])
     response.del_cookie(PENDING_COOKIE, path=COOKIE_PATH)
     return response
@@ -337,12 +364,12 @@ async def _record(
     """Everything an install stores, in one transaction; the installation and a session token.
 
     The e-mail e-conomic reports is the installer's word, not a proof: any agreement's user can
-    carry any address. So an existing account is signed in (and made admin) only when it is
-    already a member of this company, or is the one the browser is signed in with; otherwise the
-    company is installed and nobody is signed in (session None), and an admin gives access. A
-    person signed in here who installs the next agreement ("add a client company" on the
-    overview) becomes that company's admin themselves, whatever address e-conomic reports: one
-    login across the companies they look after."""
+    carry any address. So it signs in only a new account, or one `_trusted` holds could only
+    ever reach this company; otherwise the company is installed and nobody is signed in
+    (session None): the person signs in with their password and an admin gives access. A
+    person signed in here who asked for this install with "add a client company" (the nonce
+    records them) becomes that company's admin themselves, whatever address e-conomic reports:
+    one login across the companies they look after."""
     assert me.user is not None and me.user.email
     now = request.app[CLOCK]()
     current = await signed_in(request)
@@ -359,24 +386,24 @@ async def _record(
         await EconomicGrants(tx, config.cipher).save(installation.id, token, now=now)
         await Problems(tx).resolve_open(installation.id, ECONOMIC_AUTH_LOST, now=now)
         users = Users(tx)
-        existing = await users.get_by_email(me.user.email)
-        trusted = (
-            existing is None
-            or (current is not None and current.user.id == existing.id)
-            or await users.role_in(existing.id, installation.id) is not None
+        state = await InstallStates(tx).get(nonce)
+        linking = (
+            current is not None and state is not None and state.linking_user_id == current.user.id
         )
         user_id = None
-        if current is not None:
-            # "Add a client company": the bookkeeper signed in here installed the next
-            # agreement, so it joins their companies, whatever address e-conomic reports.
+        if linking:
+            # "Add a client company": the person signed in asked for this install by a form,
+            # and it came back in their session; it joins their companies, whatever address
+            # e-conomic reports.
+            assert current is not None
             user_id = current.user.id
-            await users.grant(user_id, installation.id, "admin", now=now)
-        elif trusted:
+        elif await _trusted(tx, me.user.email, installation.id):
             user_id = await users.find_or_create(email=me.user.email, name=me.user.name, now=now)
+        if user_id is not None:
             await users.grant(user_id, installation.id, "admin", now=now)
         await AuditLog(tx).record(
             installation_id=installation.id,
-            actor=current.user.email if current else me.user.email.strip().lower(),
+            actor=current.user.email if linking and current else me.user.email.strip().lower(),
             action="installation.reinstalled" if before else "installation.installed",
             at=now,
             detail={
@@ -384,13 +411,20 @@ async def _record(
                 "company_name": me.company.name,
                 "via": via,
                 "previous_status": before.status if before else None,
-                "signed_in": current is not None or trusted,
+                "signed_in": user_id is not None,
+                "linked_to_signed_in": linking,
                 "economic_user": me.user.email.strip().lower(),
             },
         )
+        # The browser's own session is ended at the confirmation, not here: a callback another
+        # site sends the browser to must not sign anybody out. A second factor still applies.
         session = (
             await open_session(
-                tx, user_id=user_id, now=now, replacing=request.cookies.get(SESSION_COOKIE)
+                tx,
+                user_id=user_id,
+                now=now,
+                replacing=None,
+                verified=(await Accounts(tx).credentials(user_id)).totp_secret is None,
             )
             if user_id is not None
             else None
@@ -398,6 +432,24 @@ async def _record(
     if before is not None:  # a reinstall: what waited for access (or a resume) runs again
         await request.app[QUEUE].unpark_installation(installation.id, now=now)
     return installation, session
+
+
+async def _trusted(tx: Connection, email: str, installation_id: int) -> bool:
+    """Whether an install reporting ``email`` may sign that account in: a new one, or one that
+    is a member of this company only and has neither password nor second factor (it has only
+    ever come in this way, and signing it in opens nothing but this company, which the
+    installer's own e-conomic grant already opens)."""
+    existing = await Users(tx).get_by_email(email)
+    if existing is None:
+        return True
+    accounts = Accounts(tx)
+    credentials = await accounts.credentials(existing.id)
+    return (
+        credentials.password_hash is None
+        and credentials.totp_secret is None
+        and await Users(tx).role_in(existing.id, installation_id) is not None
+        and await accounts.companies(existing.id) == 1
+    )
 
 
 def setup_routes(app: web.Application) -> None:

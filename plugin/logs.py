@@ -33,12 +33,15 @@ from sync import logcontext
 from sync.redaction import remember_secrets, scrub
 
 # The segment after the installation key of an e-conomic webhook path is its URL secret.
-_URL_SECRET = re.compile(r"(/webhooks/economic/[^/?#\s\"]*/)[^/?#\s\"]+")
+_URL_SECRET = re.compile(
+    r"(/webhooks/economic/[^/?#\s\"]*/|/settings/password/reset/|/settings/invite/)[^/?#\s\"]+"
+)
 URL_SECRET_MASK = "***"  # noqa: S105 - the mask, not a secret
 
 
 def mask_url_secrets(text: str) -> str:
-    """``text`` with the URL secret of every e-conomic webhook path in it masked."""
+    """``text`` with the secret of every path that carries one masked: an e-conomic webhook's
+    URL secret, a password reset's or an invitation's link token."""
     return _URL_SECRET.sub(rf"\g<1>{URL_SECRET_MASK}", text)
 
 

@@ -30,7 +30,6 @@ from typing import Any
 import aiohttp_jinja2
 import msgspec
 from aiohttp import web
-from yarl import URL
 
 from plugin.api.auth import Caller, Member
 from plugin.api.installations import legacy_urls_for
@@ -50,8 +49,7 @@ from plugin.onboarding.choices import (
 from plugin.onboarding.collection import Linking, LinkRefused, complete_link
 from plugin.onboarding.flow import Finished, Outcome, onboard
 from plugin.onboarding.webhook_urls import legacy_topics
-from plugin.pages.guard import NO_STORE as PAGE_HEADERS
-from plugin.pages.guard import Visitor, refusal, render
+from plugin.pages.guard import Visitor, forms_may_go_on_to, refusal, render
 from plugin.pages.texts import TEXTS, Language, Translate, language_of, translator
 from plugin.roles import allows
 from plugin.sessions import signed_in
@@ -309,15 +307,8 @@ def _said_error(t: Translate, error: dict[str, str] | None) -> dict[str, str] | 
 
 def _policy(request: web.Request) -> str:
     """The pages' policy, letting the form be sent on to the collection platform: a link-mode
-    POST answers with a redirect to its authorize page, and browsers hold form redirects to
-    ``form-action`` too."""
-    policy, api_url = (
-        PAGE_HEADERS["Content-Security-Policy"],
-        request.app[SERVICES].settings.collection_api_url,
-    )
-    if not api_url:
-        return policy
-    return policy.replace("form-action 'self'", f"form-action 'self' {URL(api_url).origin()}")
+    POST answers with a redirect to its authorize page."""
+    return forms_may_go_on_to(request.app[SERVICES].settings.collection_api_url)
 
 
 # -- back from the collection platform ----------------------------------------------------------

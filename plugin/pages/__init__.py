@@ -34,7 +34,7 @@ from plugin.pages import (
     tokens,
 )
 from plugin.pages.formats import setup_filters
-from plugin.pages.guard import Pages
+from plugin.pages.guard import NO_STORE, Pages
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 STATIC = Path(__file__).parent.parent / "static"
@@ -56,7 +56,16 @@ async def start(request: web.Request) -> dict[str, object]:
     return {}
 
 
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every HTML page (the start page, the install and onboarding pages, error pages) gets the
+    settings pages' security headers, unless it set its own (onboarding widens form-action)."""
+    if response.content_type == "text/html":
+        for name, value in NO_STORE.items():
+            response.headers.setdefault(name, value)
+
+
 def setup_routes(app: web.Application) -> None:
+    app.on_response_prepare.append(_security_headers)
     app.router.add_get("/", start)
     app.router.add_static("/static", STATIC, append_version=True)
     pages = Pages()

@@ -22,6 +22,7 @@ never tell whether an e-mail has an account.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import logging
@@ -65,6 +66,8 @@ FAILURE_WINDOW = dt.timedelta(minutes=15)
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_ADDRESS = 30
 RESET_LIFETIME = dt.timedelta(hours=1)
+LOGIN_NOTICES = frozenset({"password_reset", "joined"})
+_MAILING: set[asyncio.Task[bool]] = set()  # mails on their way (a reference keeps each alive)
 
 
 def totp_context(user_id: int) -> bytes:
@@ -75,6 +78,8 @@ def totp_context(user_id: int) -> bytes:
 def local_path(target: str | None, default: str = "/settings") -> str:
     """``target`` when it is a path on this site, else ``default`` (no open redirect)."""
     if not target:
+        return default
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -120,11 +125,14 @@ async def _form(request: web.Request) -> dict[str, str]:
 async def login_form(request: web.Request) -> web.StreamResponse:
     if await signed_in(request) is not None:
         raise web.HTTPSeeOther(local_path(request.query.get("next")))
-    return _login_page(request, error=None, status=200, email="")
+    done = request.query.get("done")
+    return _login_page(
+        request, error=None, status=200, email="", done=done if done in LOGIN_NOTICES else None
+    )
 
 
 def _login_page(
-    request: web.Request, *, error: str | None, status: int, email: str
+    request: web.Request, *, error: str | None, status: int, email: str, done: str | None = None
 ) -> web.Response:
     token = secrets.token_urlsafe(24)
     response = _plain(
@@ -135,6 +143,7 @@ def _login_page(
             "next": local_path(request.query.get("next")),
             "error": error,
             "email": email,
+            "done": f"done_{done}" if done else None,
         },
         status=status,
     )
@@ -277,12 +286,17 @@ async def forgot_submit(request: web.Request) -> web.StreamResponse:
         await accounts.record_failure(subject, at=now)  # counts requests, so links cannot flood
         link = await reset_link(request.app, user.id, now=now)
         t = translator(language_of(request, user.language))
-        await _mail(
-            request.app,
-            to=user.email,
-            subject=t("reset_title"),
-            text=f"{t('forgot_text')}\n\n{link}\n",
+        # Sent in the background: the answer takes no longer for a real account.
+        mailing = asyncio.create_task(
+            _mail(
+                request.app,
+                to=user.email,
+                subject=t("reset_title"),
+                text=f"{t('forgot_text')}\n\n{link}\n",
+            )
         )
+        _MAILING.add(mailing)
+        mailing.add_done_callback(_MAILING.discard)
     return _plain(request, "password_forgot.html", {"sent": True})
 
 
@@ -338,10 +352,9 @@ async def reset_submit(request: web.Request) -> web.StreamResponse:
         await AuditLog(tx).record(
             installation_id=None, actor=user.email, action="user.password_reset", at=now
         )
-        session = await open_session(tx, user_id=user.id, now=now, replacing=None)
-    response = web.HTTPSeeOther("/settings")
-    set_session_cookie(response, session, request.app[SETTINGS])
-    raise response
+    # Signed in by the new password (and second factor), not by the link: a form another site
+    # posts to its own link must not sign the browser in (login CSRF).
+    raise web.HTTPSeeOther("/settings/login?done=password_reset")
 
 
 def _new_password_error(form: Mapping[str, str], *, email: str) -> str | None:
@@ -364,42 +377,54 @@ async def invite_form(request: web.Request) -> web.StreamResponse:
 
 async def _invite_page(request: web.Request, *, error: str | None, status: int) -> web.Response:
     db, now = request.app[DATABASE], request.app[CLOCK]()
-    invitation = await Invitations(db).find(request.match_info["token"], now=now)
+    token = request.match_info["token"]
+    invitation = await Invitations(db).find(token, now=now)
     t = translator(language_of(request))
     if invitation is None:
         return _plain(
             request, "refusal.html", {"title": "", "message": t("link_expired")}, status=404
         )
     existing = await Users(db).get_by_email(invitation.email)
-    has_password = (
-        existing is not None
-        and (await Accounts(db).credentials(existing.id)).password_hash is not None
-    )
+    me = await signed_in(request)
     return _plain(
         request,
         "invite.html",
-        {"invitation": invitation, "has_password": has_password, "error": error},
+        {
+            "invitation": invitation,
+            "existing": existing is not None,
+            "signed_in_as_invitee": me is not None
+            and existing is not None
+            and me.user.id == existing.id,
+            "csrf_token": me.session.csrf_token if me else "",
+            "sign_in_url": f"/settings/login?next=/settings/invite/{token}",
+            "error": error,
+        },
         status=status,
     )
 
 
 async def invite_submit(request: web.Request) -> web.StreamResponse:
+    """A new person chooses a password (the account is made; they sign in with it); a person
+    who has an account accepts while signed in as it, with their session's CSRF token. Nobody
+    is signed in by the link itself, and no existing account's password is ever set here."""
     db, now = request.app[DATABASE], request.app[CLOCK]()
     token = request.match_info["token"]
     form = await _form(request)
     invitation = await Invitations(db).find(token, now=now)
     if invitation is None:
         return await _invite_page(request, error=None, status=404)
-    users, accounts = Users(db), Accounts(db)
-    existing = await users.get_by_email(invitation.email)
-    stored = (await accounts.credentials(existing.id)).password_hash if existing else None
-    if stored is not None:
-        subject = f"email:{invitation.email}"
-        if await accounts.failures(subject, since=now - FAILURE_WINDOW) >= MAX_FAILURES_PER_EMAIL:
-            return await _invite_page(request, error="too_many_attempts", status=429)
-        if not verify_password(stored, form.get("password", "")):
-            await accounts.record_failure(subject, at=now)
-            return await _invite_page(request, error="password_wrong", status=401)
+    existing = await Users(db).get_by_email(invitation.email)
+    if existing is not None:
+        me = await signed_in(request)
+        if me is None or me.user.id != existing.id:
+            raise web.HTTPSeeOther(f"/settings/login?next=/settings/invite/{token}")
+        if not hmac.compare_digest(
+            form.get("csrf_token", "").encode(), me.session.csrf_token.encode()
+        ):
+            return await _invite_page(request, error="forbidden_csrf", status=403)
+        if await Users(db).role_in(existing.id, invitation.installation_id) is not None:
+            # Joining twice changes no role: the users page does that, under its rules.
+            return await _invite_page(request, error="invite_already_member", status=409)
     else:
         error = _new_password_error(form, email=invitation.email)
         if error:
@@ -407,12 +432,17 @@ async def invite_submit(request: web.Request) -> web.StreamResponse:
     async with db.transaction() as tx:
         if not await Invitations(tx).accept(invitation.id, now=now):
             return await _invite_page(request, error=None, status=404)
-        user_id = await Users(tx).find_or_create(
-            email=invitation.email, name=form.get("name", "")[:200], now=now
+        users = Users(tx)
+        user_id = (
+            existing.id
+            if existing
+            else await users.find_or_create(
+                email=invitation.email, name=form.get("name", "")[:200], now=now
+            )
         )
-        if stored is None:
+        if existing is None:
             await Accounts(tx).set_password_hash(user_id, hash_password(form["password"]))
-        await Users(tx).grant(user_id, invitation.installation_id, invitation.role, now=now)
+        await users.grant(user_id, invitation.installation_id, invitation.role, now=now)
         await AuditLog(tx).record(
             installation_id=invitation.installation_id,
             actor=invitation.email,
@@ -420,12 +450,11 @@ async def invite_submit(request: web.Request) -> web.StreamResponse:
             at=now,
             detail={"role": invitation.role, "invitation_id": invitation.id},
         )
-        session = await open_session(
-            tx, user_id=user_id, now=now, replacing=request.cookies.get(SESSION_COOKIE)
-        )
-    response = web.HTTPSeeOther(f"/settings/{invitation.agreement_number}")
-    set_session_cookie(response, session, request.app[SETTINGS])
-    raise response
+    if existing is not None:
+        raise web.HTTPSeeOther(f"/settings/{invitation.agreement_number}")
+    raise web.HTTPSeeOther(
+        f"/settings/login?done=joined&next=/settings/{invitation.agreement_number}"
+    )
 
 
 # Language and one's own account ------------------------------------------------------------
@@ -451,8 +480,14 @@ async def choose_language(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+ACCOUNT_NOTICES = frozenset({"account_saved", "two_factor_on"})
+
+
 async def account_page(request: web.Request, visitor: Visitor) -> web.StreamResponse:
-    return await _account(request, visitor, message=None, error=None)
+    done = request.query.get("done")
+    return await _account(
+        request, visitor, message=done if done in ACCOUNT_NOTICES else None, error=None
+    )
 
 
 async def _account(
@@ -504,7 +539,7 @@ async def account_submit(request: web.Request, visitor: Visitor) -> web.StreamRe
         await AuditLog(db).record(
             installation_id=None, actor=user.email, action="user.password_changed", at=now
         )
-        return await _account(request, visitor, message="account_saved", error=None)
+        return await _only_this_browser(request, done="account_saved")
     if action == "totp_start":
         return await _account(request, visitor, message=None, error=None, setup_key=new_totp_key())
     if action == "totp_confirm":
@@ -527,7 +562,7 @@ async def account_submit(request: web.Request, visitor: Visitor) -> web.StreamRe
         await AuditLog(db).record(
             installation_id=None, actor=user.email, action="user.two_factor_on", at=now
         )
-        return await _account(request, visitor, message="two_factor_on", error=None)
+        return await _only_this_browser(request, done="two_factor_on")
     if action == "totp_off":
         await accounts.set_totp_secret(user.id, None)
         await AuditLog(db).record(
@@ -535,6 +570,21 @@ async def account_submit(request: web.Request, visitor: Visitor) -> web.StreamRe
         )
         return await _account(request, visitor, message="account_saved", error=None)
     raise web.HTTPBadRequest()
+
+
+async def _only_this_browser(request: web.Request, *, done: str) -> web.StreamResponse:
+    """After a new password or second factor: every session of the person ends (a browser
+    someone else signed in with is out), and this browser gets a new one (the account page
+    again, its forms with the new session's CSRF token)."""
+    response = web.HTTPSeeOther(f"/settings/account?done={done}")
+    me = await signed_in(request)
+    assert me is not None
+    db, now = request.app[DATABASE], request.app[CLOCK]()
+    async with db.transaction() as tx:
+        await Sessions(tx).end_all(me.user.id)
+        token = await open_session(tx, user_id=me.user.id, now=now, replacing=None)
+    set_session_cookie(response, token, request.app[SETTINGS])
+    raise response
 
 
 def add_pages(pages: Pages) -> None:

@@ -1,8 +1,9 @@
 """The companies a person looks after, and one company's dashboard.
 
-    GET /settings                 every company of the person: status, problems, in collection
-    GET /settings/switch?q=       the switcher: straight to the one company that matches
-    GET /settings/{agreement}     the dashboard (guest)
+    GET  /settings                every company of the person: status, problems, in collection
+    POST /settings/add-company    "add a client company": the install of the next agreement
+    GET  /settings/switch?q=      the switcher: straight to the one company that matches
+    GET  /settings/{agreement}    the dashboard (guest)
 
 The dashboard shows both connections, the last successful sync per stream and its lag, the
 e-conomic calls of the last 24 hours against the platform's 50,000, the open problems grouped
@@ -17,10 +18,11 @@ from typing import Any
 from aiohttp import web
 
 from plugin.api.installations import view_for
+from plugin.install import add_client_company
 from plugin.keys import CLOCK, DATABASE, SETTINGS
 from plugin.notices import digest
 from plugin.pages.advice import advice_for
-from plugin.pages.guard import Pages, Visitor, companies_of, render
+from plugin.pages.guard import Pages, Visitor, companies_of, forms_may_go_on_to, render
 from plugin.roles import allows
 from sync.mapping import today_in_copenhagen
 from sync.store.dashboards import AGING_BUCKETS, Dashboards
@@ -45,7 +47,7 @@ async def overview(request: web.Request, visitor: Visitor) -> web.StreamResponse
             if _matches(query, o.installation.company_name, o.installation.agreement_number)
         ]
     dashboards = Dashboards(db)
-    return await render(
+    response = await render(
         request,
         visitor,
         "overview.html",
@@ -56,6 +58,10 @@ async def overview(request: web.Request, visitor: Visitor) -> web.StreamResponse
             "query": request.query.get("q", ""),
         },
     )
+    # "Add a client company" posts a form answered with a redirect to e-conomic's grant page.
+    install_url = request.app[SETTINGS].economic_install_url
+    response.headers["Content-Security-Policy"] = forms_may_go_on_to(install_url)
+    return response
 
 
 def _matches(query: str, name: str, agreement: int) -> bool:
@@ -139,8 +145,15 @@ def _bars(values: list[int]) -> list[dict[str, Any]]:
     ]
 
 
+async def add_company(request: web.Request, visitor: Visitor) -> web.StreamResponse:
+    """ "Add a client company": on to e-conomic's grant page for the next agreement, the install
+    recorded as this person's, so that it joins their companies when it comes back."""
+    return await add_client_company(request, visitor.me.user.id)
+
+
 def add_pages(pages: Pages) -> None:
     pages.signed_in("GET", "/settings", overview)
+    pages.signed_in("POST", "/settings/add-company", add_company)
     pages.signed_in("GET", "/settings/switch", switch)
     pages.member("GET", "/settings/{agreement}", dashboard, role="guest")
     pages.member("POST", "/settings/{agreement}/notices/{id}/read", mark_read, role="caseworker")

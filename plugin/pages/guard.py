@@ -32,6 +32,7 @@ from urllib.parse import quote
 import aiohttp_jinja2
 import msgspec
 from aiohttp import web
+from yarl import URL
 
 from plugin.api.auth import SAFE_METHODS, Caller, Member, member
 from plugin.api.errors import ApiError, Forbidden, NotFound
@@ -151,6 +152,17 @@ def _guarded(handler: VisitorHandler, role: Role | None) -> PublicHandler:
 
     guarded.__name__ = handler.__name__
     return guarded
+
+
+def forms_may_go_on_to(*urls: str | None) -> str:
+    """The pages' policy with ``form-action`` widened to the origins of ``urls``: a form whose
+    answer redirects to another site (e-conomic's grant page, the collection platform's consent
+    page) is held to ``form-action`` by browsers through the redirect too."""
+    origins = " ".join(sorted({str(URL(u).origin()) for u in urls if u}))
+    policy = NO_STORE["Content-Security-Policy"]
+    return (
+        policy.replace("form-action 'self'", f"form-action 'self' {origins}") if origins else policy
+    )
 
 
 def refusal(

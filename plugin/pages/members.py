@@ -236,6 +236,8 @@ async def remove(request: web.Request, visitor: Visitor) -> web.StreamResponse:
             if current == "admin" and await Accounts(tx).admins(installation.id) <= 1:
                 raise LastAdmin
             await Accounts(tx).remove_member(user_id, installation.id)
+            # An invitation still open would let the removed person straight back in.
+            await Invitations(tx).cancel_for(installation.id, email)
             await _audit(
                 tx, visitor, "member.removed", now, user_id=user_id, email=email, role=current
             )

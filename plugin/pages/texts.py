@@ -884,6 +884,24 @@ TEXTS: dict[str, tuple[str, str]] = {
         "More claims await approval than the {n} shown: approve these, and the next ones show.",
         "Flere fordringer venter end de {n} viste: godkend disse, så vises de næste.",
     ),
+    # Review mends: links that never sign anybody in
+    "invite_sign_in_first": (
+        "{email} already has an account here: sign in as {email}, then open this link again to accept. No password yet? Choose one with “Forgot your password?”.",
+        "{email} har allerede en konto her: log ind som {email}, og åbn så linket igen for at acceptere. Ingen adgangskode endnu? Vælg en med “Glemt din adgangskode?”.",
+    ),
+    "invite_accept_as": ("Accept as {email}.", "Accepter som {email}."),
+    "invite_already_member": (
+        "You are already a member of this company; an admin changes roles on the users page.",
+        "Du er allerede medlem af virksomheden; en administrator ændrer roller på siden Brugere.",
+    ),
+    "done_password_reset": (
+        "Your password is changed. Sign in with it.",
+        "Din adgangskode er skiftet. Log ind med den.",
+    ),
+    "done_joined": (
+        "Your account is ready. Sign in to see the company.",
+        "Din konto er klar. Log ind for at se virksomheden.",
+    ),
 }
 
 

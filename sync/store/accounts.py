@@ -91,6 +91,11 @@ class Accounts:
         of `admins` and the change it allows are not raced by another admin's change."""
         await self.db.execute("lock_admins", installation_id=installation_id)
 
+    async def companies(self, user_id: int) -> int:
+        """How many companies the user is a member of."""
+        row = await self.db.fetchrow("count_memberships_of_user", user_id=user_id)
+        return int(row["companies"]) if row else 0
+
     async def admins(self, installation_id: int) -> int:
         row = await self.db.fetchrow("count_admins", installation_id=installation_id)
         return int(row["admins"]) if row else 0
@@ -136,6 +141,14 @@ class Invitations:
     async def open(self, installation_id: int, *, now: dt.datetime) -> builtins.list[Invitation]:
         rows = await self.db.fetch("open_invitations", installation_id=installation_id, now=now)
         return [to_struct(r, Invitation) for r in rows]
+
+    async def cancel_for(self, installation_id: int, email: str) -> int:
+        """Withdraw the company's open invitations of ``email``; how many."""
+        return await self.db.execute(
+            "cancel_invitations_of_email",
+            installation_id=installation_id,
+            email=email.strip().lower(),
+        )
 
     async def cancel(self, invitation_id: int, installation_id: int) -> bool:
         cancelled = await self.db.execute(

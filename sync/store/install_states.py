@@ -19,14 +19,21 @@ class InstallState(msgspec.Struct, frozen=True, kw_only=True):
     nonce: str
     created_at: dt.datetime
     used_at: dt.datetime | None = None
+    linking_user_id: int | None = None
+    """Who asked for this install with "add a client company" (its callback links the new
+    company to them when they are still the one signed in); None: an install like any other."""
 
 
 class InstallStates:
     def __init__(self, db: Connection) -> None:
         self.db = db
 
-    async def create(self, nonce: str, *, now: dt.datetime) -> None:
-        await self.db.execute("create_install_state", nonce=nonce, now=now)
+    async def create(
+        self, nonce: str, *, now: dt.datetime, linking_user_id: int | None = None
+    ) -> None:
+        await self.db.execute(
+            "create_install_state", nonce=nonce, now=now, linking_user_id=linking_user_id
+        )
 
     async def get(self, nonce: str) -> InstallState | None:
         row = await self.db.fetchrow("get_install_state", nonce=nonce)

@@ -3,6 +3,8 @@ its rate limit, the second factor, CSRF on every form."""
 
 from __future__ import annotations
 
+import re
+
 import aiohttp
 
 from plugin.credentials import totp_code
@@ -103,13 +105,11 @@ async def test_two_factor_asks_for_the_code_before_signing_in(bridge: Bridge) ->
 
 
 async def test_add_a_client_company_links_it_to_the_signed_in_bookkeeper(bridge: Bridge) -> None:
-    from tests.integration.test_install import confirmed  # the install's confirmation step
+    from tests.integration.test_install import add_client_company
 
     me = await get(bridge.browser, f"{bridge.url}/settings/account")
-    async with bridge.browser.get(f"{bridge.url}/install/economic") as r:
-        landed = await confirmed(bridge.browser, r)
-    assert landed.status == 200 and landed.url.path.startswith("/onboarding/"), landed.page
-    second = int(landed.url.path.rsplit("/", 1)[1])
+    page = await add_client_company(bridge.browser, bridge)
+    second = int(re.search(r"agreement (\d+)", page).group(1))  # type: ignore[union-attr]
     assert second != bridge.agreement
     overview = await get(bridge.browser, f"{bridge.url}/settings")
     assert f'data-agreement="{bridge.agreement}"' in overview.text
@@ -120,9 +120,27 @@ async def test_add_a_client_company_links_it_to_the_signed_in_bookkeeper(bridge:
     assert switched.url.path == f"/settings/{second}"
 
 
-def _heading(text: str) -> str:
-    import re
+async def test_an_install_another_site_sends_a_signed_in_browser_to_links_nothing(
+    bridge: Bridge,
+) -> None:
+    """Another site sends a signed-in bookkeeper's browser through our install with its own
+    grant (no form of ours asked for it): the bookkeeper gets no access to that company and is
+    not signed out; only confirming on our page would sign the browser in to the new account."""
+    from sync.store.installations import Installations
 
+    me = await get(bridge.browser, f"{bridge.url}/settings/account")
+    async with bridge.browser.get(f"{bridge.url}/install/economic") as r:  # not confirmed
+        assert r.url.path == "/install/economic/confirm", r.url
+        agreement = int(r.url.query["agreement"])
+    other = await Installations(bridge.db).get_by_agreement(agreement)
+    assert other is not None
+    me_user = await Users(bridge.db).get_by_email(_heading(me.text))
+    assert me_user is not None and await Users(bridge.db).role_in(me_user.id, other.id) is None
+    still = await get(bridge.browser, f"{bridge.url}/settings/account")
+    assert still.status == 200 and _heading(still.text) == _heading(me.text)
+
+
+def _heading(text: str) -> str:
     found = re.search(r'<h2 id="profile-heading">([^<]+)</h2>', text)
     assert found
     return found.group(1)

@@ -96,3 +96,11 @@ SELECT COUNT(*) AS admins FROM memberships WHERE installation_id = :installation
 -- name: lock_admins
 -- Lock a company's admin memberships to the end of the transaction (a no-op update, on both engines), so that concurrent demotions or removals cannot leave it without an admin.
 UPDATE memberships SET role = role WHERE installation_id = :installation_id AND role = 'admin'
+
+-- name: count_memberships_of_user
+-- How many companies a user is a member of.
+SELECT COUNT(*) AS companies FROM memberships WHERE user_id = :user_id
+
+-- name: cancel_invitations_of_email
+-- Withdraw a company's open invitations of one e-mail (its member was removed).
+DELETE FROM invitations WHERE installation_id = :installation_id AND email = :email AND accepted_at IS NULL

@@ -1,6 +1,7 @@
 -- name: create_install_state
 -- Record the nonce of an install just begun (its signed cookie goes to the browser).
-INSERT INTO install_states (nonce, created_at) VALUES (:nonce, :now)
+-- linking_user_id: the signed-in person who asked for it with "add a client company" (or NULL).
+INSERT INTO install_states (nonce, created_at, linking_user_id) VALUES (:nonce, :now, :linking_user_id)
 
 -- name: get_install_state
 -- One install state by nonce: unknown (foreign), open, or used.
