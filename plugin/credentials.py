@@ -13,6 +13,7 @@ reads it), one step of clock drift either way accepted. Its key is kept encrypte
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
 import pyotp
 from argon2 import PasswordHasher
@@ -74,7 +75,18 @@ def totp_code(key: str, *, at: dt.datetime) -> str:
 
 
 def verify_totp(key: str, code: str, *, at: dt.datetime) -> bool:
+    return totp_step(key, code, at=at) is not None
+
+
+def totp_step(key: str, code: str, *, at: dt.datetime, after: int | None = None) -> int | None:
+    """The 30-second step ``code`` is right for (``at``'s, or one either side), later than
+    ``after`` (the last step a code was accepted for: a code works once); None otherwise."""
     code = code.strip().replace(" ", "")
     if not (len(code) == 6 and code.isascii() and code.isdigit()):
-        return False
-    return pyotp.TOTP(key).verify(code, for_time=at, valid_window=1)
+        return None
+    totp = pyotp.TOTP(key)
+    now = totp.timecode(at)
+    for step in (now - 1, now, now + 1):
+        if (after is None or step > after) and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None

@@ -40,6 +40,7 @@ from plugin.credentials import (
     hash_password,
     needs_rehash,
     new_totp_key,
+    totp_step,
     totp_uri,
     verify_password,
     verify_totp,
@@ -232,14 +233,19 @@ async def code_submit(request: web.Request) -> web.StreamResponse:
     if await accounts.failures(subject, since=now - FAILURE_WINDOW) >= MAX_FAILURES_PER_EMAIL:
         await Sessions(db).delete(request.cookies[SESSION_COOKIE])
         raise web.HTTPSeeOther("/settings/login")
-    encrypted = (await accounts.credentials(pending.user.id)).totp_secret
-    cipher = request.app[SERVICES].cipher
+    credentials = await accounts.credentials(pending.user.id)
+    encrypted, cipher = credentials.totp_secret, request.app[SERVICES].cipher
     key = (
         cipher.decrypt(encrypted, context=totp_context(pending.user.id))
         if encrypted and cipher is not None
         else None
     )
-    if key is None or not verify_totp(key, form.get("code", ""), at=now):
+    step = (
+        totp_step(key, form.get("code", ""), at=now, after=credentials.totp_last_step)
+        if key is not None
+        else None
+    )
+    if step is None or not await accounts.use_totp_step(pending.user.id, step):
         await accounts.record_failure(subject, at=now)
         return _plain(
             request,

@@ -25,6 +25,8 @@ class Credentials(msgspec.Struct, frozen=True, kw_only=True):
     password_hash: str | None
     totp_secret: str | None
     """Encrypted; None: no second factor."""
+    totp_last_step: int | None = None
+    """The last 30-second step a code was accepted for (a code works once)."""
 
 
 class Invitation(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,6 +54,11 @@ class Accounts:
 
     async def set_totp_secret(self, user_id: int, encrypted: str | None) -> None:
         await self.db.execute("set_totp_secret", user_id=user_id, totp_secret=encrypted)
+
+    async def use_totp_step(self, user_id: int, step: int) -> bool:
+        """Record that a code of ``step`` was used; False when that step (or a later one) was
+        used already: a replayed code, or two sign-ins racing with one code."""
+        return await self.db.execute("use_totp_step", user_id=user_id, step=step) == 1
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self.db.execute("set_user_language", user_id=user_id, language=language)

@@ -154,3 +154,32 @@ def test_link_tokens_never_reach_the_access_log() -> None:
     masked = mask_url_secrets(line)
     assert "Zr3-secret_token" not in masked and "Inv1te-Token" not in masked
     assert re.search(r"/settings/password/reset/\*\*\*", masked)
+
+
+async def test_a_two_factor_code_works_once(bridge: Bridge) -> None:
+    email = await set_password(bridge)
+    account = await get(bridge.browser, f"{bridge.url}/settings/account")
+    start = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**account.form_with(action="totp_start"), "current": PASSWORD},
+    )
+    key = start.form_with(action="totp_confirm")["key"]
+    code = totp_code(key, at=bridge.clock())
+    on = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**start.form_with(action="totp_confirm"), "current": PASSWORD, "code": code},
+    )
+    assert on.status == 200, on.text
+    async with browser() as first, browser() as second:
+        for http in (first, second):
+            assert (
+                await sign_in(http, bridge.url, email, PASSWORD)
+            ).url.path == "/settings/login/code"
+        asked = await get(first, f"{bridge.url}/settings/login/code")
+        done = await post(first, str(asked.url), {**asked.hidden(), "code": code})
+        assert done.url.path == "/settings", done.text
+        asked = await get(second, f"{bridge.url}/settings/login/code")
+        replayed = await post(second, str(asked.url), {**asked.hidden(), "code": code})
+        assert replayed.status == 401  # the same code, seen once already

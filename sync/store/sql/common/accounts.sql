@@ -1,14 +1,19 @@
 -- name: get_credentials
 -- What signs a user in: the password hash and the encrypted TOTP key (both may be NULL).
-SELECT id AS user_id, password_hash, totp_secret FROM users WHERE id = :user_id
+SELECT id AS user_id, password_hash, totp_secret, totp_last_step FROM users WHERE id = :user_id
 
 -- name: set_password_hash
 -- Replace a user's password hash.
 UPDATE users SET password_hash = :password_hash WHERE id = :user_id
 
 -- name: set_totp_secret
--- Turn the second factor on (an encrypted key) or off (NULL).
-UPDATE users SET totp_secret = :totp_secret WHERE id = :user_id
+-- Turn the second factor on (an encrypted key) or off (NULL); the steps used start afresh.
+UPDATE users SET totp_secret = :totp_secret, totp_last_step = NULL WHERE id = :user_id
+
+-- name: use_totp_step
+-- Record the step a code was accepted for, only if it is later than the last one (once).
+UPDATE users SET totp_last_step = :step
+WHERE id = :user_id AND (totp_last_step IS NULL OR totp_last_step < :step)
 
 -- name: set_user_language
 -- The language a user reads pages and notices in.
