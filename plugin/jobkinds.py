@@ -14,7 +14,7 @@ from plugin.bootstrap import Services
 from plugin.connections import Connections
 from plugin.notices import send_notices
 from sync import schedules
-from sync.backfill import Backfill, reference_data
+from sync.backfill import Backfill, Reference, reference_data
 from sync.budget import Pace
 from sync.clients.collection import CollectionClient
 from sync.clients.economic import EconomicClient
@@ -40,7 +40,8 @@ JOB_RETENTION = dt.timedelta(days=14)
 
 
 class Prepared:
-    """What a sync job works with: its installation, clients and engine."""
+    """What a sync job works with: its installation, clients and engine, and the reference
+    data they were built from (read once a job)."""
 
     def __init__(
         self,
@@ -48,11 +49,17 @@ class Prepared:
         economic: EconomicClient,
         collection: CollectionClient | None,
         engine: Engine,
+        reference: Reference,
     ) -> None:
         self.installation = installation
         self.economic = economic
         self.collection = collection
         self.engine = engine
+        self.reference = reference
+
+    async def pushback(self) -> Pushback:
+        """The job's push-back, over the reference data read already."""
+        return await Pushback.for_job(self.engine, self.economic, reference=self.reference)
 
 
 async def prepare(
@@ -79,7 +86,7 @@ async def prepare(
         clock=services.clock,
         base_currency=reference.base_currency,
     )
-    return Prepared(installation, economic, writer, engine)
+    return Prepared(installation, economic, writer, engine, reference)
 
 
 def build_handlers(services: Services) -> dict[str, Handler]:
@@ -152,31 +159,33 @@ def build_handlers(services: Services) -> dict[str, Handler]:
     async def pushback_payment(ctx: JobContext) -> None:
         """A collector's payment as one draft voucher in the app's journal (`sync.pushback`)."""
         job = await prepare(services, ctx, collection=False)
-        pushback = await Pushback.for_job(job.engine, job.economic)
+        pushback = await job.pushback()
         await pushback.payment(ctx.payload["event"])
 
     async def pushback_book(ctx: JobContext) -> None:
         """The app's journal booked after our vouchers (auto-booking; `sync.pushback`)."""
         job = await prepare(services, ctx, collection=False)
-        pushback = await Pushback.for_job(job.engine, job.economic)
+        pushback = await job.pushback()
         await pushback.book_journal(int(ctx.payload["journal_number"]))
 
     async def pushback_reread(ctx: JobContext) -> None:
         """The remainders our booked vouchers lowered, re-read for the whole installation."""
         job = await prepare(services, ctx)
         own = OutboxOwnPayments(job.engine.db, job.economic, clock=job.engine.clock)
-        await Rereads(job.engine, job.economic, keeper(job), own).run()
+        # The keeper shares the re-read's view of our drops (it hands over what it read).
+        reconciler = Keeper(job.engine, job.economic, job.collection, own=own)
+        await Rereads(job.engine, job.economic, reconciler, own).run()
 
     async def pushback_writeoff(ctx: JobContext) -> None:
         """A written-off case: its proposal stored, its voucher posted once approved."""
         job = await prepare(services, ctx, collection=False)
-        pushback = await Pushback.for_job(job.engine, job.economic)
+        pushback = await job.pushback()
         await WriteOffPushback(pushback).run(ctx.payload["event"])
 
     async def pushback_barred(ctx: JobContext) -> None:
         """The customer of a written-off case marked barred in e-conomic."""
         job = await prepare(services, ctx, collection=False)
-        pushback = await Pushback.for_job(job.engine, job.economic)
+        pushback = await job.pushback()
         customer = int(ctx.payload["customer"])
         await bar_customer(pushback, job.economic, customer, job_id=ctx.job.id)
 

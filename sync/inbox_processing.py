@@ -150,18 +150,23 @@ class EventProcessor:
                 await inbox.set_outcome(inbox_id, "rejected", error=str(exc)[:MAX_ERROR], now=now)
                 log.warning("a collection event was rejected: %s", exc)
                 return Outcome(state="rejected")
-            gap = await self._track(tx, event.sequence, now)
-            jobs = [self._gap_fill(now)] if gap else []
             if isinstance(event, Unknown):
                 note = f"skipped: the event type {event.type!r} is not one this version knows"
                 await inbox.set_outcome(inbox_id, "processed", error=note, now=now)
                 log.warning("a collection event of an unknown type was skipped: %s", event.type)
+                gap = await self._track(tx, event.sequence, now)
+                jobs = [self._gap_fill(now)] if gap else []
                 return await self._enqueued(tx, jobs, Outcome(state="skipped", gap=gap), now)
             payload: dict[str, Any] = msgspec.json.decode(entry.body or b"{}")
             lost = False
+            jobs = []
             for effect in effects(event):
                 jobs.extend(await self._apply(tx, effect, event, payload, now))
                 lost = lost or isinstance(effect, LinkLost)
+            # The stream last, just before the commit: its row lock is held the shortest.
+            gap = await self._track(tx, event.sequence, now)
+            if gap:
+                jobs.insert(0, self._gap_fill(now))
             outcome = Outcome(state="processed", gap=gap, link_lost=lost)
             return await self._enqueued(tx, jobs, outcome, now)
 
@@ -176,11 +181,12 @@ class EventProcessor:
         return msgspec.structs.replace(outcome, jobs=len(jobs))
 
     async def _track(self, tx: Connection, sequence: int, now: dt.datetime) -> bool:
-        """Note ``sequence`` seen; whether a gap is open below the sequences seen."""
-        state = await SyncState(tx).get(self.installation.id, STREAM)
-        if sequence <= int(state.cursor or 0):  # the cursor only grows: no lock needed
-            return False
+        """Note ``sequence`` seen; whether a gap is open below the sequences seen. (The stream
+        is locked at once: an event processed is almost always beyond the cursor, and an
+        unlocked look first would cost it one more statement.)"""
         cursor, seen = await _locked_stream(tx, self.installation.id, now)
+        if sequence <= cursor:  # nothing to note: the cursor only grows
+            return False
         moved, beyond = track(cursor, seen, sequence)
         if beyond:
             # Events stored but not processed yet (overtaken by this one) leave no gap.

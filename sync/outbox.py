@@ -17,18 +17,21 @@ twice (DESIGN.md, Invariants).
    row, which was refused or unverifiable, and gives it a new key generation).
 3. The attempt is marked (``pending``, one more attempt, its time) *before* the call, so a crash
    between the call and the stored answer leaves the row pending, with the time since when the
-   platform may hold it.
+   platform may hold it. A write never stored before is stored with its first attempt marked,
+   in one commit (`Outbox.add_attempted`).
 4. ``send(key)`` gets the row's sending key and returns the answer to keep (JSON); then the row
-   is ``sent``. A platform replaying the key's first answer is success like any other. A
-   transient failure (or lost access, or a bug) leaves it ``failed``, a refusal (400, 403, 404,
-   409, 422) ``dead``, with the platform's error in ``last_error``; the exception goes on to the
+   is ``sent``, and ``then(tx, row)`` writes what the answer makes in the same commit (push-back:
+   the voucher's number, the journal's booking queued). A platform replaying the key's first
+   answer is success like any other. A transient failure (or lost access, or a bug) leaves it
+   ``failed``, a refusal (400, 403, 404, 409, 422) ``dead``, with the platform's error in
+   ``last_error``; the exception goes on to the
    worker, which retries, parks or records the problem as for any job.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -36,6 +39,7 @@ import msgspec
 from sync.errors import PermanentError, SyncError
 from sync.jobs import JobQueue, NewJob
 from sync.redaction import scrub
+from sync.store.db import Connection
 from sync.store.outbox import NewOutboxItem, Outbox, OutboxItem
 
 KEY_RETENTION = {"economic": dt.timedelta(hours=1), "collection": dt.timedelta(hours=24)}
@@ -45,6 +49,8 @@ MAX_ERROR = 2000
 Clock = Callable[[], dt.datetime]
 Send = Callable[[str], Awaitable[Any]]
 Find = Callable[[OutboxItem], Awaitable[Any | None]]
+# What a write's answer makes (the voucher remembered, say), in the transaction marking it sent.
+Then = Callable[[Connection, OutboxItem], Awaitable[None]]
 
 
 class OutboxDead(PermanentError):
@@ -83,9 +89,26 @@ class OutboxSender:
         return await self.outbox.add(new, now=self.clock(), **own)
 
     async def deliver(
-        self, new: NewOutboxItem | OutboxItem, *, send: Send, find: Find | None = None
+        self,
+        new: NewOutboxItem | OutboxItem,
+        *,
+        send: Send,
+        find: Find | None = None,
+        then: Then | None = None,
+        own: Mapping[int, int] | None = None,
     ) -> OutboxItem:
-        item = new if isinstance(new, OutboxItem) else await self.open(new)
+        """Send ``new`` once (see the module); ``own`` are the remainder drops stored with a new
+        row (`Outbox.add`), ``then`` what its answer makes, committed with the ``sent`` mark."""
+        if isinstance(new, NewOutboxItem):
+            # A write never stored is stored with its first attempt marked, one commit before
+            # the call; one stored before goes the way of any stored row.
+            fresh = await self.outbox.add_attempted(new, own=own, now=self.clock())
+            if fresh is not None:
+                return await self._send(fresh, send, then)
+            item = await self.outbox.by_key(new.idempotency_key)
+            assert item is not None, "a stored key"
+        else:
+            item = new
         if item.state == "sent":
             return item
         if item.state == "dead":
@@ -102,10 +125,14 @@ class OutboxSender:
                 await self.outbox.not_sent(item.id, state="dead", error=error_text(exc))
                 raise
             if found is not None:
-                return await self._sent(item, {"found_on_read_back": True, **found})
+                return await self._sent(item, {"found_on_read_back": True, **found}, then)
         if not await self.outbox.attempt(item.id, now=self.clock()):
             # sent (or refused) meanwhile by another run: its outcome stands
-            return await self.deliver(await self._reread(item), send=send, find=find)
+            return await self.deliver(await self._reread(item), send=send, find=find, then=then)
+        return await self._send(item, send, then)
+
+    async def _send(self, item: OutboxItem, send: Send, then: Then | None) -> OutboxItem:
+        """The call, its attempt marked under way (committed) before it."""
         try:
             answer = await send(item.sending_key)
         except PermanentError as exc:
@@ -114,11 +141,19 @@ class OutboxSender:
         except Exception as exc:  # cancelled (a lost lease): left pending, as after a crash
             await self.outbox.not_sent(item.id, state="failed", error=error_text(exc))
             raise
-        return await self._sent(item, answer)
+        return await self._sent(item, answer, then)
 
-    async def _sent(self, item: OutboxItem, answer: Any) -> OutboxItem:
-        await self.outbox.sent(item.id, answer, now=self.clock())
-        return await self._reread(item)
+    async def _sent(self, item: OutboxItem, answer: Any, then: Then | None) -> OutboxItem:
+        """The row ``sent`` with its answer (and ``then``'s writes in the same commit)."""
+        if then is None:
+            stored = await self.outbox.sent(item.id, answer, now=self.clock())
+        else:
+            async with self.outbox.transaction() as tx:
+                stored = await Outbox(tx).sent(item.id, answer, now=self.clock())
+                if stored is not None:
+                    await then(tx, stored)
+        # None: another run stored its answer first (its outcome stands, ``then`` was its own)
+        return stored if stored is not None else await self._reread(item)
 
     async def _reread(self, item: OutboxItem) -> OutboxItem:
         stored = await self.outbox.get(item.id)

@@ -51,9 +51,23 @@ class OutboxOwnPayments:
         self.outbox = Outbox(db)
         self.ledger = ledger
         self.clock = clock
+        self._read: dict[tuple[int, int], list[OwnPaymentRecord]] = {}
+
+    def already_read(
+        self, installation_id: int, invoice_number: int, records: list[OwnPaymentRecord]
+    ) -> None:
+        """The invoice's records, read just now after its document was read from the ledger
+        (`sync.pushback.Rereads`): the next `booked_since` takes them instead of reading them
+        again (once; a voucher of ours sent since is not in that document either)."""
+        self._read[(installation_id, invoice_number)] = records
+
+    def forget_read(self) -> None:
+        self._read.clear()
 
     async def booked_since(self, installation_id: int, invoice_number: int, since: int) -> int:
-        records = await self.outbox.own_payments(installation_id, invoice_number)
+        records = self._read.pop((installation_id, invoice_number), None)
+        if records is None:
+            records = await self.outbox.own_payments(installation_id, invoice_number)
         if any(r.in_flight for r in records):
             # Its drop may be in the remainder already, of an amount we cannot yet tell apart
             # from the creditor's: reconcile once the voucher's answer is stored.

@@ -61,11 +61,14 @@ from sync.clients.economic_types import (
 from sync.collection_events import PaymentReceived, payment_received
 from sync.engine import Engine
 from sync.errors import TransientError
-from sync.jobs import NewJob
+from sync.installation_queue import HOLDING
+from sync.jobs import NewJob, enqueue_in
 from sync.mapping import claim_of
 from sync.money import to_decimal
 from sync.outbox import OutboxSender, Send
 from sync.own_payments import OutboxOwnPayments
+from sync.store.db import Connection
+from sync.store.installations import Installation
 from sync.store.outbox import NewOutboxItem, Outbox, OutboxItem, OwnPaymentRecord
 from sync.store.sync_state import SyncState
 from sync.vouchers import (
@@ -120,9 +123,12 @@ class Pushback:
         self.agreement = engine.agreement
 
     @classmethod
-    async def for_job(cls, engine: Engine, ledger: Any) -> Pushback:
-        """With the installation's cached reference data (read again when a day old)."""
-        found = await reference_data(
+    async def for_job(
+        cls, engine: Engine, ledger: Any, *, reference: Reference | None = None
+    ) -> Pushback:
+        """With the installation's cached reference data (read again when a day old), or the
+        ``reference`` the job read already."""
+        found = reference or await reference_data(
             ledger, SyncState(engine.db), engine.installation.id, now=engine.clock()
         )
         return cls(engine, ledger, found)
@@ -136,22 +142,64 @@ class Pushback:
             return "not_posted"
         item = await self.outbox.by_key(payment_key(self.agreement, payment.payment_id))
         if item is None:
-            item = await self.open_payment(payment, event)
-        await self.post(item)
+            new, own = await self.payment_row(payment, event)
+            await self.post(new, own=own)
+        else:
+            await self.post(item)
         return "posted"
 
-    async def post(self, item: OutboxItem) -> OutboxItem:
-        """Send a stored voucher row (once), remember the voucher, book when the company asks."""
-        item = await self.sender.deliver(item, send=self.poster(item), find=self._find)
-        await self._remember_vouchers(item)
-        if self.engine.settings.auto_book:
-            await self.queue_booking(
-                int(item.request["journal_number"]), but=item.id, since=item.first_attempt_at
-            )
+    async def post(
+        self, item: NewOutboxItem | OutboxItem, *, own: Mapping[int, int] | None = None
+    ) -> OutboxItem:
+        """Send a voucher row (once; a new one stored first, with ``own``: the remainder drops
+        of its voucher), remember the voucher, book when the company asks. Both are written in
+        the commit that marks the row sent, so a run that finds it sent did them already."""
+        answered: list[list[int]] = []  # the commit's look at our other vouchers in flight
+
+        async def then(tx: Connection, sent: OutboxItem) -> None:
+            answered.append(await self._answered(Outbox(tx), tx, sent))
+
+        item = await self.sender.deliver(
+            item, send=self.poster(item), find=self._find, then=then, own=own
+        )
+        journal = int(item.request["journal_number"])
+        if not answered:  # sent before: by an earlier run, whose booking may have been deferred
+            await self._remember_vouchers(self.outbox, item)
+            if self.engine.settings.auto_book:
+                await self.queue_booking(journal, but=item.id, since=item.first_attempt_at)
+        elif answered[0]:
+            # Most often other payments' jobs, their answers due any moment: look once more
+            # before the job is deferred (`BookingDeferred`) and tried again.
+            await self.queue_booking(journal, but=item.id, since=item.first_attempt_at)
+        elif self.engine.settings.auto_book and _held(self.engine.installation):
+            # As `sync.installation_queue` does: a held installation's new job waits (parked);
+            # the claim passes over a held installation in any case.
+            await self.engine.queue.park_installation(self.id, now=self.engine.clock())
         return item
+
+    async def _answered(self, outbox: Outbox, tx: Connection, item: OutboxItem) -> list[int]:
+        """In the commit marking ``item`` sent: its voucher remembered and, with auto-booking,
+        the journal's booking queued; the ids of our other vouchers in flight that defer it."""
+        await self._remember_vouchers(outbox, item)
+        if not self.engine.settings.auto_book:
+            return []
+        journal = int(item.request["journal_number"])
+        flying = await self._flying(outbox, journal, but=item.id, since=item.first_attempt_at)
+        if not flying:
+            job = booking_job(self.id, self.agreement, journal)
+            await enqueue_in(tx, [job], now=self.engine.clock())
+        return flying
 
     async def open_payment(self, payment: PaymentReceived, event: Mapping[str, Any]) -> OutboxItem:
         """Build the payment's voucher and store it in the outbox (nothing is sent)."""
+        new, own = await self.payment_row(payment, event)
+        return await self.sender.open(new, own=own)
+
+    async def payment_row(
+        self, payment: PaymentReceived, event: Mapping[str, Any]
+    ) -> tuple[NewOutboxItem, dict[int, int]]:
+        """The payment's voucher built into its outbox row, and the remainder drops it will
+        cause (nothing is stored: `post` stores it before sending)."""
         journal = self.journal()
         voucher = payment_voucher(
             payment,
@@ -184,7 +232,7 @@ class Pushback:
             },
             job=msgspec.to_builtins(job),
         )
-        return await self.sender.open(new, own=own_drops(voucher))
+        return new, own_drops(voucher)
 
     def journal(self) -> Journal:
         """The app's journal as the reference data knows it (`VoucherRefused` when unset)."""
@@ -219,7 +267,7 @@ class Pushback:
                 )
         return found
 
-    def poster(self, item: OutboxItem) -> Send:
+    def poster(self, item: NewOutboxItem | OutboxItem) -> Send:
         """The send step of a stored voucher row: POST it under the key it is given."""
         journal = int(item.request["journal_number"])
         voucher = msgspec.convert(item.request["voucher"], NewVoucher)
@@ -260,9 +308,9 @@ class Pushback:
             )
         return None
 
-    async def _remember_vouchers(self, item: OutboxItem) -> None:
+    async def _remember_vouchers(self, outbox: Outbox, item: OutboxItem) -> None:
         for voucher in _vouchers(item.response):
-            await self.outbox.set_voucher(
+            await outbox.set_voucher(
                 item.id, accounting_year=voucher["accountingYear"], number=voucher["voucherNumber"]
             )
 
@@ -324,20 +372,22 @@ class Pushback:
     ) -> None:
         """Booking books every draft: never while a voucher of ours whose answer we do not
         hold may be among them (booked unseen, it could not be found on read-back)."""
-        flying = [
+        flying = await self._flying(self.outbox, journal, but=but, since=since)
+        if flying:
+            raise _deferred(journal, flying)
+
+    async def _flying(
+        self, outbox: Outbox, journal: int, *, but: int | None, since: dt.datetime | None
+    ) -> list[int]:
+        """Our vouchers in ``journal`` other than ``but`` sent without their answer stored
+        (first sent no later than ``since``, when given)."""
+        return [
             item.id
-            for item in await self.outbox.vouchers_in_flight(self.id)
+            for item in await outbox.vouchers_in_flight(self.id)
             if item.id != but
             and int(item.request["journal_number"]) == journal
             and (since is None or item.first_attempt_at is None or item.first_attempt_at <= since)
         ]
-        if flying:
-            raise BookingDeferred(
-                f"journal {journal} is booked once vouchers {flying} are answered",
-                retry_after=BOOKING_WAIT,
-                detail={"outbox_ids": flying},
-                platform="economic",
-            )
 
 
 # -- re-reading the remainders our bookings lowered ------------------------------------------
@@ -384,15 +434,27 @@ class Rereads:
             read = {
                 i.booked_invoice_number: i async for i in self.ledger.invoices_numbered(numbers)
             }
+            # Read after the documents, like each reconciliation's own read (`sync.own_payments`).
+            records = await self.outbox.own_payments_of(self.id, numbers)
+            done: list[OwnPaymentRecord] = []
             for number in numbers:
-                checked += await self._check(number, read.get(number))
+                checks = await self._check(number, read.get(number), records[number])
+                if checks is not None:
+                    checked += 1
+                    done.extend(checks)
+            # The page's drops marked checked at once: a run stopped before this checks them
+            # again, which finds each settled (its claim's remaining moved on) or records the
+            # same problem again.
+            await self.outbox.checked(done, now=self.engine.clock())
             after = numbers[-1]
         return checked
 
-    async def _check(self, number: int, invoice: BookedInvoice | None) -> int:
-        records = await self.outbox.own_payments(self.id, number)
+    async def _check(
+        self, number: int, invoice: BookedInvoice | None, records: list[OwnPaymentRecord]
+    ) -> list[OwnPaymentRecord] | None:
+        """Reconcile one invoice; the booked drops it checked (None: not checked now)."""
         if any(r.in_flight for r in records):
-            return 0  # the booking after that voucher queues this job again
+            return None  # the booking after that voucher queues this job again
         unchecked = [r for r in records if r.booked_at is not None and r.checked_at is None]
         claim = await self.engine.claims.get(self.id, number)
         if invoice is not None and claim is not None:
@@ -406,9 +468,12 @@ class Rereads:
                 dropped = claim.remaining - mapped.claim.remaining_amount
                 if dropped < expected:
                     await self._unsettled(claim.currency, number, unchecked, expected, dropped)
-            await self.keeper.reconcile(number, invoice=invoice)
-        await self.outbox.checked(unchecked, now=self.engine.clock())
-        return 1
+            self.own.already_read(self.id, number, records)
+            try:
+                await self.keeper.reconcile(number, invoice=invoice)
+            finally:
+                self.own.forget_read()
+        return unchecked
 
     async def _unsettled(
         self,
@@ -471,6 +536,20 @@ def reread_job(installation_id: int, agreement: int) -> NewJob:
         dedupe_key=f"reread:{agreement}",
         serial_key=f"reread:{agreement}",
         priority=-1,
+    )
+
+
+def _held(installation: object) -> bool:
+    """Whether the installation (as the job read it) is paused, revoked or deleted."""
+    return isinstance(installation, Installation) and installation.status in HOLDING
+
+
+def _deferred(journal: int, flying: list[int]) -> BookingDeferred:
+    return BookingDeferred(
+        f"journal {journal} is booked once vouchers {flying} are answered",
+        retry_after=BOOKING_WAIT,
+        detail={"outbox_ids": flying},
+        platform="economic",
     )
 
 

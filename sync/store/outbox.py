@@ -20,6 +20,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, Literal
 
 import msgspec
@@ -86,7 +87,9 @@ class OwnPaymentRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Outbox:
-    def __init__(self, db: Database) -> None:
+    """Over the database, or inside a transaction (``Outbox(tx)``: its statements join it)."""
+
+    def __init__(self, db: Database | Connection) -> None:
         self.db = db
 
     async def add(
@@ -94,7 +97,7 @@ class Outbox:
     ) -> OutboxItem:
         """Store ``item`` (and the remainder drops ``own`` of its voucher: invoice → amount,
         with the journal in ``request``) unless its key is stored; the stored row either way."""
-        async with self.db.transaction() as tx:
+        async with _transaction(self.db) as tx:
             await tx.execute(
                 "add_outbox_item",
                 installation_id=item.installation_id,
@@ -107,20 +110,38 @@ class Outbox:
             )
             stored = await _by_key(tx, item.idempotency_key)
             if own:
-                await tx.executemany(
-                    "add_own_payment",
-                    [
-                        {
-                            "outbox_id": stored.id,
-                            "installation_id": item.installation_id,
-                            "invoice_number": invoice,
-                            "amount": amount,
-                            "journal_number": int(item.request["journal_number"]),
-                        }
-                        for invoice, amount in sorted(own.items())
-                    ],
-                )
+                await _add_own(tx, stored, own)
         return stored
+
+    async def add_attempted(
+        self, item: NewOutboxItem, *, own: Mapping[int, int] | None = None, now: dt.datetime
+    ) -> OutboxItem | None:
+        """Store ``item`` (and ``own``, as `add`) with its first attempt marked under way, in
+        one commit before the call; None, and nothing written, when its key is stored already
+        (the row then goes the usual way: `by_key`, a read-back if due, `attempt`)."""
+        params = {
+            "installation_id": item.installation_id,
+            "platform": item.platform,
+            "operation": item.operation,
+            "idempotency_key": item.idempotency_key,
+            "request": item.request,
+            "job": item.job,
+            "now": now,
+        }
+        if not own:
+            row = await self.db.fetchrow("add_outbox_item_attempted", **params)
+            return to_struct(row, OutboxItem) if row is not None else None
+        async with _transaction(self.db) as tx:
+            row = await tx.fetchrow("add_outbox_item_attempted", **params)
+            if row is None:
+                return None
+            stored = to_struct(row, OutboxItem)
+            await _add_own(tx, stored, own)
+        return stored
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """A transaction for several writes at once (``Outbox(tx)`` inside it)."""
+        return _transaction(self.db)
 
     async def by_key(self, idempotency_key: str) -> OutboxItem | None:
         row = await self.db.fetchrow("outbox_item_by_key", idempotency_key=idempotency_key)
@@ -134,8 +155,10 @@ class Outbox:
         """Mark an attempt under way (before the call); False when the row is sent or dead."""
         return await self.db.execute("start_outbox_attempt", id=item_id, now=now) == 1
 
-    async def sent(self, item_id: int, response: Any, *, now: dt.datetime) -> None:
-        await self.db.execute("outbox_sent", id=item_id, response=response, now=now)
+    async def sent(self, item_id: int, response: Any, *, now: dt.datetime) -> OutboxItem | None:
+        """The row ``sent`` with ``response``, as it is now; None when it was sent already."""
+        row = await self.db.fetchrow("outbox_sent", id=item_id, response=response, now=now)
+        return to_struct(row, OutboxItem) if row is not None else None
 
     async def not_sent(self, item_id: int, *, state: Literal["failed", "dead"], error: str) -> None:
         await self.db.execute("outbox_not_sent", id=item_id, state=state, error=error)
@@ -194,6 +217,23 @@ class Outbox:
         )
         return [to_struct(r, OwnPaymentRecord) for r in rows]
 
+    async def own_payments_of(
+        self, installation_id: int, invoice_numbers: Iterable[int]
+    ) -> dict[int, builtins.list[OwnPaymentRecord]]:
+        """`own_payments` of each of these invoices (one read; an invoice without any: [])."""
+        numbers = sorted(set(invoice_numbers))
+        found: dict[int, builtins.list[OwnPaymentRecord]] = {n: [] for n in numbers}
+        if numbers:
+            rows = await self.db.fetch(
+                "own_payments_of_invoices",
+                installation_id=installation_id,
+                invoice_numbers=numbers,
+            )
+            for row in rows:
+                record = to_struct(row, OwnPaymentRecord)
+                found[record.invoice_number].append(record)
+        return found
+
     async def booked(
         self, installation_id: int, vouchers: Iterable[tuple[str, int]], *, now: dt.datetime
     ) -> None:
@@ -207,8 +247,7 @@ class Outbox:
             }
             for year, number in vouchers
         ]
-        if rows:
-            await self.db.executemany("own_payment_booked", rows)
+        await _write(self.db, "own_payment_booked", rows)
 
     async def unbooked(self, installation_id: int) -> builtins.list[OwnPaymentRecord]:
         """Drops of vouchers of ours e-conomic holds that are not known to be booked."""
@@ -231,8 +270,7 @@ class Outbox:
             for r in records
             if r.checked_at is None
         ]
-        if rows:
-            await self.db.executemany("own_payment_checked", rows)
+        await _write(self.db, "own_payment_checked", rows)
 
     async def counted(self, records: Iterable[OwnPaymentRecord], *, since: int) -> None:
         rows = [
@@ -240,8 +278,39 @@ class Outbox:
             for r in records
             if r.counted_from is None
         ]
-        if rows:
-            await self.db.executemany("count_own_payment", rows)
+        await _write(self.db, "count_own_payment", rows)
+
+
+async def _write(
+    db: Database | Connection, query: str, rows: builtins.list[dict[str, Any]]
+) -> None:
+    """One write per row: a single row as one statement (no transaction of its own)."""
+    if len(rows) == 1:
+        await db.execute(query, **rows[0])
+    elif rows:
+        await db.executemany(query, rows)
+
+
+def _transaction(db: Database | Connection) -> AbstractAsyncContextManager[Connection]:
+    """A transaction of ``db``; inside one already (a `Connection`), that one."""
+    begin = getattr(db, "transaction", None)
+    return begin() if begin is not None else nullcontext(db)
+
+
+async def _add_own(tx: Connection, stored: OutboxItem, own: Mapping[int, int]) -> None:
+    await tx.executemany(
+        "add_own_payment",
+        [
+            {
+                "outbox_id": stored.id,
+                "installation_id": stored.installation_id,
+                "invoice_number": invoice,
+                "amount": amount,
+                "journal_number": int(stored.request["journal_number"]),
+            }
+            for invoice, amount in sorted(own.items())
+        ],
+    )
 
 
 async def _by_key(db: Connection, key: str) -> OutboxItem:

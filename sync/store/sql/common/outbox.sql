@@ -4,6 +4,15 @@ INSERT INTO outbox (installation_id, platform, operation, idempotency_key, reque
 VALUES (:installation_id, :platform, :operation, :idempotency_key, :request, :job, :now)
 ON CONFLICT (idempotency_key) DO NOTHING
 
+-- name: add_outbox_item_attempted
+-- Store a write with its first attempt under way, in the commit before the call; nothing when its key is stored.
+INSERT INTO outbox (installation_id, platform, operation, idempotency_key, request, job, created_at,
+                    state, attempts, first_attempt_at, last_attempt_at)
+VALUES (:installation_id, :platform, :operation, :idempotency_key, :request, :job, :now,
+        'pending', 1, :now, :now)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING *
+
 -- name: outbox_item_by_key
 -- One write by its idempotency key.
 SELECT * FROM outbox WHERE idempotency_key = :idempotency_key
@@ -19,9 +28,10 @@ UPDATE outbox SET state = 'pending', attempts = attempts + 1,
 WHERE id = :id AND state IN ('pending', 'failed')
 
 -- name: outbox_sent
--- The platform accepted a write: its answer is kept.
+-- The platform accepted a write: its answer is kept, and the row is returned (nothing when it was sent already).
 UPDATE outbox SET state = 'sent', response = :response, sent_at = :now, last_error = NULL
 WHERE id = :id AND state <> 'sent'
+RETURNING *
 
 -- name: outbox_not_sent
 -- A write that failed (failed: tried again; dead: refused, waits for a person), with the error.
