@@ -186,8 +186,9 @@ class Pushback:
         journal = int(item.request["journal_number"])
         flying = await self._flying(outbox, journal, but=item.id, since=item.first_attempt_at)
         if not flying:
-            job = booking_job(self.id, self.agreement, journal)
-            await enqueue_in(tx, [job], now=self.engine.clock())
+            now = self.engine.clock()
+            job = booking_job(self.id, self.agreement, journal, now=now)
+            await enqueue_in(tx, [job], now=now)
         return flying
 
     async def open_payment(self, payment: PaymentReceived, event: Mapping[str, Any]) -> OutboxItem:
@@ -325,8 +326,9 @@ class Pushback:
         Those sent after it are being sent by other payments' jobs now: the booking job
         itself waits for them, so the payment's job need not fail and retry."""
         await self._none_in_flight(journal, but=but, since=since)
+        now = self.engine.clock()
         await self.engine.queue.enqueue(
-            booking_job(self.id, self.agreement, journal), now=self.engine.clock()
+            booking_job(self.id, self.agreement, journal, now=now), now=now
         )
 
     async def book_journal(self, journal: int) -> int:
@@ -347,7 +349,13 @@ class Pushback:
             operation="journal.book",
             idempotency_key=key,
             request={"journal_number": journal, "through": through},
-            job=msgspec.to_builtins(booking_job(self.id, self.agreement, journal)),
+            # A person's retry of this booking runs at once: no window.
+            job=msgspec.to_builtins(
+                msgspec.structs.replace(
+                    booking_job(self.id, self.agreement, journal, now=self.engine.clock()),
+                    run_at=None,
+                )
+            ),
         )
 
         async def send(key: str) -> dict[str, Any]:
@@ -514,9 +522,14 @@ class Rereads:
         )
 
 
-def booking_job(installation_id: int, agreement: int, journal: int) -> NewJob:
-    """The booking of the app's journal: one at a time, below the payments it follows, so
-    that a stream of payments shares bookings."""
+BOOKING_WINDOW = dt.timedelta(seconds=2)
+
+
+def booking_job(installation_id: int, agreement: int, journal: int, *, now: dt.datetime) -> NewJob:
+    """The booking of the app's journal: one at a time, below the payments it follows, and
+    `BOOKING_WINDOW` after the voucher that asked for it, so that a stream of payments shares
+    bookings even when the worker is woken at once (the embedded worker is: a queued twin
+    absorbs every later request and keeps its time)."""
     return NewJob(
         kind="pushback.book",
         installation_id=installation_id,
@@ -524,6 +537,7 @@ def booking_job(installation_id: int, agreement: int, journal: int) -> NewJob:
         dedupe_key=f"book:{agreement}:{journal}",
         serial_key=f"journal:{agreement}:{journal}",
         priority=-1,
+        run_at=now + BOOKING_WINDOW,
     )
 
 

@@ -28,7 +28,7 @@ from sync.company_settings import Accounts
 from sync.inbox_processing import sweep
 from sync.jobs import Job
 from sync.money import to_decimal
-from sync.pushback import Pushback, payment_key
+from sync.pushback import BOOKING_WINDOW, Pushback, payment_key
 from sync.store.inbox import NewEntry, collection_key, insert_entry
 from sync.store.outbox import Outbox, OutboxItem
 from sync.vouchers import (
@@ -138,9 +138,17 @@ def pushback_job(company: Company, event: dict[str, Any]) -> Any:
 
 
 async def pushed(company: Company, event: dict[str, Any]) -> Job:
+    """The payment's job run, and the journal's booking after its window (auto-booking)."""
     done = await run(company, pushback_job(company, event))
     assert done.state == "succeeded", done.last_error
+    await booking_window_passes(company)
     return done
+
+
+async def booking_window_passes(company: Company) -> None:
+    """The seconds a booking waits for more vouchers to share it go by; what is due runs."""
+    company.bridge.clock.now += BOOKING_WINDOW
+    await company.settle()
 
 
 def vouchers_of(company: Company, payment_id: str) -> list[dict[str, Any]]:
