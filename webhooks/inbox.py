@@ -102,8 +102,10 @@ class InboxWriter:
         max_batch: int = MAX_BATCH,
         writers: int | None = None,
         jobs_enqueued: Callable[[], None] | None = None,
+        id_stock_seconds: float = ID_STOCK_SECONDS,
     ) -> None:
         self.db = db
+        self.id_stock_seconds = id_stock_seconds
         # On PostgreSQL, connections of the writer's own, not reset on release (one round trip
         # fewer a batch): `PostgresDatabase.writer`.
         self.conn: Connection = db.writer() if isinstance(db, PostgresDatabase) else db
@@ -221,7 +223,7 @@ class InboxWriter:
         reserved: list[int | None] = [None] * len(unique)
         reserve = 0
         if any(w.then is not None for w in unique):
-            if time.monotonic() - self._ids_at > ID_STOCK_SECONDS:
+            if time.monotonic() - self._ids_at > self.id_stock_seconds:
                 self._ids = []
             taken = self._ids[: len(unique)]
             del self._ids[: len(unique)]  # before any await: another batch takes the others
@@ -235,7 +237,7 @@ class InboxWriter:
         ]
         stored, ahead = await store_batch(self.conn, made, now=now, reserve=reserve)
         if ahead:
-            if time.monotonic() - self._ids_at > ID_STOCK_SECONDS:
+            if time.monotonic() - self._ids_at > self.id_stock_seconds:
                 self._ids = []
             self._ids += ahead
             self._ids_at = time.monotonic()

@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import pytest
-
-import webhooks.inbox
 from sync import schedules
 from sync.jobs import JobQueue
 from sync.store.db import Database
@@ -20,9 +17,7 @@ from webhooks.inbox import InboxWriter
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
-async def test_each_job_names_the_row_stored_with_it(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_each_job_names_the_row_stored_with_it(db: Database) -> None:
     company = await Installations(db).activate(agreement_number=7, company_name="c", now=NOW)
     writer = InboxWriter(db, clock=lambda: NOW, max_batch=5)
     writer.start()
@@ -44,7 +39,7 @@ async def test_each_job_names_the_row_stored_with_it(
             assert sum(await asyncio.gather(*(deliver(e) for e in events))) == 9
         stock = list(writer._ids)  # reserved by the last batch (PostgreSQL)
         assert bool(stock) == (db.dialect == "postgresql")
-        monkeypatch.setattr(webhooks.inbox, "ID_STOCK_SECONDS", 0.0)  # every stock is stale
+        writer.id_stock_seconds = 0.0  # every stock is stale from now on
         assert await deliver("late")
     finally:
         await writer.close()
