@@ -49,6 +49,7 @@ from plugin.api.auth import Member
 from plugin.api.errors import ApiError, Conflict, Invalid, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
+from plugin.api.values import one_of, path_number
 from plugin.connections import Connections
 from plugin.keys import CLOCK, DATABASE, QUEUE, SERVICES
 from sync import schedules
@@ -69,7 +70,6 @@ from sync.store.installations import Installation
 WithdrawReason = Literal["sent_in_error", "disputed", "paid_to_creditor", "credited"]
 WITHDRAW_REASONS: tuple[str, ...] = get_args(WithdrawReason)
 CAS_ATTEMPTS = 3
-MAX_INVOICE_DIGITS = 18
 
 INVOICE = Param(
     name="invoice",
@@ -115,18 +115,11 @@ def claim_view(claim: StoredClaim) -> shapes.ClaimView:
 
 
 def state_filter(text: str | None) -> ClaimState | None:
-    if not text:
-        return None
-    if text not in CLAIM_STATES:
-        raise Invalid("invalid_parameter", "state must be one of " + ", ".join(CLAIM_STATES))
-    return text
+    return one_of(text, CLAIM_STATES)
 
 
 def invoice_number(text: str) -> int | None:
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_INVOICE_DIGITS:
-        return None
-    number = int(text)
-    return number if number >= 1 else None
+    return path_number(text)
 
 
 # -- claims -----------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from msgspec import UNSET
 
 from plugin.api import shapes
 from plugin.api.auth import Caller, require_role
-from plugin.api.errors import Conflict, Invalid, NotFound
+from plugin.api.errors import Conflict, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
-from plugin.api.values import as_utc
+from plugin.api.values import as_utc, one_of, path_number
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.inbox_processing import replay
 from sync.redaction import scrub
@@ -42,7 +42,6 @@ STATE_FILTER = Param(
     description="only entries in this state (dead: failed for a bug); default every state",
     schema={"type": "string", "enum": list(INBOX_STATES)},
 )
-MAX_ID_DIGITS = 18
 
 
 def entry_view(entry: EntrySummary) -> shapes.InboxEntryView:
@@ -62,18 +61,7 @@ def entry_view(entry: EntrySummary) -> shapes.InboxEntryView:
 
 
 def state_filter(text: str | None) -> InboxState | None:
-    if not text:
-        return None
-    for state in INBOX_STATES:
-        if text == state:
-            return state
-    raise Invalid("invalid_parameter", "state must be one of " + ", ".join(INBOX_STATES))
-
-
-def entry_id(text: str) -> int | None:
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
-        return None
-    return int(text) or None
+    return one_of(text, INBOX_STATES)
 
 
 async def list_inbox(request: web.Request, caller: Caller) -> web.Response:
@@ -94,7 +82,7 @@ async def list_inbox(request: web.Request, caller: Caller) -> web.Response:
 async def _member_entry(request: web.Request, caller: Caller) -> tuple[EntrySummary, Role]:
     """The entry of the path and the caller's role in its company; 404 for anyone else."""
     db = request.app[DATABASE]
-    number = entry_id(request.match_info["id"])
+    number = path_number(request.match_info["id"])
     entry = await Inbox(db).get(number) if number is not None else None
     installation = (
         await Installations(db).get(entry.installation_id)

@@ -16,10 +16,10 @@ from msgspec import UNSET
 
 from plugin.api import shapes
 from plugin.api.auth import Member
-from plugin.api.errors import Conflict, Invalid, NotFound
+from plugin.api.errors import Conflict, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
-from plugin.api.values import as_utc
+from plugin.api.values import as_utc, one_of, path_number
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.outbox import retry_item
 from sync.redaction import scrub
@@ -38,7 +38,6 @@ STATE_FILTER = Param(
     description="only writes in this state (default: every state)",
     schema={"type": "string", "enum": list(OUTBOX_STATES)},
 )
-MAX_ID_DIGITS = 18
 
 
 def item_view(item: OutboxItem) -> shapes.OutboxItemView:
@@ -59,17 +58,7 @@ def item_view(item: OutboxItem) -> shapes.OutboxItemView:
 
 
 def state_filter(text: str | None) -> OutboxState | None:
-    if not text:
-        return None
-    if text not in OUTBOX_STATES:
-        raise Invalid("invalid_parameter", "state must be one of " + ", ".join(OUTBOX_STATES))
-    return text
-
-
-def item_id(text: str) -> int | None:
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
-        return None
-    return int(text) or None
+    return one_of(text, OUTBOX_STATES)
 
 
 async def list_outbox(request: web.Request, member: Member) -> web.Response:
@@ -92,7 +81,7 @@ async def list_outbox(request: web.Request, member: Member) -> web.Response:
 
 async def retry_outbox_item(request: web.Request, member: Member) -> web.Response:
     outbox = Outbox(request.app[DATABASE])
-    number = item_id(request.match_info["id"])
+    number = path_number(request.match_info["id"])
     found = await outbox.get(number) if number is not None else None
     if found is None or found.installation_id != member.installation.id:
         raise NotFound("not_found", "the company has no outbox item with that id")

@@ -22,10 +22,10 @@ from msgspec import UNSET
 
 from plugin.api import shapes
 from plugin.api.auth import Member
-from plugin.api.errors import Conflict, Invalid, NotFound
+from plugin.api.errors import Conflict, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
 from plugin.api.registry import Api, Param, reply
-from plugin.api.values import as_utc
+from plugin.api.values import as_utc, one_of, path_number
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync import schedules
 from sync.outcomes import writeoff_key
@@ -45,7 +45,6 @@ STATE_FILTER = Param(
     description="only proposals in this state (default: every state)",
     schema={"type": "string", "enum": list(WRITEOFF_STATES)},
 )
-MAX_ID_DIGITS = 18
 
 
 async def writeoff_view(
@@ -71,11 +70,7 @@ async def writeoff_view(
 
 
 def state_filter(text: str | None) -> WriteOffState | None:
-    if not text:
-        return None
-    if text not in WRITEOFF_STATES:
-        raise Invalid("invalid_parameter", "state must be one of " + ", ".join(WRITEOFF_STATES))
-    return text
+    return one_of(text, WRITEOFF_STATES)
 
 
 async def list_writeoffs(request: web.Request, member: Member) -> web.Response:
@@ -94,8 +89,7 @@ async def list_writeoffs(request: web.Request, member: Member) -> web.Response:
 
 
 async def _read(request: web.Request, member: Member) -> StoredWriteOff:
-    text = request.match_info["id"]
-    number = int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS else 0
+    number = path_number(request.match_info["id"]) or 0
     found = await WriteOffs(request.app[DATABASE]).get(member.installation.id, number)
     if found is None:
         raise NotFound("not_found", "the company has no write-off with that id")

@@ -26,6 +26,7 @@ from plugin.api.claims import WITHDRAW_REASONS, act_on_claim, approve_claim, wit
 from plugin.api.debtors import erase
 from plugin.api.errors import ApiError
 from plugin.api.paging import decode_cursor, encode_cursor
+from plugin.api.values import path_number
 from plugin.api.writeoffs import approve_writeoff, writeoff_view
 from plugin.keys import DATABASE
 from plugin.pages.accounts import local_path
@@ -120,8 +121,7 @@ async def journey(request: web.Request, visitor: Visitor) -> web.StreamResponse:
 
 
 def _invoice(request: web.Request) -> int | None:
-    text = request.match_info["invoice"]
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    return path_number(request.match_info["invoice"])
 
 
 def offered(claim: StoredClaim, visitor: Visitor) -> list[Action]:

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from plugin.api.errors import NotFound
+from plugin.api.values import path_number
 from plugin.keys import CLOCK, DATABASE, SETTINGS
 from plugin.pages.accounts import reset_link
 from plugin.pages.guard import Pages, Visitor, companies_of, render
@@ -39,7 +40,6 @@ from sync.store.users import Role, Users, normal_email
 
 INVITATION_LIFETIME = dt.timedelta(days=7)
 MAX_EMAIL = 320
-MAX_ID_DIGITS = 18
 DONE = frozenset({"role_changed", "member_removed", "invitation_cancelled"})
 
 
@@ -48,10 +48,10 @@ class LastAdmin(Exception):
 
 
 def _id(request: web.Request, name: str) -> int:
-    text = request.match_info[name]
-    if not text.isascii() or not text.isdigit() or len(text) > MAX_ID_DIGITS:
+    number = path_number(request.match_info[name])
+    if number is None:
         raise NotFound("not_found", f"no such {name}")
-    return int(text)
+    return number
 
 
 def _role(text: str | None) -> Role | None:

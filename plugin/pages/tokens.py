@@ -17,11 +17,10 @@ from aiohttp import web
 
 from plugin.api.errors import NotFound
 from plugin.api.tokens import MAX_NAME, issue_token, revoke_token, token_name
+from plugin.api.values import path_number
 from plugin.keys import CLOCK, DATABASE, SETTINGS
 from plugin.pages.guard import Pages, Visitor, render
 from sync.store.api_tokens import tokens_of
-
-MAX_ID_DIGITS = 18
 
 
 async def tokens_page(request: web.Request, visitor: Visitor) -> web.StreamResponse:
@@ -65,8 +64,7 @@ async def create(request: web.Request, visitor: Visitor) -> web.StreamResponse:
 
 
 async def revoke(request: web.Request, visitor: Visitor) -> web.StreamResponse:
-    text = request.match_info["token_id"]
-    token_id = int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS else 0
+    token_id = path_number(request.match_info["token_id"]) or 0
     db = request.app[DATABASE]
     own = {t.id for t in await tokens_of(db, visitor.me.user.id)}
     if token_id not in own:
