@@ -16,13 +16,13 @@ import argparse
 import datetime as dt
 from typing import Any
 
+from plugin.listing_cli import UNKNOWN, add_listing_options, installation_of
 from plugin.settings import Settings
 from sync.inbox_processing import replay
 from sync.installation_queue import InstallationQueue
 from sync.redaction import scrub
 from sync.store.db import open_database
 from sync.store.inbox import INBOX_STATES, Inbox
-from sync.store.installations import Installations
 from sync.store.migrate import migrate
 
 
@@ -35,15 +35,11 @@ def add_parser(
         dest="inbox_command", required=True, title="commands", metavar="COMMAND", help="one of:"
     )
     listing = command(inbox_sub, "list", "list inbox entries, oldest first")
-    listing.add_argument(
-        "--state",
-        choices=list(INBOX_STATES),
-        help="only entries in this state; dead: failed for a bug (default: every state)",
+    add_listing_options(
+        listing,
+        states=INBOX_STATES,
+        state_help="only entries in this state; dead: failed for a bug (default: every state)",
     )
-    listing.add_argument(
-        "--agreement", type=int, default=None, help="only this company's (default: every one)"
-    )
-    listing.add_argument("--limit", type=int, default=100, help="list at most this many")
     again = command(inbox_sub, "replay", "process dead or rejected collection events again")
     again.add_argument("ids", nargs="+", type=int, help="inbox entry ids")
     inbox.set_defaults(func=handler)
@@ -58,14 +54,11 @@ async def run_inbox_command(settings: Settings, args: argparse.Namespace) -> int
         await migrate(db, now)
         inbox = Inbox(db)
         if args.inbox_command == "list":
-            ids = {i.agreement_number: i.id for i in await Installations(db).list()}
-            if args.agreement is not None and args.agreement not in ids:
-                print(f"no installation of agreement {args.agreement}")
+            installation_id = await installation_of(db, args.agreement)
+            if installation_id == UNKNOWN:
                 return 2
             entries = await inbox.page(
-                state=args.state,
-                installation_id=ids[args.agreement] if args.agreement is not None else None,
-                limit=args.limit,
+                state=args.state, installation_id=installation_id, limit=args.limit
             )
             print(f"{'id':>8}  {'state':<9} {'topic':<22} {'agreement':>9}  {'event':<24}  error")
             for e in entries:

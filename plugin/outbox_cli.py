@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 from typing import Any
 
+from plugin.listing_cli import UNKNOWN, add_listing_options, installation_of
 from plugin.settings import Settings
 from sync.jobs import JobQueue
 from sync.outbox import retry_item
@@ -34,13 +35,9 @@ def add_parser(
         dest="outbox_command", required=True, title="commands", metavar="COMMAND", help="one of:"
     )
     listing = command(outbox_sub, "list", "list writes, oldest first")
-    listing.add_argument(
-        "--state", choices=list(OUTBOX_STATES), help="only writes in this state (default: all)"
+    add_listing_options(
+        listing, states=OUTBOX_STATES, state_help="only writes in this state (default: all)"
     )
-    listing.add_argument(
-        "--agreement", type=int, default=None, help="only this company's (default: every one)"
-    )
-    listing.add_argument("--limit", type=int, default=100, help="list at most this many")
     retry = command(outbox_sub, "retry", "send failed or dead writes again (queues their jobs)")
     retry.add_argument("ids", nargs="+", type=int, help="outbox item ids")
     outbox.set_defaults(func=handler)
@@ -56,14 +53,11 @@ async def run_outbox_command(settings: Settings, args: argparse.Namespace) -> in
         outbox = Outbox(db)
         agreements = {i.id: i.agreement_number for i in await Installations(db).list()}
         if args.outbox_command == "list":
-            ids = {a: i for i, a in agreements.items()}
-            if args.agreement is not None and args.agreement not in ids:
-                print(f"no installation of agreement {args.agreement}")
+            installation_id = await installation_of(db, args.agreement)
+            if installation_id == UNKNOWN:
                 return 2
             items = await outbox.list(
-                installation_id=ids.get(args.agreement) if args.agreement else None,
-                state=args.state,
-                limit=args.limit,
+                installation_id=installation_id, state=args.state, limit=args.limit
             )
             head = f"{'id':>8}  {'state':<8} {'operation':<18} {'agreement':>9} {'tries':>5}"
             print(f"{head}  key / error")

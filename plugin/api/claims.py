@@ -48,7 +48,7 @@ from plugin.api import shapes
 from plugin.api.auth import Member
 from plugin.api.errors import ApiError, Conflict, Invalid, NotFound
 from plugin.api.paging import PAGING, encode_cursor, page_request
-from plugin.api.registry import Api, Param, reply
+from plugin.api.registry import Api, number_in_path, reply, state_in_query
 from plugin.api.values import one_of, path_number
 from plugin.connections import Connections
 from plugin.keys import CLOCK, DATABASE, QUEUE, SERVICES
@@ -71,18 +71,8 @@ WithdrawReason = Literal["sent_in_error", "disputed", "paid_to_creditor", "credi
 WITHDRAW_REASONS: tuple[str, ...] = get_args(WithdrawReason)
 CAS_ATTEMPTS = 3
 
-INVOICE = Param(
-    name="invoice",
-    location="path",
-    description="The booked invoice's (or credit note's) number",
-    schema={"type": "integer", "minimum": 1},
-)
-STATE_FILTER = Param(
-    name="state",
-    location="query",
-    description="only claims in this state (default: every state)",
-    schema={"type": "string", "enum": list(CLAIM_STATES)},
-)
+INVOICE = number_in_path("invoice", "The booked invoice's (or credit note's) number")
+STATE_FILTER = state_in_query(CLAIM_STATES, "only claims in this state (default: every state)")
 _PAST: dict[Action, str] = {
     "approve": "approved", "propose": "proposed", "hold": "held", "release": "released",
     "dispute": "disputed", "undispute": "undisputed", "withdraw": "withdrawn",

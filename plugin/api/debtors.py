@@ -25,7 +25,7 @@ from aiohttp import web
 
 from plugin.api.auth import Member
 from plugin.api.errors import NotFound
-from plugin.api.registry import Api, Param, reply
+from plugin.api.registry import Api, number_in_path, reply
 from plugin.keys import CLOCK, DATABASE, SETTINGS
 from plugin.settings import Settings
 from sync.crypto import derive_key
@@ -36,12 +36,7 @@ from sync.store.debtors import CustomerRow, DebtorData, Debtors
 MAX_CUSTOMER_DIGITS = 18
 PSEUDONYM_PURPOSE = "collectbridge debtor pseudonym"
 
-CUSTOMER = Param(
-    name="customer_number",
-    location="path",
-    description="The customer's number in the ledger",
-    schema={"type": "integer", "minimum": 1},
-)
+CUSTOMER = number_in_path("customer_number", "The customer's number in the ledger")
 
 
 class DebtorClaim(msgspec.Struct, frozen=True, kw_only=True):

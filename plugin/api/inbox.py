@@ -14,13 +14,12 @@ every known secret masked; every replay is audited.
 from __future__ import annotations
 
 from aiohttp import web
-from msgspec import UNSET
 
 from plugin.api import shapes
 from plugin.api.auth import Caller, require_role
 from plugin.api.errors import Conflict, NotFound
-from plugin.api.paging import PAGING, encode_cursor, page_request
-from plugin.api.registry import Api, Param, reply
+from plugin.api.paging import PAGING, page_of, page_request
+from plugin.api.registry import Api, number_in_path, reply, state_in_query
 from plugin.api.values import as_utc, one_of, path_number
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.inbox_processing import replay
@@ -30,17 +29,9 @@ from sync.store.inbox import INBOX_STATES, REPLAYABLE, EntrySummary, Inbox, Inbo
 from sync.store.installations import Installations
 from sync.store.users import Role, Users
 
-ENTRY = Param(
-    name="id",
-    location="path",
-    description="The inbox entry's id",
-    schema={"type": "integer", "minimum": 1},
-)
-STATE_FILTER = Param(
-    name="state",
-    location="query",
-    description="only entries in this state (dead: failed for a bug); default every state",
-    schema={"type": "string", "enum": list(INBOX_STATES)},
+ENTRY = number_in_path("id", "The inbox entry's id")
+STATE_FILTER = state_in_query(
+    INBOX_STATES, "only entries in this state (dead: failed for a bug); default every state"
 )
 
 
@@ -70,11 +61,11 @@ async def list_inbox(request: web.Request, caller: Caller) -> web.Response:
     entries = await Inbox(request.app[DATABASE]).page(
         state=state, user_id=caller.user.id, after=page.after, limit=page.limit + 1
     )
-    shown = entries[: page.limit]
+    shown, next_cursor = page_of(entries, page, key=lambda row: row.id)
     return reply(
         shapes.InboxList(
             items=[entry_view(e) for e in shown],
-            next_cursor=encode_cursor(shown[-1].id) if len(entries) > page.limit else UNSET,
+            next_cursor=next_cursor,
         )
     )
 

@@ -34,7 +34,7 @@ from aiohttp import web
 from plugin.api import shapes
 from plugin.api.auth import Caller, Member, require_role
 from plugin.api.errors import Conflict, Invalid, NotFound
-from plugin.api.registry import Api, Param, reply
+from plugin.api.registry import Api, number_in_path, reply
 from plugin.api.values import as_utc
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync import schedules
@@ -49,12 +49,7 @@ RETRYABLE = ("dead", "parked", "failed")
 _INVOICE_SCOPE = re.compile(r"invoice:([1-9][0-9]{0,17})")
 MAX_JOB_ID_DIGITS = 18
 
-JOB_ID = Param(
-    name="job_id",
-    location="path",
-    description="The job's id, as a 202 answered it",
-    schema={"type": "integer", "minimum": 1},
-)
+JOB_ID = number_in_path("job_id", "The job's id, as a 202 answered it")
 
 
 class InvalidScope(ValueError):

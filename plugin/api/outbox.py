@@ -12,13 +12,12 @@ generation, so the platform does not replay its refusal. A write in another stat
 from __future__ import annotations
 
 from aiohttp import web
-from msgspec import UNSET
 
 from plugin.api import shapes
 from plugin.api.auth import Member
 from plugin.api.errors import Conflict, NotFound
-from plugin.api.paging import PAGING, encode_cursor, page_request
-from plugin.api.registry import Api, Param, reply
+from plugin.api.paging import PAGING, page_of, page_request
+from plugin.api.registry import Api, number_in_path, reply, state_in_query
 from plugin.api.values import as_utc, one_of, path_number
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync.outbox import retry_item
@@ -26,18 +25,8 @@ from sync.redaction import scrub
 from sync.store.audit import AuditLog
 from sync.store.outbox import OUTBOX_STATES, Outbox, OutboxItem, OutboxState
 
-ITEM = Param(
-    name="id",
-    location="path",
-    description="The outbox item's id",
-    schema={"type": "integer", "minimum": 1},
-)
-STATE_FILTER = Param(
-    name="state",
-    location="query",
-    description="only writes in this state (default: every state)",
-    schema={"type": "string", "enum": list(OUTBOX_STATES)},
-)
+ITEM = number_in_path("id", "The outbox item's id")
+STATE_FILTER = state_in_query(OUTBOX_STATES, "only writes in this state (default: every state)")
 
 
 def item_view(item: OutboxItem) -> shapes.OutboxItemView:
@@ -70,11 +59,11 @@ async def list_outbox(request: web.Request, member: Member) -> web.Response:
         after=page.after,
         limit=page.limit + 1,
     )
-    shown = items[: page.limit]
+    shown, next_cursor = page_of(items, page, key=lambda row: row.id)
     return reply(
         shapes.OutboxList(
             items=[item_view(i) for i in shown],
-            next_cursor=encode_cursor(shown[-1].id) if len(items) > page.limit else UNSET,
+            next_cursor=next_cursor,
         )
     )
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from plugin.api.errors import Invalid
 from plugin.api.registry import Param
 
+T = TypeVar("T")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 
@@ -60,6 +63,16 @@ def page_request(query: Mapping[str, str]) -> PageRequest:
     return PageRequest(
         after=decode_cursor(cursor) if cursor else 0, limit=parse_limit(query.get("limit"))
     )
+
+
+def page_of(
+    found: Sequence[T], page: PageRequest, *, key: Callable[[T], int]
+) -> tuple[Sequence[T], str | UnsetType]:
+    """A page out of ``found`` (read with one more than ``page.limit``, to tell whether more
+    follow): its items and the ``next_cursor`` after them, left out on the last page."""
+    shown = found[: page.limit]
+    more = len(found) > page.limit
+    return shown, encode_cursor(key(shown[-1])) if more else UNSET
 
 
 # The query parameters of every paged list, as openapi.json describes them.

@@ -58,6 +58,26 @@ class Param(msgspec.Struct, frozen=True, kw_only=True):
     """For a query parameter: whether it must be given (a path parameter always must)."""
 
 
+def number_in_path(name: str, description: str) -> Param:
+    """A path parameter naming a row or a ledger record by its positive number."""
+    return Param(
+        name=name,
+        location="path",
+        description=description,
+        schema={"type": "integer", "minimum": 1},
+    )
+
+
+def state_in_query(states: Sequence[str], description: str) -> Param:
+    """The ``?state=`` filter of a list, one of ``states``."""
+    return Param(
+        name="state",
+        location="query",
+        description=description,
+        schema={"type": "string", "enum": list(states)},
+    )
+
+
 AGREEMENT = Param(
     name="agreement",
     location="path",

@@ -19,7 +19,7 @@ from aiohttp import web
 from plugin.api import shapes
 from plugin.api.auth import Caller
 from plugin.api.errors import Invalid, NotFound
-from plugin.api.registry import Api, Param, reply
+from plugin.api.registry import Api, number_in_path, reply
 from plugin.keys import CLOCK, DATABASE
 from sync.store.api_tokens import ApiTokens, may_revoke, new_token, revoke, tokens_of
 from sync.store.audit import AuditLog
@@ -27,12 +27,7 @@ from sync.store.db import Connection
 from sync.store.users import User
 
 MAX_NAME = 100
-TOKEN_ID = Param(
-    name="token_id",
-    location="path",
-    description="The token's id (from the list)",
-    schema={"type": "integer", "minimum": 1},
-)
+TOKEN_ID = number_in_path("token_id", "The token's id (from the list)")
 
 
 async def list_tokens(request: web.Request, caller: Caller) -> web.Response:

@@ -18,13 +18,12 @@ import datetime as dt
 
 import msgspec
 from aiohttp import web
-from msgspec import UNSET
 
 from plugin.api import shapes
 from plugin.api.auth import Member
 from plugin.api.errors import Conflict, NotFound
-from plugin.api.paging import PAGING, encode_cursor, page_request
-from plugin.api.registry import Api, Param, reply
+from plugin.api.paging import PAGING, page_of, page_request
+from plugin.api.registry import Api, number_in_path, reply, state_in_query
 from plugin.api.values import as_utc, one_of, path_number
 from plugin.keys import CLOCK, DATABASE, QUEUE
 from sync import schedules
@@ -33,17 +32,9 @@ from sync.store.audit import AuditLog
 from sync.store.outbox import Outbox
 from sync.store.writeoffs import WRITEOFF_STATES, StoredWriteOff, WriteOffs, WriteOffState
 
-WRITE_OFF = Param(
-    name="id",
-    location="path",
-    description="The write-off proposal's id",
-    schema={"type": "integer", "minimum": 1},
-)
-STATE_FILTER = Param(
-    name="state",
-    location="query",
-    description="only proposals in this state (default: every state)",
-    schema={"type": "string", "enum": list(WRITEOFF_STATES)},
+WRITE_OFF = number_in_path("id", "The write-off proposal's id")
+STATE_FILTER = state_in_query(
+    WRITEOFF_STATES, "only proposals in this state (default: every state)"
 )
 
 
@@ -79,11 +70,11 @@ async def list_writeoffs(request: web.Request, member: Member) -> web.Response:
     found = await WriteOffs(request.app[DATABASE]).list(
         member.installation.id, state=state, after=page.after, limit=page.limit + 1
     )
-    shown = found[: page.limit]
+    shown, next_cursor = page_of(found, page, key=lambda row: row.id)
     return reply(
         shapes.WriteOffList(
             items=[await writeoff_view(request, member, w) for w in shown],
-            next_cursor=encode_cursor(shown[-1].id) if len(found) > page.limit else UNSET,
+            next_cursor=next_cursor,
         )
     )
 
