@@ -179,3 +179,13 @@ def test_serve_says_where_it_listens_and_stops_on_ctrl_c(tmp_path: Path) -> None
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_inbox_and_outbox_list_refuse_an_agreement_not_installed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    for command in ("inbox", "outbox"):
+        listed = cli(url, command, "list", "--agreement", "424242")
+        assert listed.returncode == 2, listed.stderr
+        assert "no installation of agreement 424242" in listed.stdout
+        every = cli(url, command, "list")
+        assert every.returncode == 0, every.stderr
