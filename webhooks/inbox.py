@@ -18,23 +18,28 @@ reason (one delivery it will not take), each delivery is tried in a transaction 
 one bad delivery never takes the others of its batch down with it, retry after retry.
 
 There is no timer: while one batch commits, the next one gathers, so an idle inbox commits a
-lone delivery at once and a busy one commits larger batches. On PostgreSQL two batches may be
-committing at once (``writers``): each waits on round trips to the server more than it works, and
-a key in both is stored by whichever commits first (the other's insert waits for it and skips).
+lone delivery at once and a busy one commits larger batches. Under load a batch costs what its
+waits on the event loop cost (each round trip or hop back to the loop waits its turn behind the
+requests being served), so a batch is one of each:
 
-On PostgreSQL a batch is one statement sent outside any transaction, so it is its own commit
-(`sync.store.inbox.store_batch`: the rows, and the jobs of those stored, with `sync.jobs.
-enqueue_in`'s semantics: a queued twin absorbs a job, a twin in backoff takes it over), on the
-writer's own connections (`PostgresDatabase.writer`, not reset on release); the ids the jobs of
-``then`` need are reserved ahead by the previous batch's statement. With the status read below,
-two round trips a batch, whatever its size (there were eight). On SQLite a batch is one
-transaction: the rows in three statements (`sync.store.inbox.insert_entries`), the jobs with the
-queue's own statements (`sync.jobs.enqueue_in`), each a hop to SQLite's thread, no round trip.
+- On PostgreSQL one statement sent outside any transaction, so it is its own commit and one
+  round trip (`sync.store.inbox.store_batch`: the rows, the jobs of those stored with
+  `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read under a share
+  lock taken before any job is written), on the writer's own connection
+  (`PostgresDatabase.writer`, not reset on release); the ids the jobs of ``then`` need are
+  reserved ahead by the previous batch's statement. One batch commits at a time by default
+  (``writers``): a second one committing beside it was measured slower (both smaller, and
+  contending for the same index pages); a key in two batches at once is stored by whichever
+  commits first (the other's insert waits for it and skips).
+- On SQLite one transaction run whole on SQLite's thread (`Database.atomically`: one hop there
+  and back): the rows in three statements (`sync.store.inbox.insert_entries`), the jobs with the
+  queue's own statements (`sync.jobs.enqueue_in`), the status read and the park.
 
-After the commit, and before the requests are answered, an installation that got jobs and is
-paused, revoked or deleted has them parked, in the order `sync.installation_queue` explains
-(job written first, status read after); then ``jobs_enqueued`` is called (the app's embedded
-worker is woken: a hint's re-fetch starts now, not at its next poll).
+An installation that got jobs and is paused, revoked or deleted has them parked before the
+requests are answered, in the order `sync.installation_queue` explains (job written first,
+status read after, or, on PostgreSQL, the status locked before the job is written); then
+``jobs_enqueued`` is called (the app's embedded worker is woken: a hint's re-fetch starts now,
+not at its next poll).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sync.installation_queue import HOLDING
-from sync.jobs import JobQueue, NewJob, enqueue_in
+from sync.jobs import NewJob, enqueue_in
 from sync.store.db import Connection, Database, DatabaseUnavailable
 from sync.store.inbox import NewEntry, insert_entries, reserve_ids, store_batch
 from sync.store.installations import Installations
@@ -61,9 +66,7 @@ JobsFor = Callable[[int], Sequence[NewJob]]
 """The jobs of a new inbox row, given its id (committed with it)."""
 
 
-def writers_for(db: Database) -> int:
-    """How many batches commit at once by default on ``db``'s engine."""
-    return 2 if getattr(db, "dialect", "sqlite") == "postgresql" else 1
+WRITERS = 1  # batches committing at once, by default
 
 
 class InboxUnavailable(Exception):
@@ -90,9 +93,9 @@ def _retrieved(future: asyncio.Future[bool]) -> None:
 
 
 class InboxWriter:
-    """``writers``: how many batches may commit at once (each its own task and transaction).
-    One on SQLite, whose single write lock would serialise more anyway; two on PostgreSQL by
-    default, so that one batch's round trips overlap another's (`writers_for`)."""
+    """``writers``: how many batches may commit at once (each its own task and transaction);
+    `WRITERS` by default. More than one is for PostgreSQL (SQLite's single write lock
+    serialises them anyway)."""
 
     def __init__(
         self,
@@ -100,7 +103,7 @@ class InboxWriter:
         *,
         clock: Clock,
         max_batch: int = MAX_BATCH,
-        writers: int | None = None,
+        writers: int = WRITERS,
         jobs_enqueued: Callable[[], None] | None = None,
         id_stock_seconds: float = ID_STOCK_SECONDS,
     ) -> None:
@@ -112,7 +115,7 @@ class InboxWriter:
         self.clock = clock
         self.jobs_enqueued = jobs_enqueued
         self.max_batch = max_batch
-        self.writers = writers if writers is not None else writers_for(db)
+        self.writers = writers
         self.commits = 0
         self._ids: list[int] = []  # inbox ids reserved ahead (PostgreSQL), since _ids_at
         self._ids_at = 0.0
@@ -180,7 +183,6 @@ class InboxWriter:
                     w.done.set_exception(InboxUnavailable("the inbox could not be written"))
             return
         self.commits += 1
-        await self._hold_stopped({j.installation_id for j in jobs}, now=now)
         if jobs and self.jobs_enqueued is not None:
             self.jobs_enqueued()
         for w, inbox_id in zip(batch, ids, strict=True):
@@ -191,8 +193,13 @@ class InboxWriter:
         self, batch: list[_Waiting], now: dt.datetime
     ) -> tuple[list[int | None], list[NewJob]]:
         """SQLite: the rows in three statements, their jobs with the queue's own statements,
-        in one transaction (its BEGIN IMMEDIATE holds the write lock throughout)."""
-        async with self.db.transaction() as tx:
+        and the jobs of an installation that is not running parked, in one transaction run
+        whole on SQLite's thread (`Database.atomically`: one hop, however many
+        statements). Its BEGIN IMMEDIATE holds the write lock throughout, so the status read
+        after the jobs' insert sees any pause committed before, and a pause after it finds
+        the jobs to park."""
+
+        async def work(tx: Connection) -> tuple[list[int | None], list[NewJob]]:
             ids = await insert_entries(tx, [w.entry for w in batch], now=now)
             jobs = [
                 j
@@ -202,7 +209,10 @@ class InboxWriter:
             ]
             if jobs:
                 await enqueue_in(tx, jobs, now=now)
-        return ids, jobs
+                await _hold_stopped(tx, {j.installation_id for j in jobs}, now=now)
+            return ids, jobs
+
+        return await self.db.atomically(work)
 
     async def _stored_at_once(
         self, batch: list[_Waiting], now: dt.datetime
@@ -235,25 +245,39 @@ class InboxWriter:
             (w.entry, inbox_id, w.jobs_of(inbox_id) if inbox_id is not None else list(w.jobs))
             for w, inbox_id in zip(unique, reserved, strict=True)
         ]
-        stored, ahead = await store_batch(self.conn, made, now=now, reserve=reserve)
+        stored, ahead, statuses = await store_batch(self.conn, made, now=now, reserve=reserve)
         if ahead:
             if time.monotonic() - self._ids_at > self.id_stock_seconds:
                 self._ids = []
             self._ids += ahead
             self._ids_at = time.monotonic()
         jobs = [j for entry, _, of in made if entry.dedupe_key in stored for j in of]
+        await self._park({i for i, status in statuses.items() if status in HOLDING}, now=now)
         ids = [
             stored.get(w.entry.dedupe_key) if first[w.entry.dedupe_key] == i else None
             for i, w in enumerate(batch)
         ]
         return ids, jobs
 
-    async def _hold_stopped(self, installation_ids: set[int | None], *, now: dt.datetime) -> None:
-        installations, queue = Installations(self.conn), JobQueue(self.db)
-        for installation_id in sorted(i for i in installation_ids if i is not None):
+    async def _park(self, installation_ids: set[int], *, now: dt.datetime) -> None:
+        """PostgreSQL, after the batch's commit: the jobs of installations it read as not
+        running parked (a round trip only then)."""
+        for installation_id in sorted(installation_ids):
             try:
-                found = await installations.get(installation_id)
-                if found is not None and found.status in HOLDING:
-                    await queue.park_installation(installation_id, now=now)
+                await self.conn.execute(
+                    "park_installation_jobs", installation_id=installation_id, now=now
+                )
             except Exception:  # stored and acknowledged: the claim passes such jobs over anyway
                 log.exception("could not park the jobs of a stopped installation")
+
+
+async def _hold_stopped(
+    conn: Connection, installation_ids: set[int | None], *, now: dt.datetime
+) -> None:
+    """Park the jobs of those of ``installation_ids`` that are not running
+    (`sync.installation_queue` explains the order)."""
+    installations = Installations(conn)
+    for installation_id in sorted(i for i in installation_ids if i is not None):
+        found = await installations.get(installation_id)
+        if found is not None and found.status in HOLDING:
+            await conn.execute("park_installation_jobs", installation_id=installation_id, now=now)

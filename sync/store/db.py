@@ -8,7 +8,7 @@ engines; JSON columns take and return Python values.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
@@ -57,6 +57,13 @@ class Connection(Protocol):
 
 class Database(Connection, Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Connection]: ...
+
+    async def atomically(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """``await work(tx)`` in one transaction, committed when it returns. ``work`` may await
+        nothing but ``tx``'s statements: on SQLite it runs whole on the database's own thread
+        (one hop, however many statements), so it can neither wait on the network nor on a
+        lock of the event loop's."""
+        ...
 
     def reserved(self) -> Connection:
         """Where lease-keeping writes go: connections that other work cannot exhaust."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -173,18 +173,30 @@ async def reserve_ids(conn: Connection, n: int) -> builtins.list[int]:
     return [int(r["id"]) for r in rows]
 
 
+class BatchStored(NamedTuple):
+    """What `store_batch` did: the ids of the rows stored, by key; the ids reserved for the
+    next batch; the status of each installation the batch's jobs are for, by id."""
+
+    ids: dict[str, int]
+    reserved: builtins.list[int]
+    statuses: dict[int, str]
+
+
 async def store_batch(
     conn: Connection,
     batch: Sequence[tuple[NewEntry, int | None, Sequence[NewJob]]],
     *,
     now: dt.datetime,
     reserve: int = 0,
-) -> tuple[dict[str, int], builtins.list[int]]:
+) -> BatchStored:
     """PostgreSQL: store each ``(entry, id, jobs)`` of ``batch`` (keys distinct; the id reserved
     by `reserve_ids`, or None for the identity's next) received ``now`` unless a delivery of its
     key is stored already, and the jobs of those stored, in one statement: when ``conn`` is not
     in a transaction, one round trip and one commit. Returns the ids of the rows stored, by key,
-    and ``reserve`` ids reserved as `reserve_ids` does (for the next batch's rows).
+    ``reserve`` ids reserved as `reserve_ids` does (for the next batch's rows), and the status
+    of the installations the jobs are for, read under a share lock taken before any job is
+    written (`sync.installation_queue`: a pause either committed before, and is read here, or
+    waits for this commit and then parks the jobs).
 
     The jobs are enqueued with `sync.jobs.enqueue_in`'s semantics, as if one by one in order (a
     twin in backoff takes a job over keeping its run_at, a queued twin absorbs it: earlier
@@ -212,8 +224,11 @@ async def store_batch(
         max_attempts=[j.max_attempts for _, j in jobs],
         reserve=reserve,
     )
-    stored = {r["dedupe_key"]: int(r["id"]) for r in rows if r["dedupe_key"] is not None}
-    return stored, [int(r["id"]) for r in rows if r["dedupe_key"] is None]
+    return BatchStored(
+        ids={r["dedupe_key"]: int(r["id"]) for r in rows if r["dedupe_key"] is not None},
+        reserved=[int(r["id"]) for r in rows if r["dedupe_key"] is None and r["status"] is None],
+        statuses={int(r["id"]): str(r["status"]) for r in rows if r["status"] is not None},
+    )
 
 
 class Inbox:

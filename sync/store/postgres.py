@@ -8,9 +8,9 @@ counts as the database being unavailable, never as a hang.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -18,7 +18,7 @@ from asyncpg.pool import PoolConnectionProxy
 from yarl import URL
 
 from sync.redaction import MASK
-from sync.store.db import DatabaseError, DatabaseRefused, DatabaseUnavailable, Row
+from sync.store.db import Connection, DatabaseError, DatabaseRefused, DatabaseUnavailable, Row
 from sync.store.queries import Dialect, Query, load
 
 
@@ -109,6 +109,9 @@ def open_failure(exc: BaseException, url: str) -> DatabaseError:
     )
 
 
+T = TypeVar("T")
+
+
 class _Runner:
     dialect: Dialect = "postgresql"
 
@@ -144,8 +147,8 @@ ACQUIRE_TIMEOUT = 30.0
 # hundreds of milliseconds and saves nothing (seen on the claim statements).
 SERVER_SETTINGS = {"jit": "off"}
 RESERVED_POOL_SIZE = 2
-# The inbox writer's connections (`writer`): one per batch committing at once (two by default,
-# `webhooks.inbox.writers_for`), opened when first used.
+# The inbox writer's connections (`writer`): one per batch committing at once (one by default,
+# `webhooks.inbox.WRITERS`) and one for its parks after a commit, opened when first used.
 WRITER_POOL_SIZE = 2
 # A lease-keeping statement that hangs (a connection silently dropped) must not wedge the one
 # committer or a run's heartbeats: it fails as an outage after this long and is tried again.
@@ -199,6 +202,11 @@ class _PoolRunner:
         with _unavailable_on_outage():
             async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn, conn.transaction():
                 yield _Runner(conn, self._queries)
+
+    async def atomically(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """``work(tx)`` in one transaction (`sync.store.db.Database.atomically`)."""
+        async with self.transaction() as tx:
+            return await work(tx)
 
 
 class PostgresDatabase(_PoolRunner):

@@ -13,18 +13,26 @@ import asyncio
 import datetime as dt
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 import msgspec
 
-from sync.store.db import DatabaseUnavailable, Row
+from sync.store.db import Connection, DatabaseUnavailable, Row
 from sync.store.queries import Dialect, Query, load
 
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 
 
 def format_timestamp(value: dt.datetime) -> str:
@@ -93,9 +101,8 @@ class _Runner:
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         sql, args = self._bind(query, params)
-        with _unavailable_when_busy():
-            async with self._conn.execute(sql, args) as cursor:
-                return [dict(row) for row in await cursor.fetchall()]
+        with _unavailable_when_busy():  # one hop to the connection's thread, not three
+            return [dict(row) for row in await self._conn.execute_fetchall(sql, args)]
 
     async def fetchrow(self, query: str, **params: Any) -> Row | None:
         rows = await self.fetch(query, **params)
@@ -116,6 +123,53 @@ class _Runner:
         # executescript() would COMMIT first; run statement by statement inside the transaction.
         for statement in sqlite3_statements(sql):
             await self._conn.execute(statement)
+
+
+class _InThread:
+    """`_Runner`'s statements on the connection's own thread: coroutines that never suspend."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection, queries: dict[str, Query]) -> None:
+        self._conn = conn
+        self._queries = queries
+
+    def _bind(self, query: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        q = self._queries[query]
+        return q.sql, [_param(v) for v in q.bind(params)]
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        sql, args = self._bind(query, params)
+        with _unavailable_when_busy():
+            return [dict(row) for row in self._conn.execute(sql, args).fetchall()]
+
+    async def fetchrow(self, query: str, **params: Any) -> Row | None:
+        rows = await self.fetch(query, **params)
+        return rows[0] if rows else None
+
+    async def execute(self, query: str, **params: Any) -> int:
+        sql, args = self._bind(query, params)
+        with _unavailable_when_busy():
+            return self._conn.execute(sql, args).rowcount
+
+    async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        q = self._queries[query]
+        with _unavailable_when_busy():
+            self._conn.executemany(q.sql, [[_param(v) for v in q.bind(r)] for r in rows])
+
+    async def run_script(self, sql: str) -> None:
+        for statement in sqlite3_statements(sql):
+            self._conn.execute(statement)
+
+
+def _driven(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends to its end, here and now."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    coro.close()
+    raise RuntimeError("work in one hop awaited something other than its statements")
 
 
 def sqlite3_statements(sql: str) -> list[str]:
@@ -191,6 +245,37 @@ class SQLiteDatabase(_Runner):
                 if self._conn.in_transaction:
                     await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
+
+    async def atomically(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        """``work(tx)`` in one transaction run whole on the connection's own thread: one hop
+        there and back, however many statements (each statement of `transaction` is a hop, and
+        under load each hop waits its turn on a busy event loop). ``work`` may await nothing
+        but ``tx``'s statements: it is driven to its end without the event loop.
+
+        aiosqlite has no public call for "run this function on the connection's thread";
+        ``Connection._execute`` is what each of its public methods is made of (pinned by
+        ``tests/store/test_atomically.py``, which fails if a release moves it)."""
+        async with self._lock:
+            execute = cast(Callable[..., Coroutine[Any, Any, T]], self._conn._execute)
+            return await execute(self._atomically, work)
+
+    def _atomically(self, work: Callable[[Connection], Coroutine[Any, Any, T]]) -> T:
+        conn = self._conn._conn  # in its thread, as aiosqlite's own methods use it
+        with _unavailable_when_busy():
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            result: T = _driven(work(_InThread(conn, self._queries)))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            with _unavailable_when_busy():
+                conn.execute("COMMIT")
+        except (sqlite3.Error, DatabaseUnavailable):
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
 
     def reserved(self) -> SQLiteDatabase:
         """The one connection: SQLite has a single writer, so there is nothing to reserve."""

@@ -7,19 +7,25 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+import pytest
+
 from plugin.app import create_app
 from plugin.keys import SERVICES, WORKER
 from plugin.settings import Secret, Settings
 from sync import schedules
+from sync.store.db import open_database
 from sync.store.inbox import Inbox, NewEntry, insert_entries
 from sync.store.installations import Installations
+from sync.store.migrate import migrate
 from sync.store.webhook_secrets import WebhookSecrets
 from sync.worker import JobContext
 from tests.fixtures.conditions import Clock, eventually
 from tests.fixtures.served import loopback_socket, served
 from tests.integration.test_api import NOW, SECRET_KEY, Bridge
 from tests.integration.test_webhooks import bridge, company, entry, jobs, send
-from webhooks.inbox import InboxWriter, writers_for
+from tests.store.test_queue_races import waiting_on_a_lock
+from webhooks.inbox import InboxWriter
 
 __all__ = ["bridge"]  # the fixture, shared with test_webhooks
 
@@ -80,8 +86,46 @@ async def test_concurrent_batches_store_each_key_once(bridge: Bridge) -> None:
     assert await Inbox(bridge.db).count() == 7
 
 
-async def test_postgresql_commits_two_batches_at_once(bridge: Bridge) -> None:
-    assert writers_for(bridge.db) == (2 if bridge.db.dialect == "postgresql" else 1)
+@pytest.mark.postgres
+async def test_a_batch_waits_for_a_pause_in_flight_and_parks_its_jobs(postgres_url: str) -> None:
+    """PostgreSQL reads the status in the batch's one statement: under a share lock taken
+    before any job is written, so a pause committed while the statement runs is not missed.
+    Here the pause is in flight (its status written, not committed) when the batch comes: the
+    batch waits for it, then reads ``paused`` and parks the job the pause's own park (before
+    the batch's commit) could not see."""
+    db = await open_database(postgres_url)
+    await migrate(db, NOW)
+    raw, watch = await asyncpg.connect(postgres_url), await asyncpg.connect(postgres_url)
+    writer = InboxWriter(db, clock=lambda: NOW)
+    writer.start()
+    try:
+        made = await Installations(db).activate(agreement_number=1001, company_name="c", now=NOW)
+        pause = raw.transaction()
+        await pause.start()
+        await raw.execute("UPDATE installations SET status = 'paused' WHERE id = $1", made.id)
+        hint = schedules.invoice(made.id, 1001, 5)
+        stored = asyncio.create_task(writer.store(entry(made.id, "hint"), [hint]))
+        try:
+            # Watched from a connection of its own: inside the pause's transaction,
+            # pg_stat_activity would stay as it was at the transaction's first look.
+            await eventually(lambda: waiting_on_a_lock(watch) if not stored.done() else True)
+            assert not stored.done(), "the batch did not wait for the pause's row lock"
+        finally:
+            await pause.commit()
+        # The pause's own park, as `plugin.lifecycle` runs it after its commit: the batch's job
+        # is not committed yet, so this finds nothing of it.
+        await raw.execute(
+            "UPDATE jobs SET state = 'parked' WHERE installation_id = $1 AND state = 'queued'",
+            made.id,
+        )
+        assert await asyncio.wait_for(stored, 10)
+        states = await raw.fetch("SELECT kind, state FROM jobs WHERE installation_id = $1", made.id)
+        assert [(r["kind"], r["state"]) for r in states] == [("sync.invoice", "parked")]
+    finally:
+        await writer.close()
+        await raw.close()
+        await watch.close()
+        await db.close()
 
 
 async def test_the_worker_is_woken_after_a_commit_that_enqueued_jobs(bridge: Bridge) -> None:

@@ -117,7 +117,7 @@ async def test_a_batch_enqueues_its_jobs_as_the_queue_does(pg: Database) -> None
         NewEntry(source="economic", installation_id=company.id, dedupe_key=f"b{i}", topic="t")
         for i in range(5)
     ]
-    stored, reserved = await store_batch(
+    stored, reserved, _ = await store_batch(
         pg, [(e, None, jobs) for e, jobs in zip(entries, burst("b"), strict=True)], now=NOW
     )
     assert reserved == []
@@ -149,13 +149,13 @@ async def test_duplicates_store_nothing_and_enqueue_nothing(pg: Database) -> Non
     def delivery(key: str) -> NewEntry:
         return NewEntry(source="collection", installation_id=company.id, dedupe_key=key, topic="t")
 
-    first, ahead = await store_batch(
+    first, ahead, _ = await store_batch(
         pg, [(delivery("x"), None, [NewJob(kind="k", payload={"from": "x"})])], now=NOW, reserve=2
     )
     assert ahead == [first["x"] + 1, first["x"] + 2]
     ids = await reserve_ids(pg, 2)
     assert ids == [first["x"] + 3, first["x"] + 4]
-    again, _ = await store_batch(
+    again, _, _ = await store_batch(
         pg,
         [
             (delivery("x"), ids[0], [NewJob(kind="k", payload={"from": "x again"})]),

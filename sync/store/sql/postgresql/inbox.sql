@@ -24,8 +24,13 @@ RETURNING id, dedupe_key
 SELECT nextval(pg_get_serial_sequence('inbox', 'id')) AS id FROM generate_series(1, CAST(:n AS INT))
 
 -- name: store_inbox_batch
--- Store a batch of webhook deliveries (keys distinct; an id each, or NULL for the identity's next) and, for each one stored, its jobs, in one statement (one commit): the rows stored, with their keys, then :reserve ids reserved for the next batch (rows without a key), as reserve_inbox_ids would. The jobs go in as enqueue_job and absorb_into_failed_twin would put them one by one, in order: jobs of one dedupe key first become one (the first one's kind, installation, serial key and attempts; the earliest run_at, the highest priority, the payloads merged in order); a twin in backoff (the oldest, still failed when its lock is granted) absorbs it keeping its run_at, taking the priority, the payload's keys and a fresh count of attempts; any other is inserted, a queued twin absorbing it (earlier run_at, higher priority, payload merged).
-WITH entries AS (
+-- Store a batch of webhook deliveries (keys distinct; an id each, or NULL for the identity's next) and, for each one stored, its jobs, in one statement (one commit): the rows stored, with their keys, then :reserve ids reserved for the next batch (rows without a key), as reserve_inbox_ids would, then the status of each installation the jobs are for (rows with a status: id is the installation's). The installations are locked FOR SHARE before any job row is touched (an InitPlan of `fresh`), so a status change waits for this commit and then finds the jobs to park, and one committed before is the status read here. The jobs go in as enqueue_job and absorb_into_failed_twin would put them one by one, in order: jobs of one dedupe key first become one (the first one's kind, installation, serial key and attempts; the earliest run_at, the highest priority, the payloads merged in order); a twin in backoff (the oldest, still failed when its lock is granted) absorbs it keeping its run_at, taking the priority, the payload's keys and a fresh count of attempts; any other is inserted, a queued twin absorbing it (earlier run_at, higher priority, payload merged).
+WITH held AS (
+    SELECT i.id, i.status FROM installations i
+    WHERE i.id = ANY(:job_installation_ids::bigint[])
+    ORDER BY i.id
+    FOR SHARE
+), entries AS (
     SELECT * FROM unnest(:ids::bigint[], :sources::text[], :installation_ids::bigint[],
                          :dedupe_keys::text[], :topics::text[], :headers::text[], :bodies::bytea[],
                          :states::text[])
@@ -47,7 +52,7 @@ WITH entries AS (
                            :priorities::int[], :run_ats::timestamptz[], :max_attempts::int[])
         WITH ORDINALITY AS j(entry, kind, installation_id, payload, dedupe_key, serial_key, priority,
                              run_at, max_attempts, n)
-    WHERE j.entry IN (SELECT dedupe_key FROM stored)
+    WHERE j.entry IN (SELECT dedupe_key FROM stored) AND (SELECT COUNT(*) FROM held) >= 0
 ), keyed AS (
     SELECT f.dedupe_key, MIN(f.n) AS first, MIN(f.run_at) AS run_at, MAX(f.priority) AS priority
     FROM fresh f WHERE f.dedupe_key IS NOT NULL
@@ -92,6 +97,9 @@ WITH entries AS (
                   updated_at = excluded.updated_at
     RETURNING jobs.id
 )
-SELECT id, dedupe_key FROM stored
+SELECT id, dedupe_key, NULL::text AS status FROM stored
 UNION ALL
-SELECT nextval(pg_get_serial_sequence('inbox', 'id')), NULL FROM generate_series(1, CAST(:reserve AS INT))
+SELECT nextval(pg_get_serial_sequence('inbox', 'id')), NULL, NULL
+FROM generate_series(1, CAST(:reserve AS INT))
+UNION ALL
+SELECT id, NULL, status FROM held
