@@ -173,6 +173,14 @@ async def read_limited(request: web.Request, limit: int = MAX_BODY) -> bytes | N
     return b"".join(chunks)
 
 
+def _abandoned(source: Source) -> web.Response:
+    """The sender went away before its body was in (its connection closed mid-body): nothing
+    was stored, nobody is there to answer, and it is no error of ours (aiohttp would log a
+    traceback and a 500). The platform sends the delivery again."""
+    log.debug("%s webhook abandoned by its sender mid-body", source)
+    return web.Response(status=400)
+
+
 def is_json(content_type: str) -> bool:
     return content_type == "application/json" or (
         content_type.startswith("application/") and content_type.endswith("+json")
@@ -194,6 +202,8 @@ async def collection(request: web.Request) -> web.Response:
     receiver = request.app[RECEIVER]
     try:
         return await _collection(receiver, request)
+    except ConnectionResetError:
+        return _abandoned("collection")
     except (DatabaseError, DecryptionError) as exc:
         log.warning("collection webhook not stored: %s", type(exc).__name__)
         return receiver.unavailable("collection")
@@ -265,6 +275,8 @@ async def economic(request: web.Request) -> web.Response:
     receiver = request.app[RECEIVER]
     try:
         return await _economic(receiver, request)
+    except ConnectionResetError:
+        return _abandoned("economic")
     except (DatabaseError, DecryptionError) as exc:
         log.warning("e-conomic webhook not stored: %s", type(exc).__name__)
         return receiver.unavailable("economic")

@@ -304,6 +304,34 @@ async def test_an_installation_without_a_signing_secret_accepts_nothing(bridge: 
     assert answer.status == 401 and await inbox(bridge) == []
 
 
+async def test_a_sender_gone_mid_body_leaves_nothing_and_no_error(
+    bridge: Bridge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connection closed before its body was in (a platform's timeout, a proxy restarting):
+    nothing stored, no 500 and no traceback in the log, and the receivers go on serving."""
+    c = await company(bridge, 1001)
+    body = event("evt_cut")
+    headers = signed(c.signing_secret, "evt_cut", body)
+    host, port = bridge.url.removeprefix("http://").split(":")
+    for path in (
+        f"/webhooks/collection/{c.key}",
+        f"/webhooks/economic/{c.key}/{c.url_secret}/invoice?number=5",
+    ):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head += f"Host: {host}\r\nContent-Length: {len(body)}\r\n"
+        writer.write(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + body[:10])
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        await reader.read()
+    answer = await deliver(bridge, c, "evt_after")
+    assert answer.status == 204
+    assert [e.dedupe_key for e in await Inbox(bridge.db).list()] == [f"collection:{c.id}:evt_after"]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
 async def test_a_paused_installation_still_stores(bridge: Bridge) -> None:
     c = await company(bridge, 1001, "paused")
     assert (await deliver(bridge, c, "evt_1")).status == 204
