@@ -1,20 +1,23 @@
 """Webhook ingest: acknowledged deliveries per second and latency of the collection receiver,
 and the freshness a hint buys.
 
-On loopback, a load generator in another process (`bench.ingest_load`, an aiohttp client) keeps
-64 signed deliveries in flight against, one after another in the same run:
+On loopback, a load generator in another process keeps 64 signed deliveries in flight: Debian's
+wrk (`bench.ingest_wrk`, installed on first use; a fraction of the CPU an aiohttp client needs,
+so the servers under test get the cores), or the aiohttp client `bench.ingest_load` where wrk
+cannot be had or ``COLLECTBRIDGE_BENCH_INGEST_CLIENT=aiohttp``. Against, one after another in
+the same run:
 
 - **(a) bare**: a plain aiohttp handler answering 204, reading nothing.
 - **(b0) verify only**: a plain handler that reads the body and checks its signature.
 - **(b) no storage**: our app's collection receiver (`create_app`; the installation and its
   secrets from the receiver's cache, `webhooks.credentials`; the Standard Webhooks signature
   verified, the envelope parsed) with a writer that resolves at once: all but the inbox write.
-- **(c) naive**: the same receiver with a writer that commits one INSERT of the inbox row per
-  request, each in its own transaction (no group commit, and no job beside the row).
+- **(c) naive**: the same receiver with a writer that commits each request in a transaction of
+  its own: the inbox row and, when new, its ``inbox.event`` job (ours, without group commit).
 - **(d) ours**: the app's receiver as it ships, `webhooks.inbox.InboxWriter` (group commit,
-  acknowledged after the commit; on PostgreSQL the rows and their ``inbox.event`` jobs in one
-  statement that is its own commit, on the writer's own connections, plus the read of the
-  installation's status: two round trips a batch; on SQLite one transaction).
+  acknowledged after the commit; on PostgreSQL the rows, their ``inbox.event`` jobs and the
+  installation's status in one statement that is its own commit: one round trip a batch; on
+  SQLite one transaction run whole on SQLite's thread: one hop a batch).
 
 Each variant: a warm-up second, then `SECONDS` measured; every delivery is a fresh event. Run
 on a SQLite temp file and on a fresh PostgreSQL schema (``COLLECTBRIDGE_BENCH_POSTGRES_DSN``,
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import platform
@@ -57,6 +61,7 @@ try:
 except ImportError:  # optional: the bench runs on asyncio's loop without it
     uvloop = None
 
+from bench import ingest_wrk
 from bench.backfill import Sandbox, app_settings, sandbox_process
 from bench.backfill import install as install_company
 from bench.ingest_load import delivery
@@ -68,7 +73,7 @@ from plugin.bootstrap import Services
 from plugin.keys import DATABASE, SERVICES
 from plugin.settings import Secret, Settings
 from sync import schedules
-from sync.jobs import Job, NewJob
+from sync.jobs import Job, NewJob, enqueue_in
 from sync.money import to_decimal
 from sync.store.claims import Claims, StoredClaim
 from sync.store.db import Database
@@ -86,6 +91,7 @@ SECONDS = float(os.environ.get("COLLECTBRIDGE_BENCH_INGEST_SECONDS", "6"))
 ROUNDS = int(os.environ.get("COLLECTBRIDGE_BENCH_INGEST_ROUNDS", "3"))  # (b), (c), (d) in turn
 WARMUP = 1.0
 SECRET_KEY = "bench-ingest-secret-key-0123456789abcdef"
+CLIENT = os.environ.get("COLLECTBRIDGE_BENCH_INGEST_CLIENT", "wrk")  # or "aiohttp"
 GOALS = "(d) ≥ 0.8 × (b) and (d) ≥ 2 × (c) in acknowledged deliveries/s; (d) p99 < 50 ms"
 
 
@@ -146,15 +152,20 @@ class Instant(InboxWriter):
 
 
 class OneByOne(InboxWriter):
-    """The naive receiver's storage: one transaction, one INSERT, per request."""
+    """The naive receiver's storage: per request, one transaction of the inbox row and, when it
+    is new, its jobs (the same rows as ours, without group commit)."""
 
     async def store(
         self, entry: NewEntry, jobs: Sequence[NewJob] = (), *, then: JobsFor | None = None
     ) -> bool:
+        now = self.clock()
         async with self.db.transaction() as tx:
-            new = await insert_entry(tx, entry, now=self.clock()) is not None
+            inbox_id = await insert_entry(tx, entry, now=now)
+            if inbox_id is not None:
+                made = [*jobs, *(then(inbox_id) if then is not None else ())]
+                await enqueue_in(tx, made, now=now)
         self.commits += 1
-        return new
+        return inbox_id is not None
 
 
 # --- servers and the load generator ----------------------------------------------------------
@@ -202,8 +213,27 @@ def machine_cpu() -> tuple[float, float]:
     return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
+@functools.cache
+def wrk() -> str | None:
+    """wrk's path (installed on first use) unless the aiohttp client is asked for."""
+    return ingest_wrk.ensure_wrk() if CLIENT == "wrk" else None
+
+
 async def drive(url: str, signing_secret: str, prefix: str) -> Load:
-    """One run of the load generator against ``url``; the server's CPU is this process's."""
+    """One run of the load generator against ``url``: wrk (`bench.ingest_wrk`) when it can be
+    had, else the aiohttp client (`bench.ingest_load`). The server's CPU is this process's, over
+    the measured run (with the aiohttp client, whose warm-up is in its process, the warm-up
+    included)."""
+    if (path := wrk()) is not None:
+        with ingest_wrk.feeds(signing_secret, prefix, seconds=SECONDS, warmup=WARMUP) as feed:
+            await ingest_wrk.run(path, url, feed.warm, connections=CONNECTIONS, seconds=WARMUP)
+            return await measured(
+                ingest_wrk.run(path, url, feed.measured, connections=CONNECTIONS, seconds=SECONDS)
+            )
+    return await measured(aiohttp_client(url, signing_secret, prefix))
+
+
+async def aiohttp_client(url: str, signing_secret: str, prefix: str) -> dict[str, object]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -212,16 +242,23 @@ async def drive(url: str, signing_secret: str, prefix: str) -> Load:
         *("--connections", str(CONNECTIONS), "--seconds", str(SECONDS), "--warmup", str(WARMUP)),
         stdout=asyncio.subprocess.PIPE,
     )
-    cpu = time.process_time()
-    busy_before, total_before = machine_cpu()
     out, _ = await process.communicate()
-    cpu = time.process_time() - cpu
-    busy_after, total_after = machine_cpu()
     if process.returncode != 0 or not out:
         raise RuntimeError(f"the load generator failed ({process.returncode})")
+    result: dict[str, object] = json.loads(out)
+    return result
+
+
+async def measured(run: Coroutine[Any, Any, dict[str, object]]) -> Load:
+    """``run``'s load, with this process's CPU and the machine's over it."""
+    cpu = time.process_time()
+    busy_before, total_before = machine_cpu()
+    result = await run
+    cpu = time.process_time() - cpu
+    busy_after, total_after = machine_cpu()
     return msgspec.convert(
         {
-            **json.loads(out),
+            **result,
             "server_cpu_s": round(cpu, 2),
             "machine_busy_s": round(busy_after - busy_before, 2),
             "machine_s": round(total_after - total_before, 2),
@@ -597,15 +634,20 @@ def why(r: Row) -> str:
     parts = []
     if not r.goals[0].met:
         per_commit = d.per_s * (WARMUP + d.window_s) / max(1, d.commits)
+        cycle_ms = (WARMUP + d.window_s) / max(1, d.commits) * 1000
         parts.append(
-            f"(b) runs at {b.per_s / r.bare.per_s:.0%} of the bare handler (a): the receiver's "
-            f"lookup is a cache hit of {reads.cached_ms * 1000:.0f} µs (a miss, the two store "
-            f"reads, {reads.reads_ms:.2f} ms, comes once per key every "
-            f"{TTL_SECONDS:.0f} s), the HMAC {reads.verify_ms * 1000:.0f} µs. The machine is "
-            f"busy {busy(b):.0%} in (b) and {busy(d):.0%} in (d): with the client on the same "
-            f"cores, (d)'s storage (server CPU {cpu_ms(d):.3f} ms a delivery against (b)'s "
-            f"{cpu_ms(b):.3f} ms, about {per_commit:.0f} deliveries a commit, and the "
-            "database's own work) comes out of the same CPU the HTTP requests need."
+            f"(d) commits one batch at a time: {d.commits:,} commits of about {per_commit:.0f} "
+            f"deliveries, one every {cycle_ms:.1f} ms (the batch's one statement or hop, and the "
+            "turns of the event loop it waits for while requests are served); a delivery waits "
+            f"for the batch committing when it came and then its own, so with {CONNECTIONS} in "
+            f"flight (d)'s p50 is {d.p50_ms:.1f} ms against (b)'s {b.p50_ms:.1f} ms. The app "
+            f"spends {cpu_ms(d):.3f} ms of CPU a delivery in (d) against {cpu_ms(b):.3f} ms in "
+            f"(b) (the rows, their jobs and the database's client work; on SQLite the database "
+            f"itself too), and the machine is busy {busy(b):.0%} in (b) and {busy(d):.0%} in "
+            "(d), the database's server included. (b) itself runs at "
+            f"{b.per_s / r.bare.per_s:.0%} of the bare handler (a) (its lookup a cache hit of "
+            f"{reads.cached_ms * 1000:.0f} µs, a miss {reads.reads_ms:.2f} ms once per key every "
+            f"{TTL_SECONDS:.0f} s; the HMAC {reads.verify_ms * 1000:.0f} µs)."
         )
     if not r.goals[1].met:
         parts.append(
@@ -657,8 +699,14 @@ async def main() -> int:
     took = time.perf_counter() - started
     load_average = os.getloadavg()[0]
     uv = "uvloop in the app and the client" if uvloop is not None else "no uvloop (not installed)"
+    if wrk() is not None:
+        generator = "wrk in another process (one thread; `bench.ingest_wrk`)"
+        cpu_over = "the measured run"
+    else:
+        generator = "an aiohttp client in another process (`bench.ingest_load`; no wrk)"
+        cpu_over = "the run, the client's warm-up included"
     notes = (
-        f"{CONNECTIONS} connections from an aiohttp client in another process, on loopback; "
+        f"{CONNECTIONS} connections from {generator}, on loopback; "
         f"{WARMUP:.0f} s warm-up, then {SECONDS:.0f} s measured per run; every delivery a "
         f"fresh signed event of about 170 bytes. (b), (c) and (d) run in turn, {ROUNDS} rounds, "
         "the store checkpointed (and on PostgreSQL vacuumed) before each run; each is shown by "
@@ -666,7 +714,7 @@ async def main() -> int:
         "shared and single runs vary by 2× or more). (b)–(d) are the same app and receiver (the "
         "installation and its secrets from the receiver's cache, `webhooks.credentials`, read "
         f"from the store once per key every {TTL_SECONDS:.0f} s); only the writer differs. "
-        "Server CPU is the benchmark process's (the app) over the run, warm-up included; "
+        f"Server CPU is the benchmark process's (the app) over {cpu_over}; "
         "machine busy is every process's CPU (client, app, PostgreSQL, other work) over all "
         f"cores. No access log; {uv}.\n\n"
         "Freshness: the app with its embedded worker (`create_app`, default settings; the inbox "

@@ -1,0 +1,40 @@
+-- The wrk script of bench.ingest (bench/ingest_wrk.py): each request a pre-signed Standard
+-- Webhooks delivery of a fresh event, read from a file of lines "id<TAB>timestamp<TAB>signature
+-- <TAB>body" made before the clock starts (wrk's Lua has no HMAC). Arguments: the path to POST
+-- to and the file. done() prints one JSON line; "wrapped" counts requests sent after the file
+-- ran out (repeats of its events, which a durable receiver answers as duplicates: the bench
+-- refuses such a run).
+local deliveries = {}
+local n = 0
+local wrapped = 0
+
+function init(args)
+  local path = args[1]
+  for line in io.lines(args[2]) do
+    local id, stamp, signature, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    deliveries[#deliveries + 1] = wrk.format("POST", path, {
+      ["webhook-id"] = id,
+      ["webhook-timestamp"] = stamp,
+      ["webhook-signature"] = signature,
+      ["content-type"] = "application/json",
+    }, body)
+  end
+end
+
+function request()
+  n = n + 1
+  if n > #deliveries then
+    n = 1
+    wrapped = wrapped + 1
+  end
+  return deliveries[n]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d, "wrapped": %d}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), wrapped))
+end
