@@ -86,27 +86,44 @@ def _unavailable_when_busy() -> Iterator[None]:
         raise
 
 
-class _Runner:
-    """Runs named queries on the connection; the caller holds the lock."""
+class _Statements:
+    """What both runners share: named queries bound to SQLite's parameters, and ``fetchrow``."""
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, conn: aiosqlite.Connection, queries: dict[str, Query]) -> None:
-        self._conn = conn
+    def __init__(self, queries: dict[str, Query]) -> None:
         self._queries = queries
 
     def _bind(self, query: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         q = self._queries[query]
         return q.sql, [_param(v) for v in q.bind(params)]
 
+    def _bind_many(
+        self, query: str, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, list[list[Any]]]:
+        q = self._queries[query]
+        return q.sql, [[_param(v) for v in q.bind(r)] for r in rows]
+
     async def fetch(self, query: str, **params: Any) -> list[Row]:
-        sql, args = self._bind(query, params)
-        with _unavailable_when_busy():  # one hop to the connection's thread, not three
-            return [dict(row) for row in await self._conn.execute_fetchall(sql, args)]
+        raise NotImplementedError
 
     async def fetchrow(self, query: str, **params: Any) -> Row | None:
         rows = await self.fetch(query, **params)
         return rows[0] if rows else None
+
+
+class _Runner(_Statements):
+    """Runs named queries on the connection, each a hop to its thread; the caller holds the
+    lock."""
+
+    def __init__(self, conn: aiosqlite.Connection, queries: dict[str, Query]) -> None:
+        super().__init__(queries)
+        self._conn = conn
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        sql, args = self._bind(query, params)
+        with _unavailable_when_busy():  # one hop to the connection's thread, not three
+            return [dict(row) for row in await self._conn.execute_fetchall(sql, args)]
 
     async def execute(self, query: str, **params: Any) -> int:
         sql, args = self._bind(query, params)
@@ -115,9 +132,8 @@ class _Runner:
                 return cursor.rowcount
 
     async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        q = self._queries[query]
         with _unavailable_when_busy():
-            await self._conn.executemany(q.sql, [[_param(v) for v in q.bind(r)] for r in rows])
+            await self._conn.executemany(*self._bind_many(query, rows))
 
     async def run_script(self, sql: str) -> None:
         # executescript() would COMMIT first; run statement by statement inside the transaction.
@@ -125,27 +141,17 @@ class _Runner:
             await self._conn.execute(statement)
 
 
-class _InThread:
+class _InThread(_Statements):
     """`_Runner`'s statements on the connection's own thread: coroutines that never suspend."""
 
-    dialect: Dialect = "sqlite"
-
     def __init__(self, conn: sqlite3.Connection, queries: dict[str, Query]) -> None:
+        super().__init__(queries)
         self._conn = conn
-        self._queries = queries
-
-    def _bind(self, query: str, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        q = self._queries[query]
-        return q.sql, [_param(v) for v in q.bind(params)]
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         sql, args = self._bind(query, params)
         with _unavailable_when_busy():
             return [dict(row) for row in self._conn.execute(sql, args).fetchall()]
-
-    async def fetchrow(self, query: str, **params: Any) -> Row | None:
-        rows = await self.fetch(query, **params)
-        return rows[0] if rows else None
 
     async def execute(self, query: str, **params: Any) -> int:
         sql, args = self._bind(query, params)
@@ -153,9 +159,8 @@ class _InThread:
             return self._conn.execute(sql, args).rowcount
 
     async def executemany(self, query: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        q = self._queries[query]
         with _unavailable_when_busy():
-            self._conn.executemany(q.sql, [[_param(v) for v in q.bind(r)] for r in rows])
+            self._conn.executemany(*self._bind_many(query, rows))
 
     async def run_script(self, sql: str) -> None:
         for statement in sqlite3_statements(sql):
