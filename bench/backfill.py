@@ -48,7 +48,7 @@ import aiohttp
 import msgspec
 
 from bench.queue import PG_DSN, postgres_reachable, postgres_store, sqlite_store
-from bench.report import stored_results, write_results
+from bench.report import Goal, stored_results, write_results
 from bench.sandbox_process import CREDENTIALS
 from bench.timing import now
 from plugin.bootstrap import Services, build_worker, open_services
@@ -94,13 +94,6 @@ class Run(msgspec.Struct, frozen=True, kw_only=True):
     claims: int = 0
     debtors: int = 0
     load_average: float = 0.0  # of the machine over the last minute, as the run ended
-
-
-class Goal(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    measured: float
-    limit: float
-    met: bool
 
 
 class Result(msgspec.Struct, frozen=True, kw_only=True):

@@ -49,10 +49,10 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from bench.apps import served
 from bench.backfill import Sandbox, app_settings, install, sandbox_process
-from bench.ingest import served
 from bench.queue import PG_DSN, postgres_reachable, postgres_store, sqlite_store
-from bench.report import BENCH_DIR, stored_results, write_results
+from bench.report import BENCH_DIR, Goal, stored_results, write_results
 from bench.sandbox_process import CREDENTIALS
 from bench.timing import now, percentile
 from plugin.app import create_app
@@ -97,13 +97,6 @@ class Latency(msgspec.Struct, frozen=True, kw_only=True):
     p50_ms: float
     p95_ms: float
     max_ms: float
-
-
-class Goal(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    measured: float
-    limit: float
-    met: bool
 
 
 class Stream(msgspec.Struct, frozen=True, kw_only=True):

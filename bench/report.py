@@ -14,6 +14,15 @@ BENCH_DIR = Path(__file__).parent
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 
 
+class Goal(msgspec.Struct, frozen=True, kw_only=True):
+    """One goal of a benchmark, as measured in its run."""
+
+    name: str
+    measured: float
+    limit: float
+    met: bool
+
+
 def write_results(name: str, data: dict[str, Any], markdown: str) -> None:
     results = BENCH_DIR / "results"
     results.mkdir(exist_ok=True)
