@@ -159,17 +159,25 @@ class Receiver:
 RECEIVER = web.AppKey("webhook_receiver", Receiver)
 
 
+class Abandoned(Exception):
+    """The sender closed its connection before its body was in."""
+
+
 async def read_limited(request: web.Request, limit: int = MAX_BODY) -> bytes | None:
-    """The body, or None when it is longer than ``limit`` (read no further than that)."""
+    """The body, or None when it is longer than ``limit`` (read no further than that). Raises
+    `Abandoned` when the sender goes away mid-body."""
     if request.content_length is not None and request.content_length > limit:
         return None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ConnectionResetError as exc:  # aiohttp's "Connection lost" of the request's body
+        raise Abandoned from exc
     return b"".join(chunks)
 
 
@@ -202,7 +210,7 @@ async def collection(request: web.Request) -> web.Response:
     receiver = request.app[RECEIVER]
     try:
         return await _collection(receiver, request)
-    except ConnectionResetError:
+    except Abandoned:
         return _abandoned("collection")
     except (DatabaseError, DecryptionError) as exc:
         log.warning("collection webhook not stored: %s", type(exc).__name__)
@@ -275,7 +283,7 @@ async def economic(request: web.Request) -> web.Response:
     receiver = request.app[RECEIVER]
     try:
         return await _economic(receiver, request)
-    except ConnectionResetError:
+    except Abandoned:
         return _abandoned("economic")
     except (DatabaseError, DecryptionError) as exc:
         log.warning("e-conomic webhook not stored: %s", type(exc).__name__)
