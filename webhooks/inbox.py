@@ -86,12 +86,6 @@ class _Waiting:
         return [*self.jobs, *(self.then(inbox_id) if self.then is not None else ())]
 
 
-def _retrieved(future: asyncio.Future[bool]) -> None:
-    # A request that went away before its batch failed leaves nobody to read the exception.
-    if not future.cancelled():
-        future.exception()
-
-
 class InboxWriter:
     """``writers``: how many batches may commit at once (each its own task and transaction);
     `WRITERS` by default. More than one is for PostgreSQL (SQLite's single write lock
@@ -143,10 +137,10 @@ class InboxWriter:
         if not self._tasks:
             raise InboxUnavailable("the inbox writer is not running")
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        done.add_done_callback(_retrieved)
         self._waiting.put_nowait(_Waiting(entry, tuple(jobs), done, then))
-        # Shielded: a request that goes away does not take its delivery out of the batch.
-        return await asyncio.shield(done)
+        # A request that goes away cancels ``done`` only: its delivery stays in the batch (the
+        # writer passes over a future that is done), so what a platform sent is stored anyway.
+        return await done
 
     async def _run(self) -> None:
         while (first := await self._waiting.get()) is not None:

@@ -128,6 +128,25 @@ async def test_a_batch_waits_for_a_pause_in_flight_and_parks_its_jobs(postgres_u
         await db.close()
 
 
+async def test_a_request_that_goes_away_still_has_its_delivery_stored(bridge: Bridge) -> None:
+    """Once handed over, a delivery is committed even if its request is cancelled meanwhile
+    (the platform may have given up waiting; what it sent is kept, and its retry is a
+    duplicate)."""
+    c = await company(bridge, 1001)
+    writer = InboxWriter(bridge.db, clock=bridge.clock)
+    writer.start()
+    try:
+        gone = asyncio.create_task(writer.store(entry(c.id, "gone")))
+        await asyncio.sleep(0)  # handed over: the request now waits for its batch
+        gone.cancel()
+        assert await writer.store(entry(c.id, "next"))  # a batch after the cancelled one
+    finally:
+        await writer.close()
+    assert gone.cancelled()
+    keys = sorted(e.dedupe_key for e in await Inbox(bridge.db).list())
+    assert keys == ["gone", "next"]
+
+
 async def test_the_worker_is_woken_after_a_commit_that_enqueued_jobs(bridge: Bridge) -> None:
     c = await company(bridge, 1001)
     woken: list[float] = []
