@@ -422,8 +422,10 @@ def table_lines(r: Row) -> list[str]:
 
 
 def cpu_ms(x: Load) -> float:
-    """Server CPU per delivery (the CPU covers the warm-up too, at about the same rate)."""
-    return x.server_cpu_s / max(1.0, x.per_s * (WARMUP + x.window_s)) * 1000
+    """Server CPU per delivery (with the aiohttp client the CPU covers its warm-up too, at
+    about the same rate; with wrk the measured run only)."""
+    seconds = x.window_s if wrk() is not None else WARMUP + x.window_s
+    return x.server_cpu_s / max(1.0, x.per_s * seconds) * 1000
 
 
 def why(r: Row) -> str:

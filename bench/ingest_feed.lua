@@ -1,12 +1,18 @@
 -- The wrk script of bench.ingest (bench/ingest_wrk.py): each request a pre-signed Standard
 -- Webhooks delivery of a fresh event, read from a file of lines "id<TAB>timestamp<TAB>signature
 -- <TAB>body" made before the clock starts (wrk's Lua has no HMAC). Arguments: the path to POST
--- to and the file. done() prints one JSON line; "wrapped" counts requests sent after the file
--- ran out (repeats of its events, which a durable receiver answers as duplicates: the bench
--- refuses such a run).
+-- to and the file. done() prints one JSON line; "wrapped" counts the times a thread ran out of
+-- the file and began it again (repeating its events, which a durable receiver answers as
+-- duplicates: the bench refuses such a run). Each thread has a Lua state of its own and done()
+-- another, so the counts are read from the threads setup() kept.
 local deliveries = {}
 local n = 0
-local wrapped = 0
+wrapped = 0
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
 
 function init(args)
   local path = args[1]
@@ -31,6 +37,10 @@ function request()
 end
 
 function done(summary, latency, requests)
+  local wrapped = 0
+  for _, thread in ipairs(threads) do
+    wrapped = wrapped + (thread:get("wrapped") or 0)
+  end
   local e = summary.errors
   io.write(string.format(
     '{"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, ' ..

@@ -176,7 +176,7 @@ async def read_limited(request: web.Request, limit: int = MAX_BODY) -> bytes | N
             if size > limit:
                 return None
             chunks.append(chunk)
-    except ConnectionResetError as exc:  # aiohttp's "Connection lost" of the request's body
+    except OSError as exc:  # the transport's error handed to the body: reset, broken pipe
         raise Abandoned from exc
     return b"".join(chunks)
 

@@ -44,6 +44,7 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     asyncpg.OperatorInterventionError,
     asyncpg.InsufficientResourcesError,
     asyncpg.TransactionRollbackError,
+    asyncpg.LockNotAvailableError,  # the writer's lock_timeout: a row held too long elsewhere
 )
 
 
@@ -146,6 +147,10 @@ ACQUIRE_TIMEOUT = 30.0
 # JIT compiles a query once its estimated cost is high; for our short statements that costs
 # hundreds of milliseconds and saves nothing (seen on the claim statements).
 SERVER_SETTINGS = {"jit": "off"}
+# The inbox writer's batch takes a share lock on the installations it enqueues for; a row held
+# longer than this by another transaction fails the batch as an outage (a 503 the platforms
+# retry) rather than holding every delivery of every company behind it.
+WRITER_SETTINGS = {**SERVER_SETTINGS, "lock_timeout": "5s"}
 RESERVED_POOL_SIZE = 2
 # The inbox writer's connections (`writer`): one per batch committing at once (one by default,
 # `webhooks.inbox.WRITERS`) and one for its parks after a commit, opened when first used.
@@ -227,10 +232,10 @@ class PostgresDatabase(_PoolRunner):
     ) -> PostgresDatabase:
         pools: list[asyncpg.Pool] = []
         try:
-            for size, least, command_timeout, reset in (
-                (pool_size, 1, None, None),
-                (RESERVED_POOL_SIZE, 1, RESERVED_COMMAND_TIMEOUT, None),
-                (writer_pool_size, 0, None, _keep_session),
+            for size, least, command_timeout, reset, settings in (
+                (pool_size, 1, None, None, SERVER_SETTINGS),
+                (RESERVED_POOL_SIZE, 1, RESERVED_COMMAND_TIMEOUT, None, SERVER_SETTINGS),
+                (writer_pool_size, 0, None, _keep_session, WRITER_SETTINGS),
             ):
                 pools.append(
                     await asyncpg.create_pool(
@@ -241,7 +246,7 @@ class PostgresDatabase(_PoolRunner):
                         reset=reset,
                         timeout=10,
                         command_timeout=command_timeout,
-                        server_settings=SERVER_SETTINGS,
+                        server_settings=settings,
                     )
                 )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:

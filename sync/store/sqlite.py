@@ -10,6 +10,7 @@ on read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import sqlite3
@@ -239,7 +240,9 @@ class SQLiteDatabase(_Runner):
             try:
                 yield _Runner(self._conn, self._queries)
             except BaseException:
-                await asyncio.shield(self._conn.execute("ROLLBACK"))
+                if self._conn.in_transaction:  # SQLite ends it itself on some errors (I/O)
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the one
+                        await asyncio.shield(self._conn.execute("ROLLBACK"))
                 raise
             try:
                 with _unavailable_when_busy():
@@ -255,7 +258,11 @@ class SQLiteDatabase(_Runner):
         """``work(tx)`` in one transaction run whole on the connection's own thread: one hop
         there and back, however many statements (each statement of `transaction` is a hop, and
         under load each hop waits its turn on a busy event loop). ``work`` may await nothing
-        but ``tx``'s statements: it is driven to its end without the event loop.
+        but ``tx``'s statements: it is driven to its end without the event loop, on another
+        thread, so it must not touch the loop's objects either (futures, queues, locks) nor
+        rely on context variables. A caller cancelled meanwhile stops waiting, but the work,
+        queued on the connection's one thread before anything else, still runs to its end and
+        commits (as a COMMIT already sent would).
 
         aiosqlite has no public call for "run this function on the connection's thread";
         ``Connection._execute`` is what each of its public methods is made of (pinned by
@@ -271,7 +278,9 @@ class SQLiteDatabase(_Runner):
         try:
             result: T = _driven(work(_InThread(conn, self._queries)))
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite ends it itself on some errors (I/O, disk full)
+                with contextlib.suppress(sqlite3.Error):  # the first error is the one
+                    conn.execute("ROLLBACK")
             raise
         try:
             with _unavailable_when_busy():

@@ -25,7 +25,7 @@ from tests.fixtures.served import loopback_socket, served
 from tests.integration.test_api import NOW, SECRET_KEY, Bridge
 from tests.integration.test_webhooks import bridge, company, entry, jobs, send
 from tests.store.test_queue_races import waiting_on_a_lock
-from webhooks.inbox import InboxWriter
+from webhooks.inbox import InboxUnavailable, InboxWriter
 
 __all__ = ["bridge"]  # the fixture, shared with test_webhooks
 
@@ -84,6 +84,30 @@ async def test_concurrent_batches_store_each_key_once(bridge: Bridge) -> None:
     new = sorted(k for k, r in zip(keys, results, strict=True) if r)
     assert new == [f"k{i}" for i in range(7)]  # exactly one delivery of each key was new
     assert await Inbox(bridge.db).count() == 7
+
+
+@pytest.mark.postgres
+async def test_a_batch_behind_a_row_held_too_long_fails_as_an_outage(postgres_url: str) -> None:
+    """Another transaction holding an installation's row past the writer's lock_timeout fails
+    the batch as unavailable (a 503 the platforms retry), and nothing of it is stored, rather
+    than every delivery waiting behind that transaction."""
+    db = await open_database(postgres_url)
+    await migrate(db, NOW)
+    raw = await asyncpg.connect(postgres_url)
+    writer = InboxWriter(db, clock=lambda: NOW)
+    writer.start()
+    try:
+        made = await Installations(db).activate(agreement_number=1001, company_name="c", now=NOW)
+        async with raw.transaction():
+            await raw.execute("UPDATE installations SET company_name = 'd' WHERE id = $1", made.id)
+            with pytest.raises(InboxUnavailable):
+                await writer.store(entry(made.id, "held"), [schedules.invoice(made.id, 1001, 5)])
+        assert await Inbox(db).count() == 0
+        assert await writer.store(entry(made.id, "after"), [schedules.invoice(made.id, 1001, 5)])
+    finally:
+        await writer.close()
+        await raw.close()
+        await db.close()
 
 
 @pytest.mark.postgres

@@ -51,6 +51,23 @@ async def test_nothing_of_work_that_raises_is_kept(db: Database) -> None:
     assert await companies(db) == [1, 3]
 
 
+async def test_work_whose_transaction_sqlite_ended_raises_its_own_error(
+    sqlite_url: str, db_for: OpenUrl
+) -> None:
+    """SQLite ends a transaction itself on some errors (I/O, a full disk): the rollback that
+    follows must not hide the error that happened with its own "no transaction is active"."""
+    db = await db_for(sqlite_url)
+
+    async def work(tx: Connection) -> None:
+        await Installations(tx).activate(agreement_number=1, company_name="A", now=NOW)
+        await tx.run_script("ROLLBACK")  # as SQLite does after such an error
+        raise LookupError("the error that happened")
+
+    with pytest.raises(LookupError, match="the error that happened"):
+        await db.atomically(work)
+    assert await companies(db) == []
+
+
 async def test_sqlite_refuses_work_that_awaits_the_event_loop(
     sqlite_url: str, db_for: OpenUrl
 ) -> None:
