@@ -9,7 +9,9 @@ One writer per process. A request hands its delivery over and awaits a future; a
 takes every delivery waiting when it comes round (up to `MAX_BATCH`) and commits them in one
 transaction: each inbox row inserted unless its dedupe key is stored (a duplicate is success),
 and, for the rows that are new, their jobs enqueued beside them (``jobs``, and what ``then``
-makes of the new row's id: a collection event's ``inbox.event`` names its row). So a burst
+makes of the new row's id: a collection event's ``inbox.event`` names its row; ``then`` runs
+where the batch is written, on SQLite on SQLite's own thread, so it must be a plain function of
+the id). So a burst
 costs one commit (one fsync) per batch rather than one per request, and a hint's job exists
 exactly when its inbox row does. Futures are resolved only once the transaction has committed.
 When the database is unavailable, every request of the batch gets `InboxUnavailable` (a 503:
@@ -34,6 +36,9 @@ requests being served), so a batch is one of each:
 - On SQLite one transaction run whole on SQLite's thread (`Database.atomically`: one hop there
   and back): the rows in three statements (`sync.store.inbox.insert_entries`), the jobs with the
   queue's own statements (`sync.jobs.enqueue_in`), the status read and the park.
+
+A request awaits its own future, nothing wrapped around it: each future in between (a shield,
+a task) costs the request one more turn of the event loop, milliseconds under load.
 
 An installation that got jobs and is paused, revoked or deleted has them parked before the
 requests are answered, in the order `sync.installation_queue` explains (job written first,
