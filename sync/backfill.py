@@ -57,6 +57,7 @@ from sync.engine import Engine
 from sync.jobs import BULK_ENQUEUE, NewJob
 from sync.mapping import is_open_credit_note, is_overdue, today_in_copenhagen
 from sync.store.claims import ClaimRecord, Claims, Unsent
+from sync.store.db import Connection
 from sync.store.sync_state import SyncState
 
 PAGE = 1000
@@ -298,9 +299,12 @@ class Backfill:
 
     async def _store_page(self, records: list[ClaimRecord], point: Checkpoint) -> None:
         now = self.engine.clock()
-        async with self.engine.db.transaction() as tx:
+
+        async def store(tx: Connection) -> None:
             await Claims(tx).record(self.installation_id, records, scan=point.scan, now=now)
             await self._save(point, tx)
+
+        await self.engine.db.atomically(store)
 
     async def _customers(self, point: Checkpoint) -> Checkpoint:
         # The claims' statistics are refreshed (the table may have grown from nothing) while the
