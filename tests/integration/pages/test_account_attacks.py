@@ -15,12 +15,11 @@ import re
 
 import aiohttp
 
-from plugin.credentials import totp_code
 from plugin.logs import mask_url_secrets
 from plugin.sessions import SESSION_COOKIE
 from sync.store.users import Users
 from tests.integration.pages.support import get, post
-from tests.integration.pages.test_accounts import PASSWORD, set_password, sign_in
+from tests.integration.pages.test_accounts import PASSWORD, set_password, sign_in, two_factor_on
 from tests.integration.pages.test_members import (
     accept,
     browser,
@@ -77,21 +76,7 @@ async def test_a_reinstall_reporting_a_bookkeepers_address_signs_nobody_in(bridg
 async def test_a_reset_link_signs_nobody_in_and_the_second_factor_still_asks(
     bridge: Bridge,
 ) -> None:
-    email = await set_password(bridge)
-    account = await get(bridge.browser, f"{bridge.url}/settings/account")
-    start = await post(
-        bridge.browser,
-        f"{bridge.url}/settings/account",
-        {**account.form_with(action="totp_start"), "current": PASSWORD},
-    )
-    key = start.form_with(action="totp_confirm")["key"]
-    on = await post(
-        bridge.browser,
-        f"{bridge.url}/settings/account",
-        {**start.form_with(action="totp_confirm"), "current": PASSWORD,
-         "code": totp_code(key, at=bridge.clock())},
-    )  # fmt: skip
-    assert on.status == 200 and 'id="message"' in on.text, on.text
+    email, _, _ = await two_factor_on(bridge)
     # An admin's reset link (or the mailbox's): a new password, but no session from the link.
     user = await Users(bridge.db).get_by_email(email)
     assert user is not None
@@ -157,21 +142,7 @@ def test_link_tokens_never_reach_the_access_log() -> None:
 
 
 async def test_a_two_factor_code_works_once(bridge: Bridge) -> None:
-    email = await set_password(bridge)
-    account = await get(bridge.browser, f"{bridge.url}/settings/account")
-    start = await post(
-        bridge.browser,
-        f"{bridge.url}/settings/account",
-        {**account.form_with(action="totp_start"), "current": PASSWORD},
-    )
-    key = start.form_with(action="totp_confirm")["key"]
-    code = totp_code(key, at=bridge.clock())
-    on = await post(
-        bridge.browser,
-        f"{bridge.url}/settings/account",
-        {**start.form_with(action="totp_confirm"), "current": PASSWORD, "code": code},
-    )
-    assert on.status == 200, on.text
+    email, _, code = await two_factor_on(bridge)
     async with browser() as first, browser() as second:
         for http in (first, second):
             assert (

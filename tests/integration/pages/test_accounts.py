@@ -29,6 +29,27 @@ async def set_password(bridge: Bridge, password: str = PASSWORD) -> str:
     return bridge.company().email
 
 
+async def two_factor_on(bridge: Bridge) -> tuple[str, str, str]:
+    """The bridge's person with a password and the second factor turned on: their e-mail, the
+    TOTP key, and the code that confirmed it (spent)."""
+    email = await set_password(bridge)
+    account = await get(bridge.browser, f"{bridge.url}/settings/account")
+    start = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**account.form_with(action="totp_start"), "current": PASSWORD},
+    )
+    fields = start.form_with(action="totp_confirm")
+    code = totp_code(fields["key"], at=bridge.clock())
+    on = await post(
+        bridge.browser,
+        f"{bridge.url}/settings/account",
+        {**fields, "current": PASSWORD, "code": code},
+    )
+    assert on.status == 200 and 'id="message"' in on.text, on.text
+    return email, fields["key"], code
+
+
 async def sign_in(browser: aiohttp.ClientSession, url: str, email: str, password: str):
     form = await get(browser, f"{url}/settings/login")
     return await post(
@@ -72,21 +93,7 @@ async def test_a_form_without_its_csrf_token_is_refused(bridge: Bridge) -> None:
 
 
 async def test_two_factor_asks_for_the_code_before_signing_in(bridge: Bridge) -> None:
-    email = await set_password(bridge)
-    account = await get(bridge.browser, f"{bridge.url}/settings/account")
-    start = await post(
-        bridge.browser,
-        f"{bridge.url}/settings/account",
-        {**account.form_with(action="totp_start"), "current": PASSWORD},
-    )
-    fields = start.form_with(action="totp_confirm")
-    code = totp_code(fields["key"], at=bridge.clock())
-    on = await post(
-        bridge.browser,
-        f"{bridge.url}/settings/account",
-        {**fields, "current": PASSWORD, "code": code},
-    )
-    assert on.status == 200 and 'id="message"' in on.text, on.text
+    email, key, _ = await two_factor_on(bridge)
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
         asked = await sign_in(other, bridge.url, email, PASSWORD)
         assert asked.url.path == "/settings/login/code", asked.text
@@ -99,7 +106,7 @@ async def test_two_factor_asks_for_the_code_before_signing_in(bridge: Bridge) ->
         done = await post(
             other,
             str(asked.url),
-            {**asked.hidden(), "code": totp_code(fields["key"], at=bridge.clock())},
+            {**asked.hidden(), "code": totp_code(key, at=bridge.clock())},
         )
         assert done.url.path == "/settings", done.text
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -99,6 +101,17 @@ async def handed_over(company: Company, *invoices: int) -> str:
     assert len(cases) == 1 and None not in cases, stored
     assert all(stored[n].state == "in_collection" for n in invoices)
     return str(cases.pop())
+
+
+@asynccontextmanager
+async def one_case_auto_booked(database_url: str) -> AsyncIterator[tuple[Company, int, str]]:
+    """A company that books its journal itself, with one invoice of 500.00 thirty days overdue
+    handed over: the company, the invoice's number and its case id."""
+    settings = {**SETTINGS, "auto_book": True}
+    async with running_company(database_url, invoices=0, settings=settings) as company:
+        customer = a_customer(company)
+        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="500.00")
+        yield company, number, await handed_over(company, number)
 
 
 async def collector_receives(company: Company, case_id: str, amount: int) -> dict[str, Any]:
@@ -347,11 +360,7 @@ async def test_after_an_hour_the_journal_is_read_back_before_posting_again(
 async def test_booking_waits_for_a_voucher_in_flight_and_nothing_is_echoed(
     database_url: str,
 ) -> None:
-    settings = {**SETTINGS, "auto_book": True}
-    async with running_company(database_url, invoices=0, settings=settings) as company:
-        customer = a_customer(company)
-        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="500.00")
-        case_id = await handed_over(company, number)
+    async with one_case_auto_booked(database_url) as (company, number, case_id):
         (owed,) = balances(company, case_id)
         orphan = await collector_receives(company, case_id, owed.fees + owed.interest + 4_000)
         other = await collector_receives(company, case_id, 6_000)
@@ -395,11 +404,7 @@ async def test_a_creditor_payment_is_never_posted(database_url: str) -> None:
 async def test_booked_by_the_app_the_drop_is_not_echoed_as_a_creditor_payment(
     database_url: str,
 ) -> None:
-    settings = {**SETTINGS, "auto_book": True}
-    async with running_company(database_url, invoices=0, settings=settings) as company:
-        customer = a_customer(company)
-        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="500.00")
-        case_id = await handed_over(company, number)
+    async with one_case_auto_booked(database_url) as (company, number, case_id):
         (owed,) = balances(company, case_id)
         event = await collector_receives(company, case_id, owed.fees + owed.interest + 20_000)
         await pushed(company, event)  # posts, books, and reconciles the invoice

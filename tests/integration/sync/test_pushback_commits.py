@@ -7,7 +7,6 @@ voucher)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import pytest
@@ -16,14 +15,12 @@ from sync.clients.economic_types import NewVoucher, Posted
 from sync.own_payments import OutboxOwnPayments
 from sync.pushback import Pushback
 from sync.store.outbox import Outbox, OwnPaymentRecord
-from tests.integration.sync.support import a_customer, running_company
+from tests.integration.sync.support import running_company
 from tests.integration.sync.test_pushback import (
     JOURNAL,
     SETTINGS,
-    TODAY,
-    book,
     collector_receives,
-    handed_over,
+    one_case_auto_booked,
     outbox_row,
     pushed,
     vouchers_of,
@@ -55,11 +52,7 @@ class LosesTheAnswer:
 async def test_a_first_run_that_loses_the_answer_leaves_the_row_in_flight_and_the_retry_replays(
     database_url: str,
 ) -> None:
-    settings = {**SETTINGS, "auto_book": True}
-    async with running_company(database_url, invoices=0, settings=settings) as company:
-        customer = a_customer(company)
-        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="500.00")
-        case_id = await handed_over(company, number)
+    async with one_case_auto_booked(database_url) as (company, number, case_id):
         event = await collector_receives(company, case_id, 30_000)
         payment_id = event["data"]["payment_id"]
         engine, economic, _ = await company.parts()
@@ -85,11 +78,7 @@ async def test_a_first_run_that_loses_the_answer_leaves_the_row_in_flight_and_th
 async def test_the_answer_its_voucher_and_the_booking_are_stored_together(
     database_url: str,
 ) -> None:
-    settings = {**SETTINGS, "auto_book": True}
-    async with running_company(database_url, invoices=0, settings=settings) as company:
-        customer = a_customer(company)
-        number = await book(company, customer, due=TODAY - dt.timedelta(days=30), amount="500.00")
-        case_id = await handed_over(company, number)
+    async with one_case_auto_booked(database_url) as (company, number, case_id):
         event = await collector_receives(company, case_id, 30_000)
         engine, economic, _ = await company.parts()
         pushback = await Pushback.for_job(engine, economic)
