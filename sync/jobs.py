@@ -21,6 +21,7 @@ import msgspec
 
 from sync.redaction import scrub
 from sync.store.db import Connection, Database, as_datetime, to_struct
+from sync.store.sqlite import json_rows
 
 JobState = Literal["queued", "running", "succeeded", "failed", "parked", "dead"]
 CLAIM_SLACK = 32
@@ -102,19 +103,7 @@ class JobQueue:
     async def enqueue_many(self, jobs: Iterable[NewJob], *, now: dt.datetime) -> None:
         batch = list(jobs)
         async with self.db.transaction() as tx:
-            keys = sorted({j.dedupe_key for j in batch if j.dedupe_key is not None})
-            if keys:
-                rows = await tx.fetch("failed_twin_keys", keys=keys)
-                waiting = {r["dedupe_key"] for r in rows}
-                # Rare: only hints for records in backoff. A twin claimed since the look-up
-                # absorbs nothing, and the hint is inserted like any other.
-                batch = [
-                    j
-                    for j in batch
-                    if j.dedupe_key not in waiting or await _absorbed(tx, j, now) is None
-                ]
-            if batch:
-                await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
+            await enqueue_in(tx, batch, now=now)
         if len(batch) >= BULK_ENQUEUE:
             await self.db.execute("analyze_jobs")
 
@@ -269,15 +258,24 @@ class JobQueue:
 async def enqueue_in(tx: Connection, jobs: Iterable[NewJob], *, now: dt.datetime) -> None:
     """`JobQueue.enqueue_many`'s steps inside the caller's transaction, so that jobs commit with
     the rows that made them (an inbox entry, a page of the events feed): a twin in backoff takes
-    its job over (keeping its wait), every other job is inserted, a queued twin absorbing it."""
+    its job over (keeping its wait), every other job is inserted, a queued twin absorbing it.
+    On SQLite the inserts are one step (``enqueue_jobs``, in order: as if one at a time)."""
     batch = list(jobs)
     keys = sorted({j.dedupe_key for j in batch if j.dedupe_key is not None})
     if keys:
         waiting = {r["dedupe_key"] for r in await tx.fetch("failed_twin_keys", keys=keys)}
+        # Rare: only hints for records in backoff. A twin claimed since the look-up absorbs
+        # nothing, and its job is inserted like any other.
         batch = [
             j for j in batch if j.dedupe_key not in waiting or await _absorbed(tx, j, now) is None
         ]
-    if batch:
+    if not batch:
+        return
+    if tx.dialect == "sqlite":  # one step for the batch (`json_rows`), not one per job
+        await tx.execute(
+            "enqueue_jobs", jobs=json_rows(_enqueue_row(j, now) for j in batch), now=now
+        )
+    else:
         await tx.executemany("enqueue_job", [_enqueue_params(j, now) for j in batch])
 
 
@@ -347,6 +345,20 @@ async def _absorbed(tx: Connection, job: NewJob, now: dt.datetime) -> int | None
         now=now,
     )
     return int(row["id"]) if row else None
+
+
+def _enqueue_row(job: NewJob, now: dt.datetime) -> tuple[Any, ...]:
+    """A job as a row of ``enqueue_jobs`` (SQLite)."""
+    return (
+        job.kind,
+        job.installation_id,
+        dict(job.payload),
+        job.dedupe_key,
+        job.serial_key,
+        job.priority,
+        job.run_at or now,
+        job.max_attempts,
+    )
 
 
 def _enqueue_params(job: NewJob, now: dt.datetime) -> dict[str, Any]:

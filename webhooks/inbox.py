@@ -34,8 +34,9 @@ requests being served), so a batch is one of each:
   contending for the same index pages); a key in two batches at once is stored by whichever
   commits first (the other's insert waits for it and skips).
 - On SQLite one transaction run whole on SQLite's thread (`Database.atomically`: one hop there
-  and back): the rows in three statements (`sync.store.inbox.insert_entries`), the jobs with the
-  queue's own statements (`sync.jobs.enqueue_in`), the status read and the park.
+  and back): the rows in one step after one row read (`sync.store.inbox.insert_entries`), the
+  jobs in one more (`sync.jobs.enqueue_in`), the status read and the park; SQLite's thread
+  takes Python's lock back once a statement, not once a row.
 
 A request awaits its own future, nothing wrapped around it: each future in between (a shield,
 a task) costs the request one more turn of the event loop, milliseconds under load.
@@ -191,7 +192,7 @@ class InboxWriter:
     async def _stored_in_transaction(
         self, batch: list[_Waiting], now: dt.datetime
     ) -> tuple[list[int | None], list[NewJob]]:
-        """SQLite: the rows in three statements, their jobs with the queue's own statements,
+        """SQLite: the rows in one step after one row read, their jobs in one more,
         and the jobs of an installation that is not running parked, in one transaction run
         whole on SQLite's thread (`Database.atomically`: one hop, however many
         statements). Its BEGIN IMMEDIATE holds the write lock throughout, so the status read

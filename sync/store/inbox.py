@@ -24,6 +24,7 @@ import msgspec
 
 from sync.jobs import NewJob
 from sync.store.db import Connection, as_datetime, to_struct
+from sync.store.sqlite import json_rows
 
 Source = Literal["economic", "collection"]
 InboxState = Literal["new", "processed", "rejected", "dead"]
@@ -131,10 +132,14 @@ async def insert_entries(
     entry of the same key here).
 
     PostgreSQL: one INSERT of the batch's arrays, its RETURNING the rows it stored (a key stored
-    meanwhile by another transaction is waited for and skipped: a duplicate). SQLite: the keys
-    stored already read, the others inserted (``executemany``), their ids read back; nothing can
-    come between, as the caller's transaction holds the write lock from its BEGIN IMMEDIATE (a
-    BLOB cannot pass through ``json_each``, so there is no one-statement form)."""
+    meanwhile by another transaction is waited for and skipped: a duplicate). SQLite: one row
+    read (the last id given out, and which keys are stored already), then the new rows, with
+    the ids that follow, inserted in one step from ``json_each`` (`json_rows`): SQLite's thread
+    takes Python's lock back twice a batch, where ``executemany`` and a RETURNING take it back
+    after every row, each time waiting for the event loop's thread to let go of it. Nothing can
+    come between, as the caller's transaction holds the write lock from its BEGIN IMMEDIATE. A
+    body is passed as text cast back to its BLOB, so a batch with a body that is not UTF-8 or
+    holds a NUL (which SQLite's JSON strings cannot carry) is stored row by row instead."""
     first: dict[str, int] = {}
     for i, entry in enumerate(entries):
         first.setdefault(entry.dedupe_key, i)
@@ -151,19 +156,72 @@ async def insert_entries(
             bodies=[e.body for e in unique],
             states=[e.state for e in unique],
         )
-    else:
-        found = await tx.fetch("stored_inbox_keys", keys=builtins.list(first))
-        stored = {r["dedupe_key"] for r in found}
-        fresh = [e for e in unique if e.dedupe_key not in stored]
-        rows = []
-        if fresh:
-            await tx.executemany("insert_inbox_entry", [_entry_params(e, now) for e in fresh])
-            rows = await tx.fetch("inbox_ids_of_keys", keys=[e.dedupe_key for e in fresh])
-    ids = {r["dedupe_key"]: int(r["id"]) for r in rows}
+        ids = {r["dedupe_key"]: int(r["id"]) for r in rows}
+    elif (texts := _as_texts(unique)) is not None:
+        ids = await _sqlite_at_once(tx, unique, texts, now)
+    else:  # a body JSON cannot carry as it is
+        ids = await _sqlite_row_by_row(tx, unique, now)
     return [
         ids.get(entry.dedupe_key) if first[entry.dedupe_key] == i else None
         for i, entry in enumerate(entries)
     ]
+
+
+async def _sqlite_at_once(
+    tx: Connection, entries: Sequence[NewEntry], texts: Sequence[str], now: dt.datetime
+) -> dict[str, int]:
+    """SQLite, keys distinct: the new rows in one step, their ids those after the last given
+    out (the caller holds the write lock); the ids by key."""
+    plan = await tx.fetchrow("inbox_batch_plan", keys=[e.dedupe_key for e in entries])
+    assert plan is not None
+    stored = set(msgspec.json.decode(plan["stored"]))
+    fresh = [(e, t) for e, t in zip(entries, texts, strict=True) if e.dedupe_key not in stored]
+    ids = {e.dedupe_key: int(plan["last_id"]) + n for n, (e, _) in enumerate(fresh, 1)}
+    if fresh:
+        rows = (
+            (
+                ids[e.dedupe_key],
+                e.source,
+                e.installation_id,
+                e.dedupe_key,
+                e.topic,
+                e.headers,
+                t,
+                e.state,
+            )
+            for e, t in fresh
+        )
+        await tx.execute("insert_inbox_entries", received_at=now, rows=json_rows(rows))
+    return ids
+
+
+async def _sqlite_row_by_row(
+    tx: Connection, entries: Sequence[NewEntry], now: dt.datetime
+) -> dict[str, int]:
+    """SQLite, keys distinct: the keys stored already read, the others inserted one by one,
+    their ids read back; the ids by key."""
+    found = await tx.fetch("stored_inbox_keys", keys=[e.dedupe_key for e in entries])
+    stored = {r["dedupe_key"] for r in found}
+    fresh = [e for e in entries if e.dedupe_key not in stored]
+    if not fresh:
+        return {}
+    await tx.executemany("insert_inbox_entry", [_entry_params(e, now) for e in fresh])
+    rows = await tx.fetch("inbox_ids_of_keys", keys=[e.dedupe_key for e in fresh])
+    return {r["dedupe_key"]: int(r["id"]) for r in rows}
+
+
+def _as_texts(entries: Sequence[NewEntry]) -> builtins.list[str] | None:
+    """SQLite: each body as the text that SQLite's JSON gives back as the same bytes (cast to a
+    BLOB: UTF-8 without NUL, which its JSON strings cannot hold), or None when one is not."""
+    texts = []
+    for entry in entries:
+        if b"\x00" in entry.body:
+            return None
+        try:
+            texts.append(entry.body.decode())
+        except UnicodeDecodeError:
+            return None
+    return texts
 
 
 async def reserve_ids(conn: Connection, n: int) -> builtins.list[int]:

@@ -18,6 +18,7 @@ from collections.abc import (
     AsyncIterator,
     Callable,
     Coroutine,
+    Iterable,
     Iterator,
     Mapping,
     Sequence,
@@ -67,6 +68,22 @@ def _param(value: Any) -> Any:
         return int(value)
     if isinstance(value, dict | list):
         return msgspec.json.encode(value).decode()
+    return value
+
+
+def json_rows(rows: Iterable[Sequence[Any]]) -> str:
+    """``rows`` as one JSON array of arrays, for a statement that inserts them all from
+    ``json_each`` in one step (a dict or list stays nested JSON; timestamps and dates as
+    they are stored). One step holds Python's lock once, where ``executemany`` takes it back
+    after each row's step, waiting each time for the event loop's thread to let it go."""
+    return msgspec.json.encode([[_json_value(v) for v in row] for row in rows]).decode()
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return format_timestamp(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
 
 

@@ -2,6 +2,10 @@
 -- Which of these dedupe keys are stored already.
 SELECT dedupe_key FROM inbox WHERE dedupe_key = ANY(:keys::text[])
 
+-- name: inbox_batch_plan
+-- SQLite only (its one-step insert of a batch, `sync.store.inbox.insert_entries`). Spelled so that every name exists for both engines; running it fails loudly.
+SELECT 0 AS last_id, '[]' AS stored FROM "inbox_batch_plan is SQLite only"
+
 -- name: inbox_ids_of_keys
 -- The ids of the rows of these dedupe keys.
 SELECT id, dedupe_key FROM inbox WHERE dedupe_key = ANY(:keys::text[])

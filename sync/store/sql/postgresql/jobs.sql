@@ -21,3 +21,7 @@ SET LOCAL plan_cache_mode = force_generic_plan
 -- Refresh the jobs table's statistics after a bulk enqueue: until autovacuum gets to it, a planner that
 -- still believes the table small reads every due job to find one installation's head.
 ANALYZE jobs
+
+-- name: enqueue_jobs
+-- SQLite only (its one-step form of enqueue_job for a batch); PostgreSQL enqueues a batch with enqueue_job's prepared statement. Spelled so that every name exists for both engines; running it fails loudly.
+SELECT id FROM "enqueue_jobs is SQLite only"

@@ -19,3 +19,16 @@ SELECT 1
 -- name: analyze_jobs
 -- Nothing: SQLite's planner uses the indexes without statistics here.
 SELECT 1
+
+-- name: enqueue_jobs
+-- enqueue_job for a batch in one step, :jobs a JSON array of [kind, installation_id, payload, dedupe_key, serial_key, priority, run_at, max_attempts] (`json_rows`), in order: each as if enqueued alone after the ones before it (a queued twin, even one inserted just before, absorbs it).
+INSERT INTO jobs (kind, installation_id, payload, dedupe_key, serial_key, priority, state, run_at,
+                  max_attempts, created_at, updated_at)
+SELECT value ->> 0, value ->> 1, value -> 2, value ->> 3, value ->> 4, value ->> 5, 'queued',
+       value ->> 6, value ->> 7, :now, :now
+FROM json_each(:jobs) WHERE true
+ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
+DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
+              priority = CASE WHEN excluded.priority > jobs.priority THEN excluded.priority ELSE jobs.priority END,
+              payload = {{merged_payload}},
+              updated_at = excluded.updated_at
