@@ -17,7 +17,8 @@ the same run:
 - **(d) ours**: the app's receiver as it ships, `webhooks.inbox.InboxWriter` (group commit,
   acknowledged after the commit; on PostgreSQL the rows, their ``inbox.event`` jobs and the
   installation's status in one statement that is its own commit: one round trip a batch; on
-  SQLite one transaction run whole on SQLite's thread: one hop a batch).
+  SQLite the same batch handed to the inbox's own process, `webhooks.inbox_process`, which
+  commits it in one transaction: one round trip over a pipe a batch).
 
 Each variant: a warm-up second, then `SECONDS` measured; every delivery is a fresh event. Run
 on a SQLite temp file and on a fresh PostgreSQL schema (``COLLECTBRIDGE_BENCH_POSTGRES_DSN``,
@@ -524,7 +525,8 @@ async def main() -> int:
         "2× or more). (b)–(d) are the same app and receiver (the "
         "installation and its secrets from the receiver's cache, `webhooks.credentials`, read "
         f"from the store once per key every {TTL_SECONDS:.0f} s); only the writer differs. "
-        f"Server CPU is the benchmark process's (the app) over {cpu_over}; "
+        f"Server CPU is the benchmark process's (the app) over {cpu_over} (on SQLite (d)'s "
+        "inbox process, `webhooks.inbox_process`, is not in it but in machine busy); "
         "machine busy is every process's CPU (client, app, PostgreSQL, other work) over all "
         f"cores. No access log; {uv}.\n\n"
         "Freshness: the app with its embedded worker (`create_app`, default settings; the inbox "

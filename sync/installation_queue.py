@@ -19,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from sync.jobs import JobQueue, NewJob
+from sync.store.db import Connection
 from sync.store.installations import Installations, Status
 
 HOLDING: frozenset[Status] = frozenset({"paused", "revoked", "deleted"})
@@ -42,3 +43,15 @@ class InstallationQueue(JobQueue):
         installation = await Installations(self.db).get(installation_id)
         if installation is not None and installation.status in HOLDING:
             await self.park_installation(installation_id, now=now)
+
+
+async def hold_stopped(
+    conn: Connection, installation_ids: Iterable[int | None], *, now: dt.datetime
+) -> None:
+    """Park the jobs of those of ``installation_ids`` that are not running, inside the caller's
+    transaction, after its jobs were written (the order above)."""
+    installations = Installations(conn)
+    for installation_id in sorted({i for i in installation_ids if i is not None}):
+        found = await installations.get(installation_id)
+        if found is not None and found.status in HOLDING:
+            await conn.execute("park_installation_jobs", installation_id=installation_id, now=now)

@@ -4,6 +4,7 @@ verify.py       Standard Webhooks verification, a pure function over raw bytes
 credentials.py  the installation and secrets a delivery is checked against, cached a few seconds
 hints.py        e-conomic hints: placeholders parsed, the job each makes (pure)
 inbox.py        the inbox writer: group commit, acknowledged after the commit
+inbox_process.py  on SQLite, the inbox's writes in a process of their own
 receivers.py    the two receivers' handlers, in DESIGN.md's order of checks
 wiring.py       what the application hands in (database, cipher, clocks, metrics)
 
@@ -33,7 +34,9 @@ ECONOMIC_PATH = "/webhooks/economic/{installation_key}/{url_secret}/{topic}"
 def setup_routes(app: web.Application, wire: Callable[[web.Application], Wiring]) -> None:
     async def inbox_writer(app: web.Application) -> AsyncIterator[None]:
         wiring = wire(app)
-        writer = InboxWriter(wiring.db, clock=wiring.clock, jobs_enqueued=wiring.jobs_enqueued)
+        writer = InboxWriter(
+            wiring.db, clock=wiring.clock, jobs_enqueued=wiring.jobs_enqueued, process=True
+        )
         writer.start()
         app[RECEIVER] = Receiver(wiring, writer)
         yield

@@ -9,9 +9,8 @@ One writer per process. A request hands its delivery over and awaits a future; a
 takes every delivery waiting when it comes round (up to `MAX_BATCH`) and commits them in one
 transaction: each inbox row inserted unless its dedupe key is stored (a duplicate is success),
 and, for the rows that are new, their jobs enqueued beside them (``jobs``, and what ``then``
-makes of the new row's id: a collection event's ``inbox.event`` names its row; ``then`` runs
-where the batch is written, on SQLite on SQLite's own thread, so it must be a plain function of
-the id). So a burst
+makes of the new row's id: a collection event's ``inbox.event`` names its row; ``then`` may
+run on SQLite's own thread, so it must be a plain function of the id). So a burst
 costs one commit (one fsync) per batch rather than one per request, and a hint's job exists
 exactly when its inbox row does. Futures are resolved only once the transaction has committed.
 When the database is unavailable, every request of the batch gets `InboxUnavailable` (a 503:
@@ -33,10 +32,16 @@ requests being served), so a batch is one of each:
   (``writers``): a second one committing beside it was measured slower (both smaller, and
   contending for the same index pages); a key in two batches at once is stored by whichever
   commits first (the other's insert waits for it and skips).
-- On SQLite one transaction run whole on SQLite's thread (`Database.atomically`: one hop there
-  and back): the rows in one step after one row read (`sync.store.inbox.insert_entries`), the
-  jobs in one more (`sync.jobs.enqueue_in`), the status read and the park; SQLite's thread
-  takes Python's lock back once a statement, not once a row.
+- On a SQLite file, with ``process`` (as the app runs it): the same batch as on PostgreSQL
+  (the ids ``then`` needs reserved ahead), handed to a process of its own that stores it in
+  one transaction and answers after the commit (`webhooks.inbox_process`: one round trip over a
+  pipe). In the app's own process SQLite's thread would take Python's interpreter lock back
+  after every step of every statement, each time waiting for the event loop's thread; there
+  the writes run on another core.
+- Otherwise on SQLite (``:memory:``, or without ``process``) one transaction run whole on
+  SQLite's thread (`Database.atomically`: one hop there and back): the rows in one step after
+  one row read (`sync.store.inbox.insert_entries`), the jobs in one more
+  (`sync.jobs.enqueue_in`), the status read and the park.
 
 A request awaits its own future, nothing wrapped around it: each future in between (a shield,
 a task) costs the request one more turn of the event loop, milliseconds under load.
@@ -57,13 +62,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sync.installation_queue import HOLDING
+from sync.installation_queue import HOLDING, hold_stopped
 from sync.jobs import NewJob, enqueue_in
 from sync.store.db import Connection, Database, DatabaseUnavailable
 from sync.store.inbox import NewEntry, insert_entries, reserve_ids, store_batch
-from sync.store.installations import Installations
 from sync.store.postgres import PostgresDatabase
 from sync.worker import Clock
+from webhooks.inbox_process import InboxProcess
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -95,7 +100,8 @@ class _Waiting:
 class InboxWriter:
     """``writers``: how many batches may commit at once (each its own task and transaction);
     `WRITERS` by default. More than one is for PostgreSQL (SQLite's single write lock
-    serialises them anyway)."""
+    serialises them anyway). ``process``: on a SQLite file, the writes in a process of their
+    own (`webhooks.inbox_process`; the app's writer has it)."""
 
     def __init__(
         self,
@@ -106,12 +112,16 @@ class InboxWriter:
         writers: int = WRITERS,
         jobs_enqueued: Callable[[], None] | None = None,
         id_stock_seconds: float = ID_STOCK_SECONDS,
+        process: bool = False,
     ) -> None:
         self.db = db
         self.id_stock_seconds = id_stock_seconds
         # On PostgreSQL, connections of the writer's own, not reset on release (one round trip
         # fewer a batch): `PostgresDatabase.writer`.
         self.conn: Connection = db.writer() if isinstance(db, PostgresDatabase) else db
+        # On a SQLite file, with ``process``: the writes in a process of their own.
+        path = getattr(db, "path", ":memory:")
+        self.process = InboxProcess(path) if process and path != ":memory:" else None
         self.clock = clock
         self.jobs_enqueued = jobs_enqueued
         self.max_batch = max_batch
@@ -133,6 +143,8 @@ class InboxWriter:
         for _ in tasks:  # behind every delivery handed over: each task commits up to its own
             self._waiting.put_nowait(None)
         await asyncio.gather(*tasks)
+        if self.process is not None:
+            await self.process.close()
 
     async def store(
         self, entry: NewEntry, jobs: Sequence[NewJob] = (), *, then: JobsFor | None = None
@@ -164,7 +176,7 @@ class InboxWriter:
     async def _commit(self, batch: list[_Waiting]) -> None:
         now = self.clock()
         try:
-            if getattr(self.db, "dialect", "sqlite") == "postgresql":
+            if getattr(self.db, "dialect", "sqlite") == "postgresql" or self.process is not None:
                 ids, jobs = await self._stored_at_once(batch, now)
             else:
                 ids, jobs = await self._stored_in_transaction(batch, now)
@@ -209,7 +221,7 @@ class InboxWriter:
             ]
             if jobs:
                 await enqueue_in(tx, jobs, now=now)
-                await _hold_stopped(tx, {j.installation_id for j in jobs}, now=now)
+                await hold_stopped(tx, {j.installation_id for j in jobs}, now=now)
             return ids, jobs
 
         return await self.db.atomically(work)
@@ -218,7 +230,8 @@ class InboxWriter:
         self, batch: list[_Waiting], now: dt.datetime
     ) -> tuple[list[int | None], list[NewJob]]:
         """PostgreSQL: the rows and their jobs in one statement outside any transaction (so
-        its own commit: one round trip), `sync.store.inbox.store_batch`.
+        its own commit: one round trip), `sync.store.inbox.store_batch`. SQLite with the inbox
+        process: the same batch, stored there in one transaction (`webhooks.inbox_process`).
 
         When a delivery's jobs need its row's id (``then``), the rows' ids are taken from ids
         reserved ahead: each such batch's statement also reserves twice its size for the next
@@ -238,21 +251,30 @@ class InboxWriter:
             taken = self._ids[: len(unique)]
             del self._ids[: len(unique)]  # before any await: another batch takes the others
             if len(taken) < len(unique):
-                taken += await reserve_ids(self.conn, len(unique) - len(taken))
+                short = len(unique) - len(taken)
+                if self.process is not None:
+                    taken += await self.process.reserve_ids(short)
+                else:
+                    taken += await reserve_ids(self.conn, short)
             reserved = [*taken]
             reserve = max(0, 2 * len(unique) - len(self._ids))
         made = [
             (w.entry, inbox_id, w.jobs_of(inbox_id) if inbox_id is not None else list(w.jobs))
             for w, inbox_id in zip(unique, reserved, strict=True)
         ]
-        stored, ahead, statuses = await store_batch(self.conn, made, now=now, reserve=reserve)
+        if self.process is not None:
+            done = await self.process.store_batch(made, now=now, reserve=reserve)
+        else:
+            done = await store_batch(self.conn, made, now=now, reserve=reserve)
+        stored, ahead, statuses = done
         if ahead:
             if time.monotonic() - self._ids_at > self.id_stock_seconds:
                 self._ids = []
             self._ids += ahead
             self._ids_at = time.monotonic()
         jobs = [j for entry, _, of in made if entry.dedupe_key in stored for j in of]
-        await self._park({i for i, status in statuses.items() if status in HOLDING}, now=now)
+        if statuses:  # PostgreSQL (the inbox process parks in its transaction)
+            await self._park({i for i, status in statuses.items() if status in HOLDING}, now=now)
         ids = [
             stored.get(w.entry.dedupe_key) if first[w.entry.dedupe_key] == i else None
             for i, w in enumerate(batch)
@@ -269,15 +291,3 @@ class InboxWriter:
                 )
             except Exception:  # stored and acknowledged: the claim passes such jobs over anyway
                 log.exception("could not park the jobs of a stopped installation")
-
-
-async def _hold_stopped(
-    conn: Connection, installation_ids: set[int | None], *, now: dt.datetime
-) -> None:
-    """Park the jobs of those of ``installation_ids`` that are not running
-    (`sync.installation_queue` explains the order)."""
-    installations = Installations(conn)
-    for installation_id in sorted(i for i in installation_ids if i is not None):
-        found = await installations.get(installation_id)
-        if found is not None and found.status in HOLDING:
-            await conn.execute("park_installation_jobs", installation_id=installation_id, now=now)

@@ -132,14 +132,8 @@ async def insert_entries(
     entry of the same key here).
 
     PostgreSQL: one INSERT of the batch's arrays, its RETURNING the rows it stored (a key stored
-    meanwhile by another transaction is waited for and skipped: a duplicate). SQLite: one row
-    read (the last id given out, and which keys are stored already), then the new rows, with
-    the ids that follow, inserted in one step from ``json_each`` (`json_rows`): SQLite's thread
-    takes Python's lock back twice a batch, where ``executemany`` and a RETURNING take it back
-    after every row, each time waiting for the event loop's thread to let go of it. Nothing can
-    come between, as the caller's transaction holds the write lock from its BEGIN IMMEDIATE. A
-    body is passed as text cast back to its BLOB, so a batch with a body that is not UTF-8 or
-    holds a NUL (which SQLite's JSON strings cannot carry) is stored row by row instead."""
+    meanwhile by another transaction is waited for and skipped: a duplicate). SQLite:
+    `_sqlite_at_once`."""
     first: dict[str, int] = {}
     for i, entry in enumerate(entries):
         first.setdefault(entry.dedupe_key, i)
@@ -157,76 +151,90 @@ async def insert_entries(
             states=[e.state for e in unique],
         )
         ids = {r["dedupe_key"]: int(r["id"]) for r in rows}
-    elif (texts := _as_texts(unique)) is not None:
-        ids = await _sqlite_at_once(tx, unique, texts, now)
-    else:  # a body JSON cannot carry as it is
-        ids = await _sqlite_row_by_row(tx, unique, now)
+    else:
+        ids = await _sqlite_at_once(tx, [(e, None) for e in unique], now)
     return [
         ids.get(entry.dedupe_key) if first[entry.dedupe_key] == i else None
         for i, entry in enumerate(entries)
     ]
 
 
-async def _sqlite_at_once(
-    tx: Connection, entries: Sequence[NewEntry], texts: Sequence[str], now: dt.datetime
+async def insert_reserved(
+    tx: Connection, batch: Sequence[tuple[NewEntry, int | None]], *, now: dt.datetime
 ) -> dict[str, int]:
-    """SQLite, keys distinct: the new rows in one step, their ids those after the last given
-    out (the caller holds the write lock); the ids by key."""
-    plan = await tx.fetchrow("inbox_batch_plan", keys=[e.dedupe_key for e in entries])
+    """SQLite, inside the caller's transaction: `store_batch`'s rows (keys distinct, each with
+    the id reserved for it by `reserve_ids`, or None). The ids of the rows stored, by key."""
+    return await _sqlite_at_once(tx, batch, now)
+
+
+async def _sqlite_at_once(
+    tx: Connection, batch: Sequence[tuple[NewEntry, int | None]], now: dt.datetime
+) -> dict[str, int]:
+    """SQLite, keys distinct, each entry with the id reserved for it (`reserve_ids`) or None:
+    the ids of the rows stored, by key. One row read (the last id given out, and which keys are
+    stored already), then the new rows inserted in one step from ``json_each`` (`json_rows`),
+    an entry without an id taking the next after the last given out. So SQLite's thread takes
+    Python's lock back twice a batch, where ``executemany`` and a RETURNING take it back after
+    every row, each time waiting for the event loop's thread to let go of it. Nothing can come
+    between: the caller's transaction holds the write lock from its BEGIN IMMEDIATE.
+
+    A body is passed as text and cast back to its BLOB; one that is not UTF-8 or holds a NUL
+    (which SQLite's JSON strings cannot carry) is written by an UPDATE of its row after."""
+    plan = await tx.fetchrow("inbox_batch_plan", keys=[e.dedupe_key for e, _ in batch])
     assert plan is not None
     stored = set(msgspec.json.decode(plan["stored"]))
-    fresh = [(e, t) for e, t in zip(entries, texts, strict=True) if e.dedupe_key not in stored]
-    ids = {e.dedupe_key: int(plan["last_id"]) + n for n, (e, _) in enumerate(fresh, 1)}
-    if fresh:
-        rows = (
+    last = int(plan["last_id"])
+    ids: dict[str, int] = {}
+    rows, blobs = [], []
+    for entry, given in batch:
+        if entry.dedupe_key in stored:
+            continue
+        if given is None:
+            last += 1
+        inbox_id = ids[entry.dedupe_key] = given if given is not None else last
+        text = _as_text(entry.body)
+        if text is None:
+            blobs.append({"id": inbox_id, "body": entry.body})
+        rows.append(
             (
-                ids[e.dedupe_key],
-                e.source,
-                e.installation_id,
-                e.dedupe_key,
-                e.topic,
-                e.headers,
-                t,
-                e.state,
+                inbox_id,
+                entry.source,
+                entry.installation_id,
+                entry.dedupe_key,
+                entry.topic,
+                entry.headers,
+                text,
+                entry.state,
             )
-            for e, t in fresh
         )
+    if rows:
         await tx.execute("insert_inbox_entries", received_at=now, rows=json_rows(rows))
+    if blobs:
+        await tx.executemany("set_inbox_body", blobs)
     return ids
 
 
-async def _sqlite_row_by_row(
-    tx: Connection, entries: Sequence[NewEntry], now: dt.datetime
-) -> dict[str, int]:
-    """SQLite, keys distinct: the keys stored already read, the others inserted one by one,
-    their ids read back; the ids by key."""
-    found = await tx.fetch("stored_inbox_keys", keys=[e.dedupe_key for e in entries])
-    stored = {r["dedupe_key"] for r in found}
-    fresh = [e for e in entries if e.dedupe_key not in stored]
-    if not fresh:
-        return {}
-    await tx.executemany("insert_inbox_entry", [_entry_params(e, now) for e in fresh])
-    rows = await tx.fetch("inbox_ids_of_keys", keys=[e.dedupe_key for e in fresh])
-    return {r["dedupe_key"]: int(r["id"]) for r in rows}
-
-
-def _as_texts(entries: Sequence[NewEntry]) -> builtins.list[str] | None:
-    """SQLite: each body as the text that SQLite's JSON gives back as the same bytes (cast to a
-    BLOB: UTF-8 without NUL, which its JSON strings cannot hold), or None when one is not."""
-    texts = []
-    for entry in entries:
-        if b"\x00" in entry.body:
-            return None
-        try:
-            texts.append(entry.body.decode())
-        except UnicodeDecodeError:
-            return None
-    return texts
+def _as_text(body: bytes) -> str | None:
+    """The text that SQLite's JSON gives back as these same bytes once cast to a BLOB (UTF-8
+    without NUL), or None."""
+    if b"\x00" in body:
+        return None
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 async def reserve_ids(conn: Connection, n: int) -> builtins.list[int]:
-    """PostgreSQL: ``n`` fresh ids of the inbox's identity, in order, for `store_batch` (an id
-    reserved for a delivery that turns out to be a duplicate is never used: a gap, no more)."""
+    """``n`` fresh inbox ids, in order, for `store_batch` (an id reserved for a delivery that
+    turns out to be a duplicate is never used: a gap, no more). PostgreSQL: from the identity.
+    SQLite, inside the caller's transaction: the AUTOINCREMENT's last id moved on by ``n``."""
+    if conn.dialect == "sqlite":
+        await conn.execute("seed_inbox_sequence")
+        row = await conn.fetchrow("reserve_inbox_ids", n=n)
+        assert row is not None
+        last = int(row["id"])
+        return builtins.list(range(last - n + 1, last + 1))
     rows = await conn.fetch("reserve_inbox_ids", n=n)
     return [int(r["id"]) for r in rows]
 

@@ -209,9 +209,12 @@ def sqlite3_statements(sql: str) -> list[str]:
 
 
 class SQLiteDatabase(_Runner):
-    def __init__(self, conn: aiosqlite.Connection, queries: dict[str, Query]) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, queries: dict[str, Query], path: str = ":memory:"
+    ) -> None:
         super().__init__(conn, queries)
         self._lock = asyncio.Lock()
+        self.path = path  # the file, or ":memory:" (another process cannot open that one)
 
     @classmethod
     async def open(cls, path: str) -> SQLiteDatabase:
@@ -231,7 +234,7 @@ class SQLiteDatabase(_Runner):
             f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
         ):
             await conn.execute(pragma)
-        return cls(conn, load("sqlite"))
+        return cls(conn, load("sqlite"), path)
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         async with self._lock:

@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 
 import aiohttp
 import msgspec
@@ -26,6 +27,7 @@ from sync.store.inbox import Inbox
 from sync.store.installations import Installations
 from sync.store.migrate import migrate
 from sync.store.webhook_secrets import WebhookSecrets
+from tests.fixtures.conditions import eventually
 from tests.integration.test_cli import SECRET_KEY, cli_env
 
 HINTS = 500
@@ -79,9 +81,12 @@ def start_server(url: str) -> tuple[subprocess.Popen[str], int]:
     return process, int(line.split("http://127.0.0.1:", 1)[1].split()[0])
 
 
-async def burst(base: str, process: subprocess.Popen[str]) -> tuple[set[int], int]:
+async def burst(
+    base: str, process: subprocess.Popen[str], before_kill: Callable[[], object] = lambda: None
+) -> tuple[set[int], int]:
     """Every hint sent at once over `CONNECTIONS` connections, the server SIGKILLed once
-    `KILL_AFTER` were acknowledged: the numbers acknowledged, and how many failed."""
+    `KILL_AFTER` were acknowledged (``before_kill()`` called just before): the numbers
+    acknowledged, and how many failed."""
     acknowledged: set[int] = set()
     failed = 0
     killed = asyncio.Event()
@@ -100,6 +105,7 @@ async def burst(base: str, process: subprocess.Popen[str]) -> tuple[set[int], in
             return
         if len(acknowledged) >= KILL_AFTER and not killed.is_set():
             killed.set()
+            before_kill()
             os.kill(process.pid, signal.SIGKILL)
 
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
@@ -109,14 +115,35 @@ async def burst(base: str, process: subprocess.Popen[str]) -> tuple[set[int], in
     return acknowledged, failed
 
 
+def inbox_processes(path: str) -> list[int]:
+    """The pids of inbox processes (`webhooks.inbox_process`) writing the SQLite file ``path``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(b"inbox_process" in a for a in argv) and path.encode() in argv:
+            found.append(int(pid))
+    return found
+
+
 async def test_every_acknowledged_hint_survives_a_sigkill(database_url: str) -> None:
     url = database_url  # a SQLite file of its own, or a PostgreSQL schema of its own
     key, secret = await prepared(url)
     process, port = start_server(url)
     try:
         base = f"http://127.0.0.1:{port}/webhooks/economic/{key}/{secret}"
-        acknowledged, failed = await burst(base, process)
+        lite = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+        writing: list[int] = []
+        acknowledged, failed = await burst(
+            base, process, lambda: writing.extend(inbox_processes(lite) if lite else [])
+        )
         assert process.wait(timeout=10) == -signal.SIGKILL
+        if lite:  # the inbox's own process was writing, and went with the app
+            assert writing, "no inbox process ran beside the app"
+            await eventually(lambda: not inbox_processes(lite), within=10)
     finally:
         if process.poll() is None:
             process.kill()

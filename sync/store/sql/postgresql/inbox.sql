@@ -1,14 +1,14 @@
--- name: stored_inbox_keys
--- Which of these dedupe keys are stored already.
-SELECT dedupe_key FROM inbox WHERE dedupe_key = ANY(:keys::text[])
-
 -- name: inbox_batch_plan
 -- SQLite only (its one-step insert of a batch, `sync.store.inbox.insert_entries`). Spelled so that every name exists for both engines; running it fails loudly.
 SELECT 0 AS last_id, '[]' AS stored FROM "inbox_batch_plan is SQLite only"
 
--- name: inbox_ids_of_keys
--- The ids of the rows of these dedupe keys.
-SELECT id, dedupe_key FROM inbox WHERE dedupe_key = ANY(:keys::text[])
+-- name: seed_inbox_sequence
+-- SQLite only (the AUTOINCREMENT's reservation); PostgreSQL's identity needs nothing. Running it does nothing.
+SELECT 1
+
+-- name: set_inbox_body
+-- SQLite only (a body its JSON cannot carry); PostgreSQL passes bodies as bytea arrays. Running it fails loudly.
+SELECT id FROM "set_inbox_body is SQLite only"
 
 -- name: insert_inbox_entries
 -- Store a batch of webhook deliveries (one array element each, keys distinct), each unless a delivery of its dedupe key is stored already: the rows stored, with their keys.

@@ -1,0 +1,190 @@
+"""The inbox writer with its SQLite writes in a process of their own (`webhooks.inbox_process`):
+a real process on a real SQLite file. Each delivery stored once, its jobs naming its row, a
+stopped company's jobs parked, a refused delivery not taking its batch down, a body that is not
+text kept byte for byte, a process that dies answered as an outage and replaced, and the process
+ending when the app closes it or goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from sync import schedules
+from sync.jobs import JobQueue, NewJob
+from sync.store.db import Database
+from sync.store.inbox import Inbox, NewEntry
+from sync.store.installations import Installations
+from webhooks.inbox import InboxUnavailable, InboxWriter
+from webhooks.inbox_process import InboxProcess
+
+NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+OpenUrl = Callable[[str], Awaitable[Database]]
+
+
+@pytest.fixture
+async def lite(sqlite_url: str, db_for: OpenUrl) -> Database:
+    return await db_for(sqlite_url)
+
+
+@pytest.fixture
+async def writer(lite: Database) -> AsyncIterator[InboxWriter]:
+    made = InboxWriter(lite, clock=lambda: NOW, process=True)
+    assert made.process is not None
+    made.start()
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+async def company(db: Database, agreement: int = 1001) -> int:
+    made = await Installations(db).activate(agreement_number=agreement, company_name="c", now=NOW)
+    return made.id
+
+
+def event(installation_id: int, key: str, body: bytes = b"{}") -> NewEntry:
+    return NewEntry(
+        source="collection",
+        installation_id=installation_id,
+        dedupe_key=f"collection:{installation_id}:{key}",
+        topic="payment.received",
+        headers={"webhook-id": key},
+        body=body,
+    )
+
+
+def processing(installation_id: int, key: str) -> Callable[[int], list[NewJob]]:
+    return lambda inbox_id: [schedules.inbox_event(installation_id, 1001, key, inbox_id=inbox_id)]
+
+
+async def store(writer: InboxWriter, inst: int, key: str, body: bytes = b"{}") -> bool:
+    return await writer.store(event(inst, key, body), then=processing(inst, key))
+
+
+async def test_each_delivery_is_stored_once_and_its_job_names_its_row(
+    lite: Database, writer: InboxWriter
+) -> None:
+    inst = await company(lite)
+    keys = [f"e{i % 30}" for i in range(90)]
+    results = await asyncio.gather(*(store(writer, inst, k) for k in keys))
+    assert sorted(k for k, new in zip(keys, results, strict=True) if new) == sorted(set(keys))
+    rows = await Inbox(lite).list(limit=100)
+    assert len(rows) == 30
+    by_id = {r.id: r for r in rows}
+    jobs = await JobQueue(lite).list(limit=100)
+    assert len(jobs) == 30
+    for job in jobs:  # each job names the row stored with it
+        row = by_id[job.payload["inbox_id"]]
+        assert job.dedupe_key is not None
+        assert row.dedupe_key.rsplit(":", 1)[-1] == job.dedupe_key.rsplit(":", 1)[-1]
+    again = await asyncio.gather(*(store(writer, inst, k) for k in ("e1", "e2", "new")))
+    assert again == [False, False, True]
+    later = max(r.id for r in await Inbox(lite).list(limit=100))
+    async with lite.transaction() as tx:  # the app's own inserts go on after the reserved ids
+        row = await tx.fetchrow(
+            "insert_inbox_entry",
+            source="economic",
+            installation_id=inst,
+            dedupe_key="after",
+            topic="invoice",
+            headers={},
+            body=b"",
+            state="processed",
+            received_at=NOW,
+            processed_at=NOW,
+        )
+    assert row is not None and int(row["id"]) > later
+
+
+async def test_a_stopped_companys_jobs_are_parked(lite: Database, writer: InboxWriter) -> None:
+    inst = await company(lite)
+    await Installations(lite).set_status(inst, "paused", now=NOW)
+    assert await store(writer, inst, "while-paused")
+    (job,) = await JobQueue(lite).list()
+    assert job.state == "parked"
+
+
+async def test_a_body_that_is_not_text_is_kept_byte_for_byte(
+    lite: Database, writer: InboxWriter
+) -> None:
+    inst = await company(lite)
+    bodies = {"binary": bytes(range(256)), "nul": b'{"a":"\x00"}', "text": "æ😀".encode()}
+    assert all(await asyncio.gather(*(store(writer, inst, k, b) for k, b in bodies.items())))
+    stored = {r.dedupe_key.rsplit(":", 1)[-1]: r.body for r in await Inbox(lite).list()}
+    assert stored == bodies
+
+
+async def test_a_refused_delivery_does_not_take_its_batch_down(
+    lite: Database, writer: InboxWriter
+) -> None:
+    inst = await company(lite)
+    # No such installation: the foreign key refuses that row, not the batch's others.
+    results = await asyncio.gather(
+        store(writer, inst, "a"),
+        store(writer, 999_999, "orphan"),
+        store(writer, inst, "b"),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], InboxUnavailable)
+    assert sorted(r.dedupe_key for r in await Inbox(lite).list()) == [
+        f"collection:{inst}:a",
+        f"collection:{inst}:b",
+    ]
+
+
+async def test_a_process_killed_between_batches_is_replaced(
+    lite: Database, writer: InboxWriter
+) -> None:
+    inst = await company(lite)
+    assert await store(writer, inst, "before")
+    assert writer.process is not None and writer.process._process is not None
+    first = writer.process._process
+    first.kill()
+    await first.wait()
+    assert await store(writer, inst, "after")
+    assert writer.process._process is not None and writer.process._process.pid != first.pid
+    keys = sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in await Inbox(lite).list())
+    assert keys == ["after", "before"]
+
+
+async def test_a_process_that_dies_mid_batch_is_an_outage(lite: Database) -> None:
+    """A process that ends before it answers (here: it cannot open its database) fails the
+    batch as an outage, a 503 the platforms retry, and nothing is acknowledged."""
+    inst = await company(lite)
+    writer = InboxWriter(lite, clock=lambda: NOW, process=True)
+    writer.process = InboxProcess("/proc/no-such-dir/inbox.db")
+    writer.start()
+    try:
+        for key in ("a", "b"):  # each batch tries a new process
+            with pytest.raises(InboxUnavailable):
+                await store(writer, inst, key)
+    finally:
+        await writer.close()
+    assert await Inbox(lite).count() == 0
+
+
+async def test_the_process_ends_when_its_app_closes_it_or_goes_away(lite: Database) -> None:
+    inst = await company(lite)
+    closing = InboxWriter(lite, clock=lambda: NOW, process=True)
+    closing.start()
+    assert await store(closing, inst, "x")
+    assert closing.process is not None and closing.process._process is not None
+    child = closing.process._process
+    await closing.close()
+    assert child.returncode == 0
+
+    gone = InboxWriter(lite, clock=lambda: NOW, process=True)
+    gone.start()
+    try:
+        assert await store(gone, inst, "y")
+        assert gone.process is not None and gone.process._process is not None
+        child = gone.process._process
+        assert child.stdin is not None
+        child.stdin.close()  # what the app's death does to the pipe
+        assert await asyncio.wait_for(child.wait(), 10) == 0
+    finally:
+        await gone.close()
