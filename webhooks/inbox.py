@@ -28,9 +28,9 @@ requests being served), so a batch is one of each:
   `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read under a share
   lock taken before any job is written), on the writer's own connection
   (`PostgresDatabase.writer`, not reset on release); the ids the jobs of ``then`` need are
-  reserved ahead by the previous batch's statement. One batch commits at a time by default
-  (``writers``): a second one committing beside it was measured slower (both smaller, and
-  contending for the same index pages); a key in two batches at once is stored by whichever
+  reserved ahead by the previous batch's statement. Two batches are in flight at once by
+  default (``writers``): while one waits for the server, the next is sent (faster in 7 of 9
+  back-to-back pairs, by 1–33 %); a key in two batches at once is stored by whichever
   commits first (the other's insert waits for it and skips).
 - On a SQLite file, with ``process`` (as the app runs it): the same batch as on PostgreSQL
   (the ids ``then`` needs reserved ahead), handed to a process of its own that stores it in
@@ -77,7 +77,7 @@ JobsFor = Callable[[int], Sequence[NewJob]]
 """The jobs of a new inbox row, given its id (committed with it)."""
 
 
-WRITERS = 1  # batches committing at once, by default
+WRITERS = {"postgresql": 2, "sqlite": 1}  # batches committing at once, by default
 
 
 class InboxUnavailable(Exception):
@@ -99,9 +99,9 @@ class _Waiting:
 
 class InboxWriter:
     """``writers``: how many batches may commit at once (each its own task and transaction);
-    `WRITERS` by default. More than one is for PostgreSQL (SQLite's single write lock
-    serialises them anyway). ``process``: on a SQLite file, the writes in a process of their
-    own (`webhooks.inbox_process`; the app's writer has it)."""
+    `WRITERS` of the engine by default. More than one is for PostgreSQL (SQLite's single
+    write lock serialises them anyway). ``process``: on a SQLite file, the writes in a
+    process of their own (`webhooks.inbox_process`; the app's writer has it)."""
 
     def __init__(
         self,
@@ -109,7 +109,7 @@ class InboxWriter:
         *,
         clock: Clock,
         max_batch: int = MAX_BATCH,
-        writers: int = WRITERS,
+        writers: int | None = None,
         jobs_enqueued: Callable[[], None] | None = None,
         id_stock_seconds: float = ID_STOCK_SECONDS,
         process: bool = False,
@@ -125,7 +125,7 @@ class InboxWriter:
         self.clock = clock
         self.jobs_enqueued = jobs_enqueued
         self.max_batch = max_batch
-        self.writers = writers
+        self.writers = writers or WRITERS.get(getattr(db, "dialect", "sqlite"), 1)
         self.commits = 0
         self._ids: list[int] = []  # inbox ids reserved ahead (PostgreSQL), since _ids_at
         self._ids_at = 0.0
