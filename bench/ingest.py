@@ -83,7 +83,7 @@ from sync.store.installations import Installations
 from sync.store.webhook_secrets import WebhookSecrets
 from sync.worker import Clock, utcnow
 from webhooks.credentials import TTL_SECONDS
-from webhooks.inbox import InboxWriter, JobsFor
+from webhooks.inbox import WRITERS, InboxWriter, JobsFor
 from webhooks.receivers import RECEIVER
 from webhooks.verify import VerificationError, verify
 
@@ -445,16 +445,18 @@ def why(r: Row) -> str:
     if not r.goals[0].met:
         per_commit = d.per_s * (WARMUP + d.window_s) / max(1, d.commits)
         cycle_ms = (WARMUP + d.window_s) / max(1, d.commits) * 1000
+        writers = WRITERS.get(r.engine, 1)
         parts.append(
-            f"(d) commits one batch at a time: {d.commits:,} commits of about {per_commit:.0f} "
-            f"deliveries, one every {cycle_ms:.1f} ms (the batch's one statement or hop, and the "
-            "turns of the event loop it waits for while requests are served); a delivery waits "
-            f"for the batch committing when it came and then its own, so with {CONNECTIONS} in "
-            f"flight (d)'s p50 is {d.p50_ms:.1f} ms against (b)'s {b.p50_ms:.1f} ms. The app "
-            f"spends {cpu_ms(d):.3f} ms of CPU a delivery in (d) against {cpu_ms(b):.3f} ms in "
-            f"(b) (the rows, their jobs and the database's client work; on SQLite the database "
-            f"itself too), and the machine is busy {busy(b):.0%} in (b) and {busy(d):.0%} in "
-            "(d), the database's server included. (b) itself runs at "
+            f"(d) has up to {writers} batch{'es' if writers > 1 else ''} in flight: "
+            f"{d.commits:,} commits of about {per_commit:.0f} deliveries, one every "
+            f"{cycle_ms:.1f} ms (the batch's one statement or round trip, and the turns of the "
+            "event loop it waits for while requests are served); a delivery waits for the batch "
+            f"committing when it came and then its own, so with {CONNECTIONS} in flight (d)'s "
+            f"p50 is {d.p50_ms:.1f} ms against (b)'s {b.p50_ms:.1f} ms. The app spends "
+            f"{cpu_ms(d):.3f} ms of CPU a delivery in (d) against {cpu_ms(b):.3f} ms in (b) (the "
+            "rows, their jobs and the database's client work; on SQLite the inbox process's "
+            f"work is not in it), and the machine is busy {busy(b):.0%} in (b) and "
+            f"{busy(d):.0%} in (d), the database's server included. (b) itself runs at "
             f"{b.per_s / r.bare.per_s:.0%} of the bare handler (a) (its lookup a cache hit of "
             f"{reads.cached_ms * 1000:.0f} µs, a miss {reads.reads_ms:.2f} ms once per key every "
             f"{TTL_SECONDS:.0f} s; the HMAC {reads.verify_ms * 1000:.0f} µs)."
