@@ -28,10 +28,11 @@ requests being served), so a batch is one of each:
   `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read under a share
   lock taken before any job is written), on the writer's own connection
   (`PostgresDatabase.writer`, not reset on release); the ids the jobs of ``then`` need are
-  reserved ahead by the previous batch's statement. Two batches are in flight at once by
-  default (``writers``): while one waits for the server, the next is sent (faster in 7 of 9
-  back-to-back pairs, by 1–33 %); a key in two batches at once is stored by whichever
-  commits first (the other's insert waits for it and skips).
+  reserved ahead by the previous batch's statement. One batch is in flight at a time by
+  default (``writers``). Two measured faster in 7 of 9 back-to-back pairs (by 1–33 %), but
+  two batches inserting the same keys (hints coalescing into one job) in different orders
+  can deadlock, and the loser is stored again one delivery at a time; a key in two batches at
+  once is stored by whichever commits first (the other's insert waits for it and skips).
 - On a SQLite file, with ``process`` (as the app runs it): the same batch as on PostgreSQL
   (the ids ``then`` needs reserved ahead), handed to a process of its own that stores it in
   one transaction and answers after the commit (`webhooks.inbox_process`: one round trip over a
@@ -77,7 +78,7 @@ JobsFor = Callable[[int], Sequence[NewJob]]
 """The jobs of a new inbox row, given its id (committed with it)."""
 
 
-WRITERS = {"postgresql": 2, "sqlite": 1}  # batches committing at once, by default
+WRITERS = {"postgresql": 1, "sqlite": 1}  # batches committing at once, by default
 
 
 class InboxUnavailable(Exception):

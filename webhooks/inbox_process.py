@@ -35,6 +35,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import signal
 import struct
 import sys
 from collections.abc import Sequence
@@ -50,6 +51,9 @@ from sync.store.sqlite import SQLiteDatabase
 log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("!I")
 CLOSE_SECONDS = 10.0  # how long a closing process may take to finish its batch
+# How long a batch may take in the process before it counts as stuck: well past SQLite's busy
+# timeout (a batch waiting for the app's own write lock), within the platforms' patience.
+ANSWER_SECONDS = 30.0
 
 
 class Store(msgspec.Struct, tag="store", frozen=True):
@@ -124,6 +128,11 @@ class InboxProcess:
                 stdout=asyncio.subprocess.PIPE,
                 # The app's own import path, however it was started.
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+                # Not in the app's process group: a Ctrl-C is the app's to handle (it closes
+                # the queue, then this process); the process ignores SIGINT and SIGTERM too
+                # (a service manager signals every process of the service) and ends at the
+                # end of its stdin.
+                start_new_session=True,
             )
         except OSError as exc:
             raise DatabaseUnavailable(f"the inbox process could not start: {exc}") from exc
@@ -148,10 +157,14 @@ class InboxProcess:
             process = await self._started()
             assert process.stdin is not None and process.stdout is not None
             try:
-                process.stdin.write(framed(request))
-                await process.stdin.drain()
-                (length,) = _LENGTH.unpack(await process.stdout.readexactly(_LENGTH.size))
-                answer = _answers.decode(await process.stdout.readexactly(length))
+                async with asyncio.timeout(ANSWER_SECONDS):
+                    process.stdin.write(framed(request))
+                    await process.stdin.drain()
+                    (length,) = _LENGTH.unpack(await process.stdout.readexactly(_LENGTH.size))
+                    answer = _answers.decode(await process.stdout.readexactly(length))
+            except TimeoutError as exc:  # stuck (a hung disk, a stopped process): replaced
+                self._end(process)
+                raise DatabaseUnavailable("the inbox process did not answer") from exc
             except (OSError, asyncio.IncompleteReadError, msgspec.DecodeError) as exc:
                 self._end(process)
                 raise DatabaseUnavailable("the inbox process ended") from exc
@@ -197,9 +210,14 @@ async def serve(path: str) -> None:
         while True:
             try:
                 (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-                request = _requests.decode(await reader.readexactly(length))
+                body = await reader.readexactly(length)
+                request = _requests.decode(body)
             except asyncio.IncompleteReadError:
                 return  # the app closed our stdin, or is gone
+            except msgspec.ValidationError as exc:  # whole, but not a batch we can store
+                out.write(framed(Answer(refused=f"undecodable: {type(exc).__name__}")))
+                out.flush()
+                continue
             out.write(framed(await answer(db, request)))
             out.flush()
     finally:
@@ -232,4 +250,6 @@ def main(path: str) -> None:
     """The process: ``python -c "...main(path)" path`` (not ``-m``: the app imports this
     module, and a module run by ``-m`` must not be imported first)."""
     logging.basicConfig(level=logging.WARNING)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     asyncio.run(serve(path))

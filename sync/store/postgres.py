@@ -152,9 +152,9 @@ SERVER_SETTINGS = {"jit": "off"}
 # retry) rather than holding every delivery of every company behind it.
 WRITER_SETTINGS = {**SERVER_SETTINGS, "lock_timeout": "5s"}
 RESERVED_POOL_SIZE = 2
-# The inbox writer's connections (`writer`): one per batch committing at once (two by default,
+# The inbox writer's connections (`writer`): one per batch committing at once (one by default,
 # `webhooks.inbox.WRITERS`) and one for its parks after a commit, opened when first used.
-WRITER_POOL_SIZE = 3
+WRITER_POOL_SIZE = 2
 # A lease-keeping statement that hangs (a connection silently dropped) must not wedge the one
 # committer or a run's heartbeats: it fails as an outage after this long and is tried again.
 RESERVED_COMMAND_TIMEOUT = 15.0

@@ -190,3 +190,23 @@ async def test_the_process_ends_when_its_app_closes_it_or_goes_away(lite: Databa
         assert await asyncio.wait_for(child.wait(), 10) == 0
     finally:
         await gone.close()
+
+
+async def test_a_batch_the_process_cannot_read_is_refused_not_an_outage(
+    lite: Database, writer: InboxWriter
+) -> None:
+    """A job payload with a key that is not text reaches the process whole but cannot be read
+    there: refused, so the writer stores the batch's others one by one, and the process lives."""
+    inst = await company(lite)
+    odd = NewJob(kind="k", payload={1: "not a text key"})  # type: ignore[dict-item]
+    results = await asyncio.gather(
+        store(writer, inst, "a"),
+        writer.store(event(inst, "odd"), [odd]),
+        store(writer, inst, "b"),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], InboxUnavailable)
+    assert writer.process is not None and writer.process._process is not None
+    assert writer.process._process.returncode is None
+    assert sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in await Inbox(lite).list()) == ["a", "b"]
