@@ -1,7 +1,7 @@
 """SQLite's one-step batches: the inbox rows of a batch in one INSERT from ``json_each``
-(`sync.store.inbox.insert_entries`; bodies JSON cannot carry fall back to row by row) and a
-batch of jobs in one (`sync.jobs.enqueue_in`, ``enqueue_jobs``): every body comes back byte for
-byte, the ids given are the rows', and the jobs end as if enqueued one at a time."""
+(`sync.store.inbox.insert_entries`; a body JSON cannot carry is written by an UPDATE after)
+and a batch of jobs in one (`sync.jobs.enqueue_in`, ``enqueue_jobs``): every body comes back
+byte for byte, the ids given are the rows', and the jobs end as if enqueued one at a time."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ TRICKY = [
     bytes(range(1, 32)) + b"\x7f",  # every control character but NUL
     b'"quoted" \\ back\\slash \\u0041 \\n not an escape',
     b"\\u0000 is six characters here",
-    b"\x00 a NUL",  # JSON strings cannot hold one: row by row
+    b"\x00 a NUL",  # JSON strings cannot hold one: written after by an UPDATE
     b"\xff\xfe not UTF-8",  # nor bytes that are not text
     "\ufeffBOM first".encode(),
 ]
@@ -51,7 +51,7 @@ def entry(installation_id: int, key: str, body: bytes, state: InboxState = "new"
 async def test_every_body_comes_back_byte_for_byte_alone_or_in_a_mixed_batch(db: Database) -> None:
     inst = await company(db)
     alone = [entry(inst, f"alone:{i}", body) for i, body in enumerate(TRICKY)]
-    for e in alone:  # each its own batch: the JSON path, or row by row for NUL and non-UTF-8
+    for e in alone:  # each its own batch: through JSON, or by the UPDATE for NUL and non-UTF-8
         async with db.transaction() as tx:
             assert (await insert_entries(tx, [e], now=NOW))[0] is not None
     mixed = [entry(inst, f"mixed:{i}", body) for i, body in enumerate(TRICKY)]
