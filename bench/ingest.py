@@ -83,7 +83,7 @@ from sync.store.installations import Installations
 from sync.store.webhook_secrets import WebhookSecrets
 from sync.worker import Clock, utcnow
 from webhooks.credentials import TTL_SECONDS
-from webhooks.inbox import WRITERS, InboxWriter, JobsFor
+from webhooks.inbox import PIPELINED, InboxWriter, JobsFor
 from webhooks.receivers import RECEIVER
 from webhooks.verify import VerificationError, verify
 
@@ -445,7 +445,7 @@ def why(r: Row) -> str:
     if not r.goals[0].met:
         per_commit = d.per_s * (WARMUP + d.window_s) / max(1, d.commits)
         cycle_ms = (WARMUP + d.window_s) / max(1, d.commits) * 1000
-        writers = WRITERS.get(r.engine, 1)
+        writers = PIPELINED
         parts.append(
             f"(d) has up to {writers} batch{'es' if writers > 1 else ''} in flight: "
             f"{d.commits:,} commits of about {per_commit:.0f} deliveries, one every "

@@ -23,22 +23,22 @@ lone delivery at once and a busy one commits larger batches. Under load a batch 
 waits on the event loop cost (each round trip or hop back to the loop waits its turn behind the
 requests being served), so a batch is one of each:
 
-- On PostgreSQL one statement sent outside any transaction, so it is its own commit and one
-  round trip (`sync.store.inbox.store_batch`: the rows, the jobs of those stored with
-  `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read under a share
-  lock taken before any job is written), on the writer's own connection
-  (`PostgresDatabase.writer`, not reset on release); the ids the jobs of ``then`` need are
-  reserved ahead by the previous batch's statement. One batch is in flight at a time by
-  default (``writers``). Two measured faster in 7 of 9 back-to-back pairs (by 1–33 %), but
-  two batches inserting the same keys (hints coalescing into one job) in different orders
-  can deadlock, and the loser is stored again one delivery at a time; a key in two batches at
-  once is stored by whichever commits first (the other's insert waits for it and skips).
-- On a SQLite file, with ``process`` (as the app runs it): the same batch as on PostgreSQL
-  (the ids ``then`` needs reserved ahead), handed to a process of its own that stores it in
-  one transaction and answers after the commit (`webhooks.inbox_process`: one round trip over a
-  pipe). In the app's own process SQLite's thread would take Python's interpreter lock back
-  after every step of every statement, each time waiting for the event loop's thread; there
-  the writes run on another core.
+- With ``process`` (as the app runs it, on a SQLite file or on PostgreSQL): the batch handed
+  to a process of its own (`webhooks.inbox_process`: one round trip over a pipe), which stores
+  it in one transaction and answers after the commit; the ids the jobs of ``then`` need are
+  reserved ahead by the previous batch. Up to `PIPELINED` batches are in flight: the next one
+  waits in the pipe while one commits, and the process commits them one after another, on a
+  loop of its own, so a batch never waits for this process's event loop to send it. In this
+  process, SQLite's thread would take Python's interpreter lock back after every step of every
+  statement, each time waiting for the event loop's thread, and a PostgreSQL batch would
+  follow the last one only once the writer's task had its turn on the loop.
+- On PostgreSQL without ``process``, one statement sent outside any transaction, so it is its
+  own commit and one round trip (`sync.store.inbox.store_batch`: the rows, the jobs of those
+  stored with `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read
+  under a share lock taken before any job is written), on the writer's own connection
+  (`PostgresDatabase.writer`, not reset on release). One batch at a time (`WRITERS`): two
+  batches inserting the same keys (hints coalescing into one job) in different orders can
+  deadlock, and the loser is stored again one delivery at a time.
 - Otherwise on SQLite (``:memory:``, or without ``process``) one transaction run whole on
   SQLite's thread (`Database.atomically`: one hop there and back): the rows in one step after
   one row read (`sync.store.inbox.insert_entries`), the jobs in one more
@@ -78,7 +78,8 @@ JobsFor = Callable[[int], Sequence[NewJob]]
 """The jobs of a new inbox row, given its id (committed with it)."""
 
 
-WRITERS = {"postgresql": 1, "sqlite": 1}  # batches committing at once, by default
+WRITERS = 1  # batches committing at once by default when the writer stores them itself
+PIPELINED = 2  # batches in flight by default to the inbox process (it commits them in turn)
 
 
 class InboxUnavailable(Exception):
@@ -99,10 +100,9 @@ class _Waiting:
 
 
 class InboxWriter:
-    """``writers``: how many batches may commit at once (each its own task and transaction);
-    `WRITERS` of the engine by default. More than one is for PostgreSQL (SQLite's single
-    write lock serialises them anyway). ``process``: on a SQLite file, the writes in a
-    process of their own (`webhooks.inbox_process`; the app's writer has it)."""
+    """``process``: on a SQLite file or PostgreSQL, the writes in a process of their own
+    (`webhooks.inbox_process`; the app's writer has it). ``writers``: how many batches may be
+    in flight at once (each its own task); `PIPELINED` with the process, else `WRITERS`."""
 
     def __init__(
         self,
@@ -120,13 +120,13 @@ class InboxWriter:
         # On PostgreSQL, connections of the writer's own, not reset on release (one round trip
         # fewer a batch): `PostgresDatabase.writer`.
         self.conn: Connection = db.writer() if isinstance(db, PostgresDatabase) else db
-        # On a SQLite file, with ``process``: the writes in a process of their own.
-        path = getattr(db, "path", ":memory:")
-        self.process = InboxProcess(path) if process and path != ":memory:" else None
+        # With ``process``, unless on SQLite's memory: the writes in a process of their own.
+        target = db.url if isinstance(db, PostgresDatabase) else getattr(db, "path", ":memory:")
+        self.process = InboxProcess(target) if process and target != ":memory:" else None
         self.clock = clock
         self.jobs_enqueued = jobs_enqueued
         self.max_batch = max_batch
-        self.writers = writers or WRITERS.get(getattr(db, "dialect", "sqlite"), 1)
+        self.writers = writers or (PIPELINED if self.process is not None else WRITERS)
         self.commits = 0
         self._ids: list[int] = []  # inbox ids reserved ahead (PostgreSQL), since _ids_at
         self._ids_at = 0.0
@@ -230,9 +230,10 @@ class InboxWriter:
     async def _stored_at_once(
         self, batch: list[_Waiting], now: dt.datetime
     ) -> tuple[list[int | None], list[NewJob]]:
-        """PostgreSQL: the rows and their jobs in one statement outside any transaction (so
-        its own commit: one round trip), `sync.store.inbox.store_batch`. SQLite with the inbox
-        process: the same batch, stored there in one transaction (`webhooks.inbox_process`).
+        """With the inbox process: the batch stored there in one transaction
+        (`webhooks.inbox_process`). Otherwise on PostgreSQL: the rows and their jobs in one
+        statement outside any transaction (so its own commit: one round trip),
+        `sync.store.inbox.store_batch`.
 
         When a delivery's jobs need its row's id (``then``), the rows' ids are taken from ids
         reserved ahead: each such batch's statement also reserves twice its size for the next
@@ -274,7 +275,7 @@ class InboxWriter:
             self._ids += ahead
             self._ids_at = time.monotonic()
         jobs = [j for entry, _, of in made if entry.dedupe_key in stored for j in of]
-        if statuses:  # PostgreSQL (the inbox process parks in its transaction)
+        if statuses:  # PostgreSQL (on SQLite the inbox process parks in its transaction)
             await self._park({i for i, status in statuses.items() if status in HOLDING}, now=now)
         ids = [
             stored.get(w.entry.dedupe_key) if first[w.entry.dedupe_key] == i else None

@@ -1,29 +1,36 @@
-"""The inbox's SQLite writes in a process of their own, beside the app's.
+"""The inbox's writes in a process of their own, beside the app's (SQLite file or PostgreSQL).
 
-    process = InboxProcess(path)                  # started by its first request
+    process = InboxProcess(target)                # a SQLite path or a PostgreSQL URL
     stored = await process.store_batch(batch, now=now, reserve=n)   # `sync.store.inbox.store_batch`
     ids = await process.reserve_ids(n)
     await process.close()
 
-Why: SQLite runs on a thread of the app's process, and that thread must take Python's
-interpreter lock back after every step of a statement, waiting each time for the event loop's
-thread to let go of it while it serves requests. Under a burst of webhooks the two take turns
-on one core, so a batch's commit cost what the requests around it cost. In a process of its
-own the writes run on the other core, with a lock of their own (the benchmark,
-``bench/ingest.py``, measured its effect).
+Why: a batch's commit is the inbox's one serial step, and in the app's process it waits on the
+event loop, which is busy serving requests. On SQLite, SQLite's thread must take Python's
+interpreter lock back after every step of a statement, each time waiting for the event loop's
+thread; on PostgreSQL the statement's answer waits its turn on the loop, and the next batch is
+sent only once the writer has run again. In a process of its own the writes run on the other
+core, on a loop that does nothing else, and batches follow one another there without waiting
+for the app: the app hands over the next batch while one commits (two in flight,
+`webhooks.inbox.PIPELINED`), and the process commits them one after another, in order (so two
+batches never take the same keys' locks in different orders, which on PostgreSQL can deadlock).
+The benchmark, ``bench/ingest.py``, measured the effect.
 
 The app's `webhooks.inbox.InboxWriter` hands each batch over as `sync.store.inbox.store_batch`
-does on PostgreSQL: each delivery with the inbox id reserved for it (so that the jobs made from
-its id go in the same transaction) and its jobs; the process stores them in one transaction on a
-connection of its own (`stored_in`: the rows, the jobs of those stored, the jobs of a company
-that is not running parked, the ids for the next batch reserved) and answers after its commit.
-A delivery is acknowledged only once that answer is in.
+takes it: each delivery with the inbox id reserved for it (so that the jobs made from its id go
+in the same transaction) and its jobs. The process stores it in one transaction on a connection
+of its own (SQLite: `stored_in`, the rows, the jobs of those stored, the jobs of a company that is
+not running parked, the ids for the next batch reserved; PostgreSQL: `store_batch`'s one
+statement, whose installations' statuses go back for the app to park) and answers after its
+commit. A delivery is acknowledged only once that answer is in.
 
 Wire: on the process's stdin and stdout, each message a 4-byte big-endian length and a msgpack
-body (`Store` or `Reserve` in, `Answer` out), one request at a time. The process ends at the end
-of its stdin (the app closed it, or the app is gone: a SIGKILL of the app ends it too, after the
-batch it is on, whose deliveries were never acknowledged and are sent again). If the process
-is gone or its database unavailable, the batch fails as `DatabaseUnavailable` (a 503, which both
+body: `Open` first (the database, so that a password is never on a command line), then `Store`
+or `Reserve`; one `Answer` for each, in order. The command line names the database for ``ps``
+(a PostgreSQL URL with its password masked). The process ends at the end of its stdin (the app
+closed it, or the app is gone: a SIGKILL of the app ends it too, after the batches it has, whose
+deliveries were never acknowledged and are sent again). If the process is gone or its database
+unavailable, every batch waiting for it fails as `DatabaseUnavailable` (a 503, which both
 platforms retry) and the next batch starts a new process; a batch the database refused for
 another reason fails as `InboxRefused`, so the writer tries its deliveries one by one.
 """
@@ -31,6 +38,7 @@ another reason fails as `InboxRefused`, so the writer tries its deliveries one b
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import datetime as dt
 import logging
@@ -44,16 +52,23 @@ import msgspec
 
 from sync.installation_queue import hold_stopped
 from sync.jobs import NewJob, enqueue_in
+from sync.redaction import masked_url
 from sync.store.db import Connection, DatabaseUnavailable
-from sync.store.inbox import BatchStored, NewEntry, insert_reserved, reserve_ids
+from sync.store.inbox import BatchStored, NewEntry, insert_reserved, reserve_ids, store_batch
+from sync.store.postgres import PostgresWriter
 from sync.store.sqlite import SQLiteDatabase
 
 log = logging.getLogger(__name__)
 _LENGTH = struct.Struct("!I")
-CLOSE_SECONDS = 10.0  # how long a closing process may take to finish its batch
+CLOSE_SECONDS = 10.0  # how long a closing process may take to finish its batches
 # How long a batch may take in the process before it counts as stuck: well past SQLite's busy
-# timeout (a batch waiting for the app's own write lock), within the platforms' patience.
+# timeout (a batch waiting for the app's own write lock) and PostgreSQL's lock timeout for the
+# writer, within the platforms' patience.
 ANSWER_SECONDS = 30.0
+
+
+class Open(msgspec.Struct, tag="open", frozen=True):
+    target: str  # a SQLite path or a PostgreSQL URL (with its password)
 
 
 class Store(msgspec.Struct, tag="store", frozen=True):
@@ -71,10 +86,11 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
     reserved: list[int] = []
     unavailable: str | None = None  # the database could not be written: an outage
     refused: str | None = None  # the database refused the batch (one delivery of it)
+    statuses: dict[int, str] = {}  # PostgreSQL: the installations' statuses, for the app to park
 
 
 _encoder = msgspec.msgpack.Encoder()
-_requests = msgspec.msgpack.Decoder(Store | Reserve)
+_requests = msgspec.msgpack.Decoder(Open | Store | Reserve)
 _answers = msgspec.msgpack.Decoder(Answer)
 
 
@@ -107,23 +123,31 @@ async def stored_in(
     return BatchStored(ids=ids, reserved=reserved, statuses={})
 
 
-class InboxProcess:
-    """The app's end: starts the process, sends it one request at a time."""
+def _label(target: str) -> str:
+    """What the command line shows of ``target``: never a password."""
+    return masked_url(target) if target.startswith(("postgresql:", "postgres:")) else target
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+
+class InboxProcess:
+    """The app's end: starts the process, sends it requests (several may be in flight) and
+    hands each answer, in order, to the request it is for."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
         self._process: asyncio.subprocess.Process | None = None
-        self._lock = asyncio.Lock()
+        self._waiting: collections.deque[asyncio.Future[Answer]] = collections.deque()
+        self._reader: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one request written at a time, whole
 
     async def _started(self) -> asyncio.subprocess.Process:
         if self._process is not None and self._process.returncode is None:
             return self._process
         try:
-            self._process = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
                 "import sys; from webhooks.inbox_process import main; main(sys.argv[1])",
-                self.path,
+                _label(self.target),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 # The app's own import path, however it was started.
@@ -136,7 +160,47 @@ class InboxProcess:
             )
         except OSError as exc:
             raise DatabaseUnavailable(f"the inbox process could not start: {exc}") from exc
-        return self._process
+        assert process.stdin is not None
+        process.stdin.write(framed(Open(self.target)))
+        self._process = process
+        self._reader = asyncio.create_task(self._answers(process), name="inbox-process-answers")
+        return process
+
+    async def _answers(self, process: asyncio.subprocess.Process) -> None:
+        """Each answer to the request waiting longest, until the process's stdout ends."""
+        assert process.stdout is not None
+        try:
+            while True:
+                (length,) = _LENGTH.unpack(await process.stdout.readexactly(_LENGTH.size))
+                answer = _answers.decode(await process.stdout.readexactly(length))
+                if process is not self._process or not self._waiting:
+                    break  # replaced meanwhile, or an answer to nothing: out of step
+                waiting = self._waiting.popleft()
+                if not waiting.done():  # its writer went away: the batch is stored anyway
+                    waiting.set_result(answer)
+        except asyncio.IncompleteReadError:  # it ended (its stdin closed, or it died)
+            self._end(process, "the inbox process ended", kill=False)
+            return
+        except (OSError, msgspec.DecodeError):
+            pass
+        self._end(process, "the inbox process is out of step")
+
+    def _end(self, process: asyncio.subprocess.Process, why: str, *, kill: bool = True) -> None:
+        """``process`` is done with (killed, unless it ended by itself: a kill would reap it
+        under asyncio's child watcher), and every request waiting for it fails as an outage (a
+        503; nothing of theirs was acknowledged)."""
+        if process is not self._process:
+            return
+        self._process = None
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+        elif process.stdin is not None:
+            process.stdin.close()
+        waiting, self._waiting = self._waiting, collections.deque()
+        for w in waiting:
+            if not w.done():
+                w.set_exception(DatabaseUnavailable(why))
 
     async def store_batch(
         self,
@@ -147,46 +211,43 @@ class InboxProcess:
     ) -> BatchStored:
         request = Store([(e, i, list(jobs)) for e, i, jobs in batch], now, reserve)
         answer = await self._ask(request)
-        return BatchStored(ids=answer.ids, reserved=answer.reserved, statuses={})
+        return BatchStored(ids=answer.ids, reserved=answer.reserved, statuses=answer.statuses)
 
     async def reserve_ids(self, n: int) -> list[int]:
         return (await self._ask(Reserve(n))).reserved
 
     async def _ask(self, request: Store | Reserve) -> Answer:
+        answered: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         async with self._lock:
             process = await self._started()
-            assert process.stdin is not None and process.stdout is not None
+            assert process.stdin is not None
+            # Queued and written with no await between: the answers come in this order.
+            self._waiting.append(answered)
+            process.stdin.write(framed(request))
             try:
-                async with asyncio.timeout(ANSWER_SECONDS):
-                    process.stdin.write(framed(request))
-                    await process.stdin.drain()
-                    (length,) = _LENGTH.unpack(await process.stdout.readexactly(_LENGTH.size))
-                    answer = _answers.decode(await process.stdout.readexactly(length))
-            except TimeoutError as exc:  # stuck (a hung disk, a stopped process): replaced
-                self._end(process)
-                raise DatabaseUnavailable("the inbox process did not answer") from exc
-            except (OSError, asyncio.IncompleteReadError, msgspec.DecodeError) as exc:
-                self._end(process)
-                raise DatabaseUnavailable("the inbox process ended") from exc
-            except BaseException:  # cancelled mid-answer: the wire is out of step, start anew
-                self._end(process)
+                await process.stdin.drain()
+            except OSError:  # gone: every request waiting fails, this one too
+                self._end(process, "the inbox process ended")
+            except BaseException:  # cancelled: its answer, when it comes, goes to no one
+                answered.cancel()
                 raise
+        try:
+            async with asyncio.timeout(ANSWER_SECONDS):
+                answer = await answered
+        except TimeoutError as exc:  # stuck (a hung disk, a stopped process): replaced
+            self._end(process, "the inbox process did not answer")
+            raise DatabaseUnavailable("the inbox process did not answer") from exc
         if answer.unavailable is not None:
             raise DatabaseUnavailable(answer.unavailable)
         if answer.refused is not None:
             raise InboxRefused(answer.refused)
         return answer
 
-    def _end(self, process: asyncio.subprocess.Process) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        self._process = None
-
     async def close(self) -> None:
-        """Close its stdin (it ends once the batch it is on is committed) and wait for it."""
+        """Close its stdin (it ends once the batches it has are committed) and wait for it."""
         async with self._lock:
-            process, self._process = self._process, None
-            if process is None or process.returncode is not None:
+            process, reader = self._process, self._reader
+            if process is None:
                 return
             assert process.stdin is not None
             process.stdin.close()
@@ -194,38 +255,70 @@ class InboxProcess:
                 await asyncio.wait_for(process.wait(), CLOSE_SECONDS)
             except TimeoutError:
                 log.warning("the inbox process did not end: killed")
-                process.kill()
+                self._end(process, "the inbox process was closed")
                 await process.wait()
+            if reader is not None:
+                await reader
+            self._end(process, "the inbox process was closed", kill=False)
 
 
 # --- the process's end ------------------------------------------------------------------------
-async def serve(path: str) -> None:
-    """Answer requests from stdin until it ends."""
-    db = await SQLiteDatabase.open(path)
+Writable = SQLiteDatabase | PostgresWriter
+
+
+async def _opened(target: str) -> Writable:
+    if target.startswith(("postgresql:", "postgres:")):
+        return await PostgresWriter.open(target)
+    return await SQLiteDatabase.open(target)
+
+
+async def serve() -> None:
+    """Open the database `Open` names, then answer requests from stdin, one after another, until
+    it ends. A database that cannot be opened is tried again at each request, which meanwhile
+    is answered as unavailable (the process stays, rather than restarting at every batch)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     out = sys.stdout.buffer
+    target: str | None = None
+    db: Writable | None = None
     try:
         while True:
             try:
                 (length,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-                body = await reader.readexactly(length)
-                request = _requests.decode(body)
+                request = _requests.decode(await reader.readexactly(length))
             except asyncio.IncompleteReadError:
                 return  # the app closed our stdin, or is gone
             except msgspec.ValidationError as exc:  # whole, but not a batch we can store
                 out.write(framed(Answer(refused=f"undecodable: {type(exc).__name__}")))
                 out.flush()
                 continue
-            out.write(framed(await answer(db, request)))
+            if isinstance(request, Open):
+                target = request.target
+                continue
+            if db is None and target is not None:
+                try:
+                    db = await _opened(target)
+                except Exception as exc:
+                    log.warning("inbox database not opened: %s", type(exc).__name__)
+            if db is None:
+                reply = Answer(unavailable="the inbox process has no database open")
+            else:
+                reply = await answer(db, request)
+            out.write(framed(reply))
             out.flush()
     finally:
-        await db.close()
+        if db is not None:
+            await db.close()
 
 
-async def answer(db: SQLiteDatabase, request: Store | Reserve) -> Answer:
+async def answer(db: Writable, request: Store | Reserve) -> Answer:
     try:
+        if isinstance(db, PostgresWriter):
+            if isinstance(request, Reserve):
+                return Answer(reserved=await reserve_ids(db, request.n))
+            done = await store_batch(db, request.batch, now=request.now, reserve=request.reserve)
+            return Answer(ids=done.ids, reserved=done.reserved, statuses=done.statuses)
         if isinstance(request, Reserve):
             n = request.n
 
@@ -246,10 +339,11 @@ async def answer(db: SQLiteDatabase, request: Store | Reserve) -> Answer:
         return Answer(refused=type(exc).__name__)
 
 
-def main(path: str) -> None:
-    """The process: ``python -c "...main(path)" path`` (not ``-m``: the app imports this
-    module, and a module run by ``-m`` must not be imported first)."""
+def main(label: str) -> None:
+    """The process: ``python -c "...main(label)" label`` (not ``-m``: the app imports this
+    module, and a module run by ``-m`` must not be imported first). ``label`` is for ``ps``
+    only; the database comes in the first message."""
     logging.basicConfig(level=logging.WARNING)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    asyncio.run(serve(path))
+    asyncio.run(serve())

@@ -149,11 +149,14 @@ ACQUIRE_TIMEOUT = 30.0
 SERVER_SETTINGS = {"jit": "off"}
 # The inbox writer's batch takes a share lock on the installations it enqueues for; a row held
 # longer than this by another transaction fails the batch as an outage (a 503 the platforms
-# retry) rather than holding every delivery of every company behind it.
-WRITER_SETTINGS = {**SERVER_SETTINGS, "lock_timeout": "5s"}
+# retry) rather than holding every delivery of every company behind it. Its batches come as
+# JSON (`sync.store.inbox.store_batch`): a timestamp written without an offset reads as UTC, as
+# asyncpg sends one.
+WRITER_SETTINGS = {**SERVER_SETTINGS, "lock_timeout": "5s", "TimeZone": "UTC"}
 RESERVED_POOL_SIZE = 2
-# The inbox writer's connections (`writer`): one per batch committing at once (one by default,
-# `webhooks.inbox.WRITERS`) and one for its parks after a commit, opened when first used.
+# The inbox writer's connections (`writer`): a batch committing (when the writer stores its
+# batches itself, `webhooks.inbox.InboxWriter`) and its parks after a commit, opened when first
+# used. The app's inbox process (`webhooks.inbox_process`) has one connection of its own.
 WRITER_POOL_SIZE = 2
 # A lease-keeping statement that hangs (a connection silently dropped) must not wedge the one
 # committer or a run's heartbeats: it fails as an outage after this long and is tried again.
@@ -214,6 +217,30 @@ class _PoolRunner:
             return await work(tx)
 
 
+class PostgresWriter(_PoolRunner):
+    """One writer connection (`PostgresDatabase.writer`'s settings) and nothing else: the inbox
+    process's (`webhooks.inbox_process`). Reconnects on the next statement after an outage."""
+
+    @classmethod
+    async def open(cls, url: str) -> PostgresWriter:
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=1,
+                init=_init_connection,
+                reset=_keep_session,
+                timeout=10,
+                server_settings=WRITER_SETTINGS,
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise open_failure(exc, url) from exc
+        return cls(pool, load("postgresql"))
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
 class PostgresDatabase(_PoolRunner):
     def __init__(
         self,
@@ -221,8 +248,13 @@ class PostgresDatabase(_PoolRunner):
         reserved: asyncpg.Pool,
         queries: dict[str, Query],
         writer: asyncpg.Pool | None = None,
+        *,
+        url: str = "",
     ) -> None:
         super().__init__(pool, queries)
+        # What it was opened with, for a process that opens its own connections (the inbox
+        # process); it holds the password: never logged or shown.
+        self.url = url
         self._reserved = _PoolRunner(reserved, queries)
         self._writer = _PoolRunner(writer, queries) if writer is not None else self
 
@@ -253,7 +285,7 @@ class PostgresDatabase(_PoolRunner):
             for pool in pools:
                 await pool.close()
             raise open_failure(exc, url) from exc
-        return cls(pools[0], pools[1], load("postgresql"), pools[2])
+        return cls(pools[0], pools[1], load("postgresql"), pools[2], url=url)
 
     def reserved(self) -> _PoolRunner:
         """Connections kept for lease-keeping writes, which handlers cannot exhaust."""

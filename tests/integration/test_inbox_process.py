@@ -1,14 +1,18 @@
-"""The inbox writer with its SQLite writes in a process of their own (`webhooks.inbox_process`):
-a real process on a real SQLite file. Each delivery stored once, its jobs naming its row, a
-stopped company's jobs parked, a refused delivery not taking its batch down, a body that is not
-text kept byte for byte, a process that dies answered as an outage and replaced, and the process
-ending when the app closes it or goes away."""
+"""The inbox writer with its writes in a process of their own (`webhooks.inbox_process`): a real
+process on a real SQLite file and on PostgreSQL. Each delivery stored once, its jobs naming its
+row, a stopped company's jobs parked, a refused delivery not taking its batch down, a body that
+is not text kept byte for byte, batches in flight committed in order, a process that dies
+answered as an outage and replaced, a database it cannot open answered as an outage (and no
+password on its command line), and the process ending when the app closes it or goes away."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
@@ -21,12 +25,12 @@ from webhooks.inbox import InboxUnavailable, InboxWriter
 from webhooks.inbox_process import InboxProcess
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
-OpenUrl = Callable[[str], Awaitable[Database]]
 
 
 @pytest.fixture
-async def lite(sqlite_url: str, db_for: OpenUrl) -> Database:
-    return await db_for(sqlite_url)
+async def lite(db: Database) -> Database:
+    """The store, on each engine (the name is older than the PostgreSQL process)."""
+    return db
 
 
 @pytest.fixture
@@ -153,17 +157,83 @@ async def test_a_process_killed_between_batches_is_replaced(
     assert keys == ["after", "before"]
 
 
-async def test_a_process_that_dies_mid_batch_is_an_outage(lite: Database) -> None:
-    """A process that ends before it answers (here: it cannot open its database) fails the
-    batch as an outage, a 503 the platforms retry, and nothing is acknowledged."""
+async def waiting_for(process: InboxProcess, n: int) -> None:
+    """Until ``n`` requests wait for the process's answers."""
+    for _ in range(500):
+        if len(process._waiting) >= n:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{len(process._waiting)} requests in flight, not {n}")
+
+
+async def test_a_process_that_dies_mid_batch_is_an_outage(
+    lite: Database, writer: InboxWriter
+) -> None:
+    """A process that ends before it answers fails the batch as an outage, a 503 the platforms
+    retry, and nothing is acknowledged; the next batch starts a new one."""
+    inst = await company(lite)
+    assert await store(writer, inst, "first")
+    assert writer.process is not None and writer.process._process is not None
+    child = writer.process._process
+    os.kill(child.pid, signal.SIGSTOP)  # it gets the batch but never answers
+    pending = asyncio.ensure_future(store(writer, inst, "lost"))
+    await waiting_for(writer.process, 1)
+    child.kill()
+    with pytest.raises(InboxUnavailable):
+        await pending
+    assert await store(writer, inst, "next")
+    keys = sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in await Inbox(lite).list())
+    assert keys == ["first", "next"]
+
+
+async def test_batches_in_flight_are_committed_in_order(
+    lite: Database, writer: InboxWriter
+) -> None:
+    """Two batches in the pipe at once (the second sent while the first commits): committed
+    one after the other, each answer to its own batch, a key in both stored once."""
+    inst = await company(lite)
+    assert writer.writers == 2
+    assert await store(writer, inst, "warm")
+    assert writer.process is not None and writer.process._process is not None
+    child = writer.process._process
+    os.kill(child.pid, signal.SIGSTOP)
+    try:
+        first = asyncio.ensure_future(store(writer, inst, "a"))
+        await waiting_for(writer.process, 1)
+        second = asyncio.gather(store(writer, inst, "a"), store(writer, inst, "b"))
+        await waiting_for(writer.process, 2)
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+    assert await first is True
+    assert await second == [False, True]
+    rows = await Inbox(lite).list()
+    assert sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in rows) == ["a", "b", "warm"]
+    jobs = await JobQueue(lite).list()
+    assert sorted(j.payload["inbox_id"] for j in jobs) == sorted(r.id for r in rows)
+
+
+def command_line(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+async def test_a_database_it_cannot_open_is_an_outage(lite: Database, database_url: str) -> None:
+    """A database the process cannot open (a SQLite path that cannot be, PostgreSQL refusing a
+    login): each batch answered as an outage by the same process, which opens the database as
+    soon as it can; a password in the URL is never on its command line."""
     inst = await company(lite)
     writer = InboxWriter(lite, clock=lambda: NOW, process=True)
-    writer.process = InboxProcess("/proc/no-such-dir/inbox.db")
+    if database_url.startswith("sqlite"):
+        writer.process = InboxProcess("/proc/no-such-dir/inbox.db")
+    else:
+        writer.process = InboxProcess("postgresql://nobody:hush-hush-42@127.0.0.1:1/none")
     writer.start()
     try:
-        for key in ("a", "b"):  # each batch tries a new process
+        for key in ("a", "b"):
             with pytest.raises(InboxUnavailable):
                 await store(writer, inst, key)
+        child = writer.process._process
+        assert child is not None and child.returncode is None
+        assert b"hush-hush-42" not in command_line(child.pid)
     finally:
         await writer.close()
     assert await Inbox(lite).count() == 0

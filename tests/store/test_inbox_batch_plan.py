@@ -1,0 +1,96 @@
+"""PostgreSQL's one-statement batch (`sync.store.inbox.store_batch`) reads the jobs by key only:
+what a batch costs does not grow with the queue behind it.
+
+Found by the ingest benchmark: the statement looked for failed twins of the batch's jobs, and
+its plan, generic and kept for the session, found them by scanning every waiting job (the
+partial index of jobs queued or in backoff, rechecked row by row), so each batch cost more as
+jobs queued up: 4 ms a batch of 27 with 8,100 jobs queued, 14 ms with 48,600. The plan is made
+here as the writer's session makes it: forced generic, with statistics taken while the tables
+were empty, then 20,000 jobs queued; no step of the plan may read more of the jobs (rows of the
+table or entries of its indexes) than the batch has."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+
+from sync import schedules
+from sync.store.db import Database
+from sync.store.inbox import NewEntry, batch_params
+from sync.store.installations import Installations
+from sync.store.postgres import WRITER_SETTINGS
+from sync.store.queries import load
+
+pytestmark = pytest.mark.postgres
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+
+
+async def queue_jobs(conn: asyncpg.Connection[Any], installation_id: int, n: int, tag: str) -> None:
+    await conn.execute(
+        "INSERT INTO jobs (kind, installation_id, payload, dedupe_key, state, run_at, "
+        "created_at, updated_at) "
+        "SELECT 'sync.invoice', $1, '{}'::jsonb, $2 || g, 'queued', $3, $3, $3 "
+        "FROM generate_series(1, $4) g",
+        installation_id,
+        f"{tag}:",
+        NOW,
+        n,
+    )
+
+
+def jobs_read(node: dict[str, Any]) -> int:
+    """The most rows (or index entries) of the jobs any step of the plan read."""
+    own = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+    reads_jobs = node.get("Relation Name") == "jobs" or node.get("Index Name", "").startswith(
+        "jobs_"
+    )
+    return max([own if reads_jobs else 0] + [jobs_read(child) for child in node.get("Plans", [])])
+
+
+async def most_jobs_read(conn: asyncpg.Connection[Any], installation_id: int, key: str) -> int:
+    """What one batch of 27 deliveries reads of the jobs under the generic plan (rolled back)."""
+    query = load("postgresql")["store_inbox_batch"]
+    batch = [
+        (
+            NewEntry(
+                source="collection",
+                installation_id=installation_id,
+                dedupe_key=f"collection:{installation_id}:{key}{n}",
+                topic="payment.received",
+                body=b"{}",
+            ),
+            None,
+            [schedules.inbox_event(installation_id, 1001, f"{key}{n}", inbox_id=n)],
+        )
+        for n in range(27)
+    ]
+    args = query.bind(batch_params(batch, now=NOW, reserve=27))
+    statement = await conn.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query.sql}")
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        (plan,) = msgspec.json.decode((await statement.fetchval(*args)).encode())
+    finally:
+        await tx.rollback()
+    return jobs_read(plan["Plan"])
+
+
+async def test_a_batch_reads_no_more_of_the_queue_than_its_own_jobs(
+    postgres_url: str, db_for: Callable[[str], Awaitable[Database]]
+) -> None:
+    db = await db_for(postgres_url)
+    made = await Installations(db).activate(agreement_number=1001, company_name="c", now=NOW)
+    conn = await asyncpg.connect(postgres_url, server_settings=WRITER_SETTINGS)
+    try:
+        await conn.execute("ANALYZE jobs; ANALYZE inbox")  # statistics of empty tables
+        await conn.execute("SET plan_cache_mode = force_generic_plan")
+        await queue_jobs(conn, made.id, 20_000, "queued")
+        read = await most_jobs_read(conn, made.id, "a")
+    finally:
+        await conn.close()
+    assert read <= 27, f"a step of the batch read {read:,} jobs"
