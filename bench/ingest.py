@@ -15,10 +15,10 @@ the same run:
 - **(c) naive**: the same receiver with a writer that commits each request in a transaction of
   its own: the inbox row and, when new, its ``inbox.event`` job (ours, without group commit).
 - **(d) ours**: the app's receiver as it ships, `webhooks.inbox.InboxWriter` (group commit,
-  acknowledged after the commit; on PostgreSQL the rows, their ``inbox.event`` jobs and the
-  installation's status in one statement that is its own commit: one round trip a batch; on
-  SQLite the same batch handed to the inbox's own process, `webhooks.inbox_process`, which
-  commits it in one transaction: one round trip over a pipe a batch).
+  acknowledged after the commit): each batch handed to the inbox's own process,
+  `webhooks.inbox_process` (one round trip over a pipe a batch, two batches in flight), which
+  commits them in turn, each in one transaction (on PostgreSQL the rows, their ``inbox.event``
+  jobs and the installation's status in one statement that is its own commit).
 
 Each variant: a warm-up second, then `SECONDS` measured; every delivery is a fresh event. Run
 on a SQLite temp file and on a fresh PostgreSQL schema (``COLLECTBRIDGE_BENCH_POSTGRES_DSN``,
@@ -449,13 +449,14 @@ def why(r: Row) -> str:
         parts.append(
             f"(d) has up to {writers} batch{'es' if writers > 1 else ''} in flight: "
             f"{d.commits:,} commits of about {per_commit:.0f} deliveries, one every "
-            f"{cycle_ms:.1f} ms (the batch's one statement or round trip, and the turns of the "
-            "event loop it waits for while requests are served); a delivery waits for the batch "
-            f"committing when it came and then its own, so with {CONNECTIONS} in flight (d)'s "
+            f"{cycle_ms:.1f} ms (each batch's commit in the inbox process, one after another, "
+            "on a machine whose cores the app, the load generator and the database share); a "
+            "delivery waits for the batches committing when it came and then its own, "
+            f"so with {CONNECTIONS} in flight (d)'s "
             f"p50 is {d.p50_ms:.1f} ms against (b)'s {b.p50_ms:.1f} ms. The app spends "
             f"{cpu_ms(d):.3f} ms of CPU a delivery in (d) against {cpu_ms(b):.3f} ms in (b) (the "
-            "rows, their jobs and the database's client work; on SQLite the inbox process's "
-            f"work is not in it), and the machine is busy {busy(b):.0%} in (b) and "
+            "batches handed over; the inbox process's work is not in it), and the machine is "
+            f"busy {busy(b):.0%} in (b) and "
             f"{busy(d):.0%} in (d), the database's server included. (b) itself runs at "
             f"{b.per_s / r.bare.per_s:.0%} of the bare handler (a) (its lookup a cache hit of "
             f"{reads.cached_ms * 1000:.0f} µs, a miss {reads.reads_ms:.2f} ms once per key every "
@@ -527,8 +528,8 @@ async def main() -> int:
         "2× or more). (b)–(d) are the same app and receiver (the "
         "installation and its secrets from the receiver's cache, `webhooks.credentials`, read "
         f"from the store once per key every {TTL_SECONDS:.0f} s); only the writer differs. "
-        f"Server CPU is the benchmark process's (the app) over {cpu_over} (on SQLite (d)'s "
-        "inbox process, `webhooks.inbox_process`, is not in it but in machine busy); "
+        f"Server CPU is the benchmark process's (the app) over {cpu_over} ((d)'s inbox "
+        "process, `webhooks.inbox_process`, is not in it but in machine busy); "
         "machine busy is every process's CPU (client, app, PostgreSQL, other work) over all "
         f"cores. No access log; {uv}.\n\n"
         "Freshness: the app with its embedded worker (`create_app`, default settings; the inbox "
