@@ -43,6 +43,7 @@ import platform
 import secrets
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -123,6 +124,17 @@ class Reads(msgspec.Struct, frozen=True, kw_only=True):
     verify_ms: float
 
 
+class Disk(msgspec.Struct, frozen=True, kw_only=True):
+    """The disk's ``fdatasync`` of an 8 KiB write, timed alone (`disk_syncs`): what a commit's
+    flush costs, and how often it stalls."""
+
+    syncs: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    stalls: int  # syncs over STALL_MS
+
+
 class Row(msgspec.Struct, frozen=True, kw_only=True):
     engine: str
     bare: Load
@@ -133,6 +145,7 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     reads: Reads
     goals: list[Goal]
     rounds: dict[str, list[float]] = {}  # every round's deliveries/s of (b), (c), (d)
+    disk: Disk | None = None
 
 
 # --- the writers swapped into the receiver (webhooks/ itself is unchanged) -------------------
@@ -160,6 +173,35 @@ class OneByOne(InboxWriter):
                 await enqueue_in(tx, made, now=now)
         self.commits += 1
         return inbox_id is not None
+
+
+DISK_SECONDS = 3.0
+STALL_MS = 50.0
+
+
+def disk_syncs(folder: str, seconds: float = DISK_SECONDS) -> Disk:
+    """``fdatasync`` after each 8 KiB write to a file in ``folder`` for ``seconds``."""
+    path = Path(folder) / f"disk-probe-{secrets.token_hex(4)}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    took: list[float] = []
+    try:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            os.write(fd, b"x" * 8192)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            took.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(fd)
+        path.unlink()
+    took.sort()
+    return Disk(
+        syncs=len(took),
+        p50_ms=round(took[len(took) // 2], 2),
+        p99_ms=round(took[int(len(took) * 0.99)], 2),
+        max_ms=round(took[-1], 1),
+        stalls=sum(1 for t in took if t > STALL_MS),
+    )
 
 
 # --- servers and the load generator ----------------------------------------------------------
@@ -306,6 +348,18 @@ async def measure(engine: str, store: Store) -> Row:
         verify_only = await drive(f"{url}/webhooks/collection/k", signing, "verify")
     print(f"  {engine:<10} (b0) verify     {progress(verify_only)}", flush=True)
     async with store() as database_url:
+        # The disk the commits flush to (PostgreSQL's data is on the same disk here), alone.
+        folder = (
+            str(Path(database_url.removeprefix("sqlite:///")).parent)
+            if database_url.startswith("sqlite:///")
+            else tempfile.gettempdir()
+        )
+        disk = await asyncio.to_thread(disk_syncs, folder)
+        print(
+            f"  {engine:<10} disk fdatasync p50 {disk.p50_ms:.2f} ms  p99 {disk.p99_ms:.2f} ms  "
+            f"max {disk.max_ms:.0f} ms  stalls over {STALL_MS:.0f} ms {disk.stalls}",
+            flush=True,
+        )
         settings = Settings(database_url=database_url, secret_keys=(Secret(SECRET_KEY),))
         clock: Clock = utcnow
         app = create_app(settings, run_worker=False, clock=clock)
@@ -338,6 +392,7 @@ async def measure(engine: str, store: Store) -> Row:
         reads=reads,
         goals=goals(no_storage, naive, ours),
         rounds={name: [x.per_s for x in loads] for name, loads in runs.items()},
+        disk=disk,
     )
 
 
@@ -476,6 +531,15 @@ def why(r: Row) -> str:
             "same run: the tail is the requests waiting for CPU on a saturated machine, and "
             "for the batch that commits before theirs."
         )
+        if r.disk is not None and r.disk.stalls:
+            parts.append(
+                f"The disk, timed alone in the same run, flushed 8 KiB in {r.disk.p50_ms:.2f} ms "
+                f"at the median but stalled over {STALL_MS:.0f} ms {r.disk.stalls} times in "
+                f"{DISK_SECONDS:.0f} s (longest {r.disk.max_ms:.0f} ms): a commit waiting for "
+                "such a stall holds every delivery of its batch and of the batches behind it, "
+                f"about {CONNECTIONS} requests each time, so a few stalls a run are the 99th "
+                "percentile ((b) writes nothing)."
+            )
     return f"{r.engine}: " + " ".join(parts) if parts else ""
 
 
@@ -554,6 +618,13 @@ async def main() -> int:
         + f"; (d) / (b) within each round {', '.join(f'{v:.2f}' for v in paired(r))} (median "
         f"{sorted(paired(r))[len(paired(r)) // 2]:.2f}; the goal is judged on the medians above)"
         for r in rows
+    ]
+    rounds += [
+        f"- {r.engine}, the disk timed alone before its runs: fdatasync of 8 KiB p50 "
+        f"{r.disk.p50_ms:.2f} ms, p99 {r.disk.p99_ms:.2f} ms, longest {r.disk.max_ms:.0f} ms, "
+        f"{r.disk.stalls} over {STALL_MS:.0f} ms in {DISK_SECONDS:.0f} s"
+        for r in rows
+        if r.disk is not None
     ]
     markdown = "\n".join(
         [

@@ -154,6 +154,13 @@ SERVER_SETTINGS = {"jit": "off"}
 # asyncpg sends one.
 WRITER_SETTINGS = {**SERVER_SETTINGS, "lock_timeout": "5s", "TimeZone": "UTC"}
 RESERVED_POOL_SIZE = 2
+# How long the inbox writer's connections keep a prepared statement, and with it PostgreSQL's
+# generic plan of it. A plan made while the tables were small (a store just made, or emptied)
+# is kept by the session until the tables' statistics change, while a burst fills them; made
+# anew every few seconds it follows their size (seen in the ingest benchmark's first run: a
+# plan made on empty tables read every waiting job of a growing queue, each batch slower).
+WRITER_PLAN_SECONDS = 2
+STATEMENT_SECONDS = 300  # asyncpg's default, for the other pools
 # The inbox writer's connections (`writer`): a batch committing (when the writer stores its
 # batches itself, `webhooks.inbox.InboxWriter`) and its parks after a commit, opened when first
 # used. The app's inbox process (`webhooks.inbox_process`) has one connection of its own.
@@ -232,6 +239,7 @@ class PostgresWriter(_PoolRunner):
                 reset=_keep_session,
                 timeout=10,
                 server_settings=WRITER_SETTINGS,
+                max_cached_statement_lifetime=WRITER_PLAN_SECONDS,
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise open_failure(exc, url) from exc
@@ -264,10 +272,17 @@ class PostgresDatabase(_PoolRunner):
     ) -> PostgresDatabase:
         pools: list[asyncpg.Pool] = []
         try:
-            for size, least, command_timeout, reset, settings in (
-                (pool_size, 1, None, None, SERVER_SETTINGS),
-                (RESERVED_POOL_SIZE, 1, RESERVED_COMMAND_TIMEOUT, None, SERVER_SETTINGS),
-                (writer_pool_size, 0, None, _keep_session, WRITER_SETTINGS),
+            for size, least, command_timeout, reset, settings, plan_seconds in (
+                (pool_size, 1, None, None, SERVER_SETTINGS, STATEMENT_SECONDS),
+                (
+                    RESERVED_POOL_SIZE,
+                    1,
+                    RESERVED_COMMAND_TIMEOUT,
+                    None,
+                    SERVER_SETTINGS,
+                    STATEMENT_SECONDS,
+                ),
+                (writer_pool_size, 0, None, _keep_session, WRITER_SETTINGS, WRITER_PLAN_SECONDS),
             ):
                 pools.append(
                     await asyncpg.create_pool(
@@ -279,6 +294,7 @@ class PostgresDatabase(_PoolRunner):
                         timeout=10,
                         command_timeout=command_timeout,
                         server_settings=settings,
+                        max_cached_statement_lifetime=plan_seconds,
                     )
                 )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:

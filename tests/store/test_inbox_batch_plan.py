@@ -11,6 +11,7 @@ table or entries of its indexes) than the batch has."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,10 +21,11 @@ import msgspec
 import pytest
 
 from sync import schedules
+from sync.jobs import NewJob
 from sync.store.db import Database
-from sync.store.inbox import NewEntry, batch_params
+from sync.store.inbox import NewEntry, batch_params, store_batch
 from sync.store.installations import Installations
-from sync.store.postgres import WRITER_SETTINGS
+from sync.store.postgres import WRITER_PLAN_SECONDS, WRITER_SETTINGS, PostgresWriter
 from sync.store.queries import load
 
 pytestmark = pytest.mark.postgres
@@ -94,3 +96,53 @@ async def test_a_batch_reads_no_more_of_the_queue_than_its_own_jobs(
     finally:
         await conn.close()
     assert read <= 27, f"a step of the batch read {read:,} jobs"
+
+
+async def test_the_writers_plan_is_made_anew_as_the_tables_grow(
+    postgres_url: str, db_for: Callable[[str], Awaitable[Database]]
+) -> None:
+    """A plan made on empty tables is not kept while they fill: the inbox process's connection
+    prepares its statement again within `WRITER_PLAN_SECONDS`, so the plan it then keeps is
+    made with the jobs queued meanwhile."""
+    db = await db_for(postgres_url)
+    made = await Installations(db).activate(agreement_number=1001, company_name="c", now=NOW)
+    writer = await PostgresWriter.open(postgres_url)
+    try:
+        for n in range(7):  # past PostgreSQL's five custom plans: a generic plan is kept
+            await store_batch(writer, [entry(made.id, f"early{n}")], now=NOW)
+        early = await batch_statement(writer)
+        assert early["generic_plans"] >= 1
+        async with writer._pool.acquire() as conn:
+            await queue_jobs(conn, made.id, 20_000, "queued")
+            queued_at = await conn.fetchval("SELECT clock_timestamp()")
+        await asyncio.sleep(WRITER_PLAN_SECONDS + 0.5)
+        await store_batch(writer, [entry(made.id, "late")], now=NOW)
+        late = await batch_statement(writer)
+    finally:
+        await writer.close()
+    assert late["prepare_time"] > queued_at > early["prepare_time"]
+
+
+def entry(installation_id: int, key: str) -> tuple[NewEntry, None, list[NewJob]]:
+    return (
+        NewEntry(
+            source="collection",
+            installation_id=installation_id,
+            dedupe_key=f"collection:{installation_id}:{key}",
+            topic="payment.received",
+            body=b"{}",
+        ),
+        None,
+        [schedules.inbox_event(installation_id, 1001, key, inbox_id=0)],
+    )
+
+
+async def batch_statement(writer: PostgresWriter) -> dict[str, Any]:
+    """The batch statement as the writer's connection has it prepared."""
+    async with writer._pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT prepare_time, generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%jsonb_array_elements%' ORDER BY prepare_time DESC LIMIT 1"
+        )
+    assert row is not None
+    return dict(row)
