@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from sync.crypto import TokenCipher
 from sync.store.db import Database
 from sync.store.inbox import Source
 from sync.worker import Clock
+
+if TYPE_CHECKING:  # not imported by the inbox process, which imports this package
+    from sync.crypto import TokenCipher
 
 Reason = Literal["not_found", "too_large", "unsupported_type", "bad_signature", "gone", "malformed"]
 REASONS: dict[Source, tuple[Reason, ...]] = {
