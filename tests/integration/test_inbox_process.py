@@ -159,10 +159,10 @@ async def test_a_process_killed_between_batches_is_replaced(
 
 async def waiting_for(process: InboxProcess, n: int) -> None:
     """Until ``n`` requests wait for the process's answers."""
-    for _ in range(500):
+    for _ in range(100_000):  # each turn lets the writer's tasks and the pipe run
         if len(process._waiting) >= n:
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
     raise AssertionError(f"{len(process._waiting)} requests in flight, not {n}")
 
 

@@ -57,20 +57,7 @@ def jobs_read(node: dict[str, Any]) -> int:
 async def most_jobs_read(conn: asyncpg.Connection[Any], installation_id: int, key: str) -> int:
     """What one batch of 27 deliveries reads of the jobs under the generic plan (rolled back)."""
     query = load("postgresql")["store_inbox_batch"]
-    batch = [
-        (
-            NewEntry(
-                source="collection",
-                installation_id=installation_id,
-                dedupe_key=f"collection:{installation_id}:{key}{n}",
-                topic="payment.received",
-                body=b"{}",
-            ),
-            None,
-            [schedules.inbox_event(installation_id, 1001, f"{key}{n}", inbox_id=n)],
-        )
-        for n in range(27)
-    ]
+    batch = [entry(installation_id, f"{key}{n}") for n in range(27)]
     args = query.bind(batch_params(batch, now=NOW, reserve=27))
     statement = await conn.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query.sql}")
     tx = conn.transaction()
@@ -124,6 +111,7 @@ async def test_the_writers_plan_is_made_anew_as_the_tables_grow(
 
 
 def entry(installation_id: int, key: str) -> tuple[NewEntry, None, list[NewJob]]:
+    """A collection event to store, with its ``inbox.event`` job."""
     return (
         NewEntry(
             source="collection",
