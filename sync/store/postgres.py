@@ -224,6 +224,24 @@ class _PoolRunner:
             return await work(tx)
 
 
+async def _pool(
+    url: str, *, size: int, least: int, command_timeout: float | None = None, writer: bool = False
+) -> asyncpg.Pool:
+    """A pool of ``size`` connections (``least`` opened at once); a ``writer`` pool has the inbox
+    writer's settings, no reset on release and its plans made anew (`WRITER_PLAN_SECONDS`)."""
+    return await asyncpg.create_pool(
+        url,
+        min_size=least,
+        max_size=size,
+        init=_init_connection,
+        reset=_keep_session if writer else None,
+        timeout=10,
+        command_timeout=command_timeout,
+        server_settings=WRITER_SETTINGS if writer else SERVER_SETTINGS,
+        max_cached_statement_lifetime=WRITER_PLAN_SECONDS if writer else STATEMENT_SECONDS,
+    )
+
+
 class PostgresWriter(_PoolRunner):
     """One writer connection (`PostgresDatabase.writer`'s settings) and nothing else: the inbox
     process's (`webhooks.inbox_process`). Reconnects on the next statement after an outage."""
@@ -231,16 +249,7 @@ class PostgresWriter(_PoolRunner):
     @classmethod
     async def open(cls, url: str) -> PostgresWriter:
         try:
-            pool = await asyncpg.create_pool(
-                url,
-                min_size=1,
-                max_size=1,
-                init=_init_connection,
-                reset=_keep_session,
-                timeout=10,
-                server_settings=WRITER_SETTINGS,
-                max_cached_statement_lifetime=WRITER_PLAN_SECONDS,
-            )
+            pool = await _pool(url, size=1, least=1, writer=True)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise open_failure(exc, url) from exc
         return cls(pool, load("postgresql"))
@@ -272,31 +281,13 @@ class PostgresDatabase(_PoolRunner):
     ) -> PostgresDatabase:
         pools: list[asyncpg.Pool] = []
         try:
-            for size, least, command_timeout, reset, settings, plan_seconds in (
-                (pool_size, 1, None, None, SERVER_SETTINGS, STATEMENT_SECONDS),
-                (
-                    RESERVED_POOL_SIZE,
-                    1,
-                    RESERVED_COMMAND_TIMEOUT,
-                    None,
-                    SERVER_SETTINGS,
-                    STATEMENT_SECONDS,
-                ),
-                (writer_pool_size, 0, None, _keep_session, WRITER_SETTINGS, WRITER_PLAN_SECONDS),
-            ):
-                pools.append(
-                    await asyncpg.create_pool(
-                        url,
-                        min_size=least,
-                        max_size=size,
-                        init=_init_connection,
-                        reset=reset,
-                        timeout=10,
-                        command_timeout=command_timeout,
-                        server_settings=settings,
-                        max_cached_statement_lifetime=plan_seconds,
-                    )
+            pools.append(await _pool(url, size=pool_size, least=1))
+            pools.append(
+                await _pool(
+                    url, size=RESERVED_POOL_SIZE, least=1, command_timeout=RESERVED_COMMAND_TIMEOUT
                 )
+            )
+            pools.append(await _pool(url, size=writer_pool_size, least=0, writer=True))
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             for pool in pools:
                 await pool.close()
