@@ -5,12 +5,13 @@
     new = await writer.store(entry, then=f)   # f(inbox id) → the jobs that need the row's id
     await writer.close()                      # at shutdown: what is queued is committed first
 
-One writer per process. A request hands its delivery over and awaits a future; a writer task
-takes every delivery waiting when it comes round (up to `MAX_BATCH`) and commits them in one
-transaction: each inbox row inserted unless its dedupe key is stored (a duplicate is success),
-and, for the rows that are new, their jobs enqueued beside them (``jobs``, and what ``then``
-makes of the new row's id: a collection event's ``inbox.event`` names its row; ``then`` may
-run on SQLite's own thread, so it must be a plain function of the id). So a burst
+One writer per process. A request hands its delivery over and awaits a future; the writer
+takes every delivery waiting (up to `MAX_BATCH`) as soon as one of its slots is free (`writers`
+batches in flight at once), and commits them in one transaction: each inbox row inserted
+unless its dedupe key is stored (a duplicate is success), and, for the rows that are new, their
+jobs enqueued beside them (``jobs``, and what ``then`` makes of the new row's id: a collection
+event's ``inbox.event`` names its row; ``then`` may run on SQLite's own thread, so it must be a
+plain function of the id). So a burst
 costs one commit (one fsync) per batch rather than one per request, and a hint's job exists
 exactly when its inbox row does. Futures are resolved only once the transaction has committed.
 When the database is unavailable, every request of the batch gets `InboxUnavailable` (a 503:
@@ -28,10 +29,16 @@ requests being served), so a batch is one of each:
   it in one transaction and answers after the commit; the ids the jobs of ``then`` need are
   reserved ahead by the previous batch. Up to `PIPELINED` batches are in flight: the next one
   waits in the pipe while one commits, and the process commits them one after another, on a
-  loop of its own, so a batch never waits for this process's event loop to send it. In this
-  process, SQLite's thread would take Python's interpreter lock back after every step of every
-  statement, each time waiting for the event loop's thread, and a PostgreSQL batch would
-  follow the last one only once the writer's task had its turn on the loop.
+  loop of its own. No task stands between the pipe and the batches: an answer is read in the
+  loop's own callback, which answers its batch's requests and, in the same turn, sends the
+  deliveries that gathered meanwhile (`_send`, `_answered`); a task that read it and a task
+  that took the next batch would each have waited a turn behind the requests being served,
+  the milliseconds the measured pipeline lost. In this process, SQLite's thread would take
+  Python's interpreter lock back after every step of every statement, each time waiting for
+  the event loop's thread, and a PostgreSQL batch would follow the last one only once the
+  writer's task had its turn on the loop. A batch goes the slower way, in a task
+  (`_commit`), when the process is not running yet (it is started) or the stock of ids
+  reserved ahead is short (some are reserved first).
 - On PostgreSQL without ``process``, one statement sent outside any transaction, so it is its
   own commit and one round trip (`sync.store.inbox.store_batch`: the rows, the jobs of those
   stored with `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read
@@ -57,19 +64,21 @@ not at its next poll).
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sync.installation_queue import HOLDING, hold_stopped
 from sync.jobs import NewJob, enqueue_in
 from sync.store.db import Connection, Database, DatabaseUnavailable
-from sync.store.inbox import NewEntry, insert_entries, reserve_ids, store_batch
+from sync.store.inbox import BatchStored, NewEntry, insert_entries, reserve_ids, store_batch
 from sync.store.postgres import PostgresDatabase
 from sync.worker import Clock
-from webhooks.inbox_process import InboxProcess
+from webhooks.inbox_process import Answer, InboxProcess, InboxRefused, store_request
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -99,10 +108,21 @@ class _Waiting:
         return [*self.jobs, *(self.then(inbox_id) if self.then is not None else ())]
 
 
+@dataclass
+class _Planned:
+    """A batch as the store takes it: its first delivery of each key (a later one of the same
+    key is its duplicate), each with its inbox id (reserved, or None) and its jobs."""
+
+    batch: list[_Waiting]
+    first: dict[str, int]  # key → index in ``batch`` of its first delivery
+    made: list[tuple[NewEntry, int | None, list[NewJob]]]
+    reserve: int  # ids to reserve with it for the next batch
+
+
 class InboxWriter:
     """``process``: on a SQLite file or PostgreSQL, the writes in a process of their own
     (`webhooks.inbox_process`; the app's writer has it). ``writers``: how many batches may be
-    in flight at once (each its own task); `PIPELINED` with the process, else `WRITERS`."""
+    in flight at once; `PIPELINED` with the process, else `WRITERS`."""
 
     def __init__(
         self,
@@ -130,20 +150,24 @@ class InboxWriter:
         self.commits = 0
         self._ids: list[int] = []  # inbox ids reserved ahead (PostgreSQL), since _ids_at
         self._ids_at = 0.0
-        self._waiting: asyncio.Queue[_Waiting | None] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._waiting: collections.deque[_Waiting] = collections.deque()
+        self._in_flight = 0  # batches handed to the store and not yet done with
+        self._pumping = False  # a `_pump` is scheduled
+        self._running = False
+        self._idle: asyncio.Event | None = None  # set once closing and nothing is left
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._run(), name=f"inbox-writer-{n}") for n in range(self.writers)
-        ]
+        self._running = True
 
     async def close(self) -> None:
         """Stop taking deliveries and return once every one handed over is committed."""
-        tasks, self._tasks = self._tasks, []
-        for _ in tasks:  # behind every delivery handed over: each task commits up to its own
-            self._waiting.put_nowait(None)
-        await asyncio.gather(*tasks)
+        if not self._running:
+            return
+        self._running = False
+        self._idle = asyncio.Event()
+        self._settle()
+        await self._idle.wait()
         if self.process is not None:
             await self.process.close()
 
@@ -153,26 +177,130 @@ class InboxWriter:
         """Store ``entry`` (and enqueue ``jobs``, and ``then(its inbox id)``, when it is new)
         durably: True once committed, False when a delivery of its key was stored before.
         Raises `InboxUnavailable`."""
-        if not self._tasks:
+        if not self._running:
             raise InboxUnavailable("the inbox writer is not running")
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.put_nowait(_Waiting(entry, tuple(jobs), done, then))
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append(_Waiting(entry, tuple(jobs), done, then))
+        if not self._pumping and self._in_flight < self.writers:
+            # In the next turn, so that every delivery that arrives in this one joins the batch.
+            self._pumping = True
+            loop.call_soon(self._pump)
         # A request that goes away cancels ``done`` only: its delivery stays in the batch (the
         # writer passes over a future that is done), so what a platform sent is stored anyway.
         return await done
 
-    async def _run(self) -> None:
-        while (first := await self._waiting.get()) is not None:
-            batch, stopping = [first], False
-            while len(batch) < self.max_batch and not self._waiting.empty():
-                item = self._waiting.get_nowait()
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
+    def _pump(self) -> None:
+        """Hand what waits to the store, a batch (up to `max_batch`) for each free slot: to the
+        inbox process at once when it runs and holds the ids the batch needs (`_send`), else in
+        a task of its own (`_commit`)."""
+        self._pumping = False
+        while self._waiting and self._in_flight < self.writers:
+            n = min(self.max_batch, len(self._waiting))
+            batch = [self._waiting.popleft() for _ in range(n)]
+            self._in_flight += 1
+            if not self._send(batch):
+                self._spawn(self._committed(batch))
+
+    def _release(self) -> None:
+        """A batch is done with: its slot is free for what waits, in this same turn."""
+        self._in_flight -= 1
+        self._pump()
+        self._settle()
+
+    def _settle(self) -> None:
+        if self._idle is not None and not self._waiting and not self._in_flight:
+            self._idle.set()
+
+    async def _committed(self, batch: list[_Waiting]) -> None:
+        try:
             await self._commit(batch)
-            if stopping:
-                return
+        finally:
+            self._release()
+
+    def _send(self, batch: list[_Waiting]) -> bool:
+        """The inbox process's fast way: ``batch`` written to its pipe now, and done with in the
+        callback that reads its answer (`_answered`), so under load no turn of the event loop
+        comes between one batch's commit and the next one's sending. False (nothing done) when
+        the process is not running, or the stock lacks ids the batch's rows need."""
+        if self.process is None or not self.process.running:
+            return False
+        first, unique = _first_of_each_key(batch)
+        ids: list[int | None] | None = None
+        if any(w.then is not None for w in unique):
+            if time.monotonic() - self._ids_at > self.id_stock_seconds or len(self._ids) < len(
+                unique
+            ):
+                return False
+            ids = [*self._taken(len(unique))]
+        planned = self._plan(batch, first, unique, ids)
+        now = self.clock()
+        request = store_request(planned.made, now=now, reserve=planned.reserve)
+        self.process.send(request, lambda answer: self._answered(planned, now, answer))
+        return True
+
+    def _answered(
+        self, planned: _Planned, now: dt.datetime, answer: Answer | DatabaseUnavailable
+    ) -> None:
+        """`_send`'s batch answered (or its process gone): done with, and its slot given to
+        what waits, in this turn."""
+        batch = planned.batch
+        if isinstance(answer, Answer) and answer.refused is not None and len(batch) > 1:
+            # The database refused one delivery, not the service: each on its own instead.
+            self._spawn(self._one_by_one(batch))
+            return
+        if isinstance(answer, DatabaseUnavailable) or answer.unavailable or answer.refused:
+            self._failed(batch, answer if isinstance(answer, Exception) else InboxRefused())
+            self._release()
+            return
+        stored = BatchStored(ids=answer.ids, reserved=answer.reserved, statuses=answer.statuses)
+        ids, jobs, stopped = self._settled(planned, stored)
+        self._release()
+        if stopped:  # their jobs parked before the requests are answered
+            self._spawn(self._parked_then_done(batch, ids, jobs, stopped, now))
+        else:
+            self._done(batch, ids, jobs)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work, name="inbox-writer")
+        self._tasks.add(task)  # held until done (the loop keeps only a weak reference)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _parked_then_done(
+        self,
+        batch: list[_Waiting],
+        ids: list[int | None],
+        jobs: list[NewJob],
+        stopped: set[int],
+        now: dt.datetime,
+    ) -> None:
+        await self._park(stopped, now=now)
+        self._done(batch, ids, jobs)
+
+    async def _one_by_one(self, batch: list[_Waiting]) -> None:
+        try:
+            for w in batch:
+                await self._commit([w])
+        finally:
+            self._release()
+
+    def _done(self, batch: list[_Waiting], ids: list[int | None], jobs: list[NewJob]) -> None:
+        """Committed: each request answered (True: stored; False: a duplicate)."""
+        self.commits += 1
+        if jobs and self.jobs_enqueued is not None:
+            self.jobs_enqueued()
+        for w, inbox_id in zip(batch, ids, strict=True):
+            if not w.done.done():
+                w.done.set_result(inbox_id is not None)
+
+    def _failed(self, batch: list[_Waiting], exc: Exception) -> None:
+        """Not stored: every request of the batch answers 503; the platform retries."""
+        log.warning(
+            "inbox batch not stored: %s", type(exc).__name__, extra={"deliveries": len(batch)}
+        )
+        for w in batch:
+            if not w.done.done():
+                w.done.set_exception(InboxUnavailable("the inbox could not be written"))
 
     async def _commit(self, batch: list[_Waiting]) -> None:
         now = self.clock()
@@ -188,19 +316,9 @@ class InboxWriter:
                 for w in batch:
                     await self._commit([w])
                 return
-            log.warning(
-                "inbox batch not stored: %s", type(exc).__name__, extra={"deliveries": len(batch)}
-            )
-            for w in batch:  # every request of the batch answers 503; the platform retries
-                if not w.done.done():
-                    w.done.set_exception(InboxUnavailable("the inbox could not be written"))
+            self._failed(batch, exc)
             return
-        self.commits += 1
-        if jobs and self.jobs_enqueued is not None:
-            self.jobs_enqueued()
-        for w, inbox_id in zip(batch, ids, strict=True):
-            if not w.done.done():
-                w.done.set_result(inbox_id is not None)
+        self._done(batch, ids, jobs)
 
     async def _stored_in_transaction(
         self, batch: list[_Waiting], now: dt.datetime
@@ -233,55 +351,74 @@ class InboxWriter:
         """With the inbox process: the batch stored there in one transaction
         (`webhooks.inbox_process`). Otherwise on PostgreSQL: the rows and their jobs in one
         statement outside any transaction (so its own commit: one round trip),
-        `sync.store.inbox.store_batch`.
-
-        When a delivery's jobs need its row's id (``then``), the rows' ids are taken from ids
-        reserved ahead: each such batch's statement also reserves twice its size for the next
-        one, so under load there is no round trip more. Ids are reserved when the stock runs
-        short (one round trip more), and a stock older than `ID_STOCK_SECONDS` is dropped, so
-        an id is never much older than its row (ids of rows committed at once are in no
-        particular order anyway, as with the identity's own default)."""
-        first: dict[str, int] = {}
-        for i, w in enumerate(batch):
-            first.setdefault(w.entry.dedupe_key, i)
-        unique = [batch[i] for i in first.values()]
-        reserved: list[int | None] = [None] * len(unique)
-        reserve = 0
+        `sync.store.inbox.store_batch`. Ids the stock lacks are reserved first (`_plan`)."""
+        first, unique = _first_of_each_key(batch)
+        ids: list[int | None] | None = None
         if any(w.then is not None for w in unique):
-            if time.monotonic() - self._ids_at > self.id_stock_seconds:
-                self._ids = []
-            taken = self._ids[: len(unique)]
-            del self._ids[: len(unique)]  # before any await: another batch takes the others
+            taken: list[int | None] = [*self._taken(len(unique))]
             if len(taken) < len(unique):
                 short = len(unique) - len(taken)
                 if self.process is not None:
                     taken += await self.process.reserve_ids(short)
                 else:
                     taken += await reserve_ids(self.conn, short)
-            reserved = [*taken]
-            reserve = max(0, 2 * len(unique) - len(self._ids))
+            ids = taken
+        planned = self._plan(batch, first, unique, ids)
+        if self.process is not None:
+            stored = await self.process.store_batch(planned.made, now=now, reserve=planned.reserve)
+        else:
+            stored = await store_batch(self.conn, planned.made, now=now, reserve=planned.reserve)
+        ids_stored, jobs, stopped = self._settled(planned, stored)
+        if stopped:
+            await self._park(stopped, now=now)
+        return ids_stored, jobs
+
+    def _taken(self, n: int) -> list[int]:
+        """Up to ``n`` ids of the stock reserved ahead (one older than `ID_STOCK_SECONDS` is
+        dropped first, so an id is never much older than its row; ids of rows committed at once
+        are in no particular order anyway, as with the identity's own default)."""
+        if time.monotonic() - self._ids_at > self.id_stock_seconds:
+            self._ids = []
+        taken = self._ids[:n]
+        del self._ids[:n]  # before any await: another batch takes the others
+        return taken
+
+    def _plan(
+        self,
+        batch: list[_Waiting],
+        first: dict[str, int],
+        unique: list[_Waiting],
+        ids: list[int | None] | None,
+    ) -> _Planned:
+        """``batch`` as the store takes it. When a delivery's jobs need its row's id (``then``:
+        ``ids`` given, one a delivery of ``unique``), the batch also reserves twice its size
+        for the next one, so under load a batch needs no round trip more."""
+        given = ids if ids is not None else [None] * len(unique)
         made = [
             (w.entry, inbox_id, w.jobs_of(inbox_id) if inbox_id is not None else list(w.jobs))
-            for w, inbox_id in zip(unique, reserved, strict=True)
+            for w, inbox_id in zip(unique, given, strict=True)
         ]
-        if self.process is not None:
-            done = await self.process.store_batch(made, now=now, reserve=reserve)
-        else:
-            done = await store_batch(self.conn, made, now=now, reserve=reserve)
-        stored, ahead, statuses = done
-        if ahead:
+        reserve = max(0, 2 * len(unique) - len(self._ids)) if ids is not None else 0
+        return _Planned(batch=batch, first=first, made=made, reserve=reserve)
+
+    def _settled(
+        self, planned: _Planned, stored: BatchStored
+    ) -> tuple[list[int | None], list[NewJob], set[int]]:
+        """After the commit: each delivery's inbox id (None: a duplicate), the jobs enqueued,
+        and the installations read as not running, whose jobs are to be parked (PostgreSQL; on
+        SQLite the process parks them in its transaction). The ids reserved join the stock."""
+        if stored.reserved:
             if time.monotonic() - self._ids_at > self.id_stock_seconds:
                 self._ids = []
-            self._ids += ahead
+            self._ids += stored.reserved
             self._ids_at = time.monotonic()
-        jobs = [j for entry, _, of in made if entry.dedupe_key in stored for j in of]
-        if statuses:  # PostgreSQL (on SQLite the inbox process parks in its transaction)
-            await self._park({i for i, status in statuses.items() if status in HOLDING}, now=now)
+        jobs = [j for entry, _, of in planned.made if entry.dedupe_key in stored.ids for j in of]
+        stopped = {i for i, status in stored.statuses.items() if status in HOLDING}
         ids = [
-            stored.get(w.entry.dedupe_key) if first[w.entry.dedupe_key] == i else None
-            for i, w in enumerate(batch)
+            stored.ids.get(w.entry.dedupe_key) if planned.first[w.entry.dedupe_key] == i else None
+            for i, w in enumerate(planned.batch)
         ]
-        return ids, jobs
+        return ids, jobs, stopped
 
     async def _park(self, installation_ids: set[int], *, now: dt.datetime) -> None:
         """PostgreSQL, after the batch's commit: the jobs of installations it read as not
@@ -293,3 +430,11 @@ class InboxWriter:
                 )
             except Exception:  # stored and acknowledged: the claim passes such jobs over anyway
                 log.exception("could not park the jobs of a stopped installation")
+
+
+def _first_of_each_key(batch: list[_Waiting]) -> tuple[dict[str, int], list[_Waiting]]:
+    """Each key's first delivery in ``batch`` (its index, and the deliveries in order)."""
+    first: dict[str, int] = {}
+    for i, w in enumerate(batch):
+        first.setdefault(w.entry.dedupe_key, i)
+    return first, [batch[i] for i in first.values()]

@@ -26,7 +26,9 @@ commit. A delivery is acknowledged only once that answer is in.
 
 Wire: on the process's stdin and stdout, each message a 4-byte big-endian length and a msgpack
 body: `Open` first (the database, so that a password is never on a command line), then `Store`
-or `Reserve`; one `Answer` for each, in order. The command line names the database for ``ps``
+or `Reserve`; one `Answer` for each, in order. The app reads the process's stdout in its event
+loop's own callback (`_Answers`) and hands each answer on in it, so the writer sends its next
+batch in the turn the last answer is read. The command line names the database for ``ps``
 (a PostgreSQL URL with its password masked). The process ends at the end of its stdin (the app
 closed it, or the app is gone: a SIGKILL of the app ends it too, after the batches it has, whose
 deliveries were never acknowledged and are sent again). If the process is gone or its database
@@ -46,7 +48,7 @@ import os
 import signal
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -128,62 +130,129 @@ def _label(target: str) -> str:
     return masked_url(target) if target.startswith(("postgresql:", "postgres:")) else target
 
 
+Answered = Callable[["Answer | DatabaseUnavailable"], None]
+"""What a request's answer is handed to: the answer, or the outage that ended the process."""
+
+
+class _Answers(asyncio.Protocol):
+    """The process's stdout, read by the event loop itself: each answer handed out in the
+    callback that reads it (``on_answer``), with no task woken to read a stream, and no hop
+    more (as asyncio's subprocess pipes make, scheduling every read again). Under load every
+    turn of the event loop waits behind the requests being served, and an answer's batch is
+    done with, and the next batch sent, in the turn that reads it. ``on_end``: the pipe ended
+    (the process exited, or died)."""
+
+    def __init__(self, on_answer: Callable[[bytes], None], on_end: Callable[[], None]) -> None:
+        self._on_answer = on_answer
+        self._on_end = on_end
+        self._buffer = bytearray()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(buffer)
+            end = _LENGTH.size + length
+            if len(buffer) < end:
+                return
+            body = bytes(buffer[_LENGTH.size : end])
+            del buffer[:end]
+            self._on_answer(body)
+
+    def eof_received(self) -> bool | None:
+        return None  # the transport closes itself, and connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_end()
+
+
 class InboxProcess:
     """The app's end: starts the process, sends it requests (several may be in flight) and
-    hands each answer, in order, to the request it is for."""
+    hands each answer, in order, to the request it is for: `send` with a callback, called in
+    the turn the answer is read (`webhooks.inbox.InboxWriter` sends its next batch from it), or
+    `store_batch` and `reserve_ids` to await."""
 
     def __init__(self, target: str) -> None:
         self.target = target
         self._process: asyncio.subprocess.Process | None = None
-        self._waiting: collections.deque[asyncio.Future[Answer]] = collections.deque()
-        self._reader: asyncio.Task[None] | None = None
-        self._lock = asyncio.Lock()  # one request written at a time, whole
+        self._waiting: collections.deque[tuple[Answered, asyncio.TimerHandle]] = collections.deque()
+        self._starting = asyncio.Lock()  # one process started at a time
+
+    @property
+    def running(self) -> bool:
+        """Started and not ended: `send` may be called."""
+        return self._process is not None and self._process.returncode is None
 
     async def _started(self) -> asyncio.subprocess.Process:
-        if self._process is not None and self._process.returncode is None:
-            return self._process
-        try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-c",
-                "import sys; from webhooks.inbox_process import main; main(sys.argv[1])",
-                _label(self.target),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                # The app's own import path, however it was started.
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-                # Not in the app's process group: a Ctrl-C is the app's to handle (it closes
-                # the queue, then this process); the process ignores SIGINT and SIGTERM too
-                # (a service manager signals every process of the service) and ends at the
-                # end of its stdin.
-                start_new_session=True,
+        async with self._starting:
+            if self._process is not None:
+                if self._process.returncode is None:
+                    return self._process
+                # Exited, its pipe's end not read yet: what waits for it fails now, not later
+                # (when it would take the new process's answers).
+                self._end(self._process, "the inbox process ended", kill=False)
+            loop = asyncio.get_running_loop()
+            answers, theirs = os.pipe()  # its stdout, read by the loop (`_Answers`)
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    "import sys; from webhooks.inbox_process import main; main(sys.argv[1])",
+                    _label(self.target),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=theirs,
+                    # The app's own import path, however it was started.
+                    env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+                    # Not in the app's process group: a Ctrl-C is the app's to handle (it
+                    # closes the queue, then this process); the process ignores SIGINT and
+                    # SIGTERM too (a service manager signals every process of the service)
+                    # and ends at the end of its stdin.
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                os.close(answers)
+                raise DatabaseUnavailable(f"the inbox process could not start: {exc}") from exc
+            finally:
+                os.close(theirs)
+            await loop.connect_read_pipe(
+                lambda: _Answers(
+                    lambda body: self._answered(process, body),
+                    lambda: self._end(process, "the inbox process ended", kill=False),
+                ),
+                os.fdopen(answers, "rb", buffering=0),
             )
-        except OSError as exc:
-            raise DatabaseUnavailable(f"the inbox process could not start: {exc}") from exc
-        assert process.stdin is not None
-        process.stdin.write(framed(Open(self.target)))
-        self._process = process
-        self._reader = asyncio.create_task(self._answers(process), name="inbox-process-answers")
-        return process
+            assert process.stdin is not None
+            process.stdin.write(framed(Open(self.target)))
+            self._process = process
+            return process
 
-    async def _answers(self, process: asyncio.subprocess.Process) -> None:
-        """Each answer to the request waiting longest, until the process's stdout ends."""
-        assert process.stdout is not None
-        try:
-            while True:
-                (length,) = _LENGTH.unpack(await process.stdout.readexactly(_LENGTH.size))
-                answer = _answers.decode(await process.stdout.readexactly(length))
-                if process is not self._process or not self._waiting:
-                    break  # replaced meanwhile, or an answer to nothing: out of step
-                waiting = self._waiting.popleft()
-                if not waiting.done():  # its writer went away: the batch is stored anyway
-                    waiting.set_result(answer)
-        except asyncio.IncompleteReadError:  # it ended (its stdin closed, or it died)
-            self._end(process, "the inbox process ended", kill=False)
+    def send(self, request: Store | Reserve, answered: Answered) -> None:
+        """Write ``request`` (the process must be `running`); ``answered`` gets its answer, or
+        `DatabaseUnavailable` when the process ends, or gives no answer within
+        `ANSWER_SECONDS` (stuck: a hung disk, a stopped process; it is replaced)."""
+        process = self._process
+        assert process is not None and process.stdin is not None
+        stuck = asyncio.get_running_loop().call_later(
+            ANSWER_SECONDS, self._end, process, "the inbox process did not answer"
+        )
+        # Queued and written in one step: the answers come in this order.
+        self._waiting.append((answered, stuck))
+        process.stdin.write(framed(request))
+
+    def _answered(self, process: asyncio.subprocess.Process, body: bytes) -> None:
+        if process is not self._process:
             return
-        except (OSError, msgspec.DecodeError):
-            pass
-        self._end(process, "the inbox process is out of step")
+        if not self._waiting:  # an answer to nothing: out of step
+            self._end(process, "the inbox process is out of step")
+            return
+        try:
+            answer = _answers.decode(body)
+        except msgspec.DecodeError:
+            self._end(process, "the inbox process is out of step")
+            return
+        answered, stuck = self._waiting.popleft()
+        stuck.cancel()
+        answered(answer)
 
     def _end(self, process: asyncio.subprocess.Process, why: str, *, kill: bool = True) -> None:
         """``process`` is done with (killed, unless it ended by itself: a kill would reap it
@@ -198,9 +267,9 @@ class InboxProcess:
         elif process.stdin is not None:
             process.stdin.close()
         waiting, self._waiting = self._waiting, collections.deque()
-        for w in waiting:
-            if not w.done():
-                w.set_exception(DatabaseUnavailable(why))
+        for answered, stuck in waiting:
+            stuck.cancel()
+            answered(DatabaseUnavailable(why))
 
     async def store_batch(
         self,
@@ -209,44 +278,31 @@ class InboxProcess:
         now: dt.datetime,
         reserve: int = 0,
     ) -> BatchStored:
-        request = Store([(e, i, list(jobs)) for e, i, jobs in batch], now, reserve)
-        answer = await self._ask(request)
+        answer = await self._ask(store_request(batch, now=now, reserve=reserve))
         return BatchStored(ids=answer.ids, reserved=answer.reserved, statuses=answer.statuses)
 
     async def reserve_ids(self, n: int) -> list[int]:
         return (await self._ask(Reserve(n))).reserved
 
     async def _ask(self, request: Store | Reserve) -> Answer:
+        await self._started()
         answered: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        async with self._lock:
-            process = await self._started()
-            assert process.stdin is not None
-            # Queued and written with no await between: the answers come in this order.
-            self._waiting.append(answered)
-            process.stdin.write(framed(request))
-            try:
-                await process.stdin.drain()
-            except OSError:  # gone: every request waiting fails, this one too
-                self._end(process, "the inbox process ended")
-            except BaseException:  # cancelled: its answer, when it comes, goes to no one
-                answered.cancel()
-                raise
-        try:
-            async with asyncio.timeout(ANSWER_SECONDS):
-                answer = await answered
-        except TimeoutError as exc:  # stuck (a hung disk, a stopped process): replaced
-            self._end(process, "the inbox process did not answer")
-            raise DatabaseUnavailable("the inbox process did not answer") from exc
-        if answer.unavailable is not None:
-            raise DatabaseUnavailable(answer.unavailable)
-        if answer.refused is not None:
-            raise InboxRefused(answer.refused)
-        return answer
+
+        def hand(answer: Answer | DatabaseUnavailable) -> None:
+            if answered.done():  # its asker went away: the batch is stored anyway
+                return
+            if isinstance(answer, DatabaseUnavailable):
+                answered.set_exception(answer)
+            else:
+                answered.set_result(answer)
+
+        self.send(request, hand)
+        return checked(await answered)
 
     async def close(self) -> None:
         """Close its stdin (it ends once the batches it has are committed) and wait for it."""
-        async with self._lock:
-            process, reader = self._process, self._reader
+        async with self._starting:
+            process = self._process
             if process is None:
                 return
             assert process.stdin is not None
@@ -257,9 +313,26 @@ class InboxProcess:
                 log.warning("the inbox process did not end: killed")
                 self._end(process, "the inbox process was closed")
                 await process.wait()
-            if reader is not None:
-                await reader
             self._end(process, "the inbox process was closed", kill=False)
+
+
+def store_request(
+    batch: Sequence[tuple[NewEntry, int | None, Sequence[NewJob]]],
+    *,
+    now: dt.datetime,
+    reserve: int = 0,
+) -> Store:
+    return Store([(e, i, list(jobs)) for e, i, jobs in batch], now, reserve)
+
+
+def checked(answer: Answer) -> Answer:
+    """``answer``, unless it says the batch failed: `DatabaseUnavailable` for an outage,
+    `InboxRefused` for a batch the database refused."""
+    if answer.unavailable is not None:
+        raise DatabaseUnavailable(answer.unavailable)
+    if answer.refused is not None:
+        raise InboxRefused(answer.refused)
+    return answer
 
 
 # --- the process's end ------------------------------------------------------------------------
