@@ -22,8 +22,8 @@ import pytest
 
 from sync import schedules
 from sync.jobs import NewJob
-from sync.store.db import Database
-from sync.store.inbox import NewEntry, batch_params, store_batch
+from sync.store.db import Database, DatabaseUnavailable
+from sync.store.inbox import Inbox, NewEntry, batch_params, store_batch
 from sync.store.installations import Installations
 from sync.store.postgres import WRITER_PLAN_SECONDS, WRITER_SETTINGS, PostgresWriter
 from sync.store.queries import load
@@ -99,7 +99,7 @@ async def test_the_writers_plan_is_made_anew_as_the_tables_grow(
             await store_batch(writer, [entry(made.id, f"early{n}")], now=NOW)
         early = await batch_statement(writer)
         assert early["generic_plans"] >= 1
-        async with writer._pool.acquire() as conn:
+        async with writer._connection() as conn:  # its one session
             await queue_jobs(conn, made.id, 20_000, "queued")
             queued_at = await conn.fetchval("SELECT clock_timestamp()")
         await asyncio.sleep(WRITER_PLAN_SECONDS + 0.5)
@@ -127,10 +127,51 @@ def entry(installation_id: int, key: str) -> tuple[NewEntry, None, list[NewJob]]
 
 async def batch_statement(writer: PostgresWriter) -> dict[str, Any]:
     """The batch statement as the writer's connection has it prepared."""
-    async with writer._pool.acquire() as conn:
+    async with writer._connection() as conn:  # its one session
         row = await conn.fetchrow(
             "SELECT prepare_time, generic_plans, custom_plans FROM pg_prepared_statements "
             "WHERE statement LIKE '%jsonb_array_elements%' ORDER BY prepare_time DESC LIMIT 1"
         )
     assert row is not None
     return dict(row)
+
+
+async def test_the_writer_holds_one_session_and_replaces_one_that_was_lost(
+    db_for: Callable[[str], Awaitable[Database]], postgres_url: str
+) -> None:
+    """The inbox process's writer keeps its connection from one statement to the next (not taken
+    from its pool and given back each time), and once that session is lost (the server ended
+    it) a statement either has a new session, or fails as an outage (a 503 the platforms retry)
+    when it is the one that finds the loss; the next one has a new session and is stored."""
+    db = await db_for(postgres_url)
+    made = await Installations(db).activate(agreement_number=1001, company_name="c", now=NOW)
+    writer = await PostgresWriter.open(postgres_url)
+    try:
+        await store_batch(writer, [entry(made.id, "a")], now=NOW)
+        session = await backend(writer)
+        await store_batch(writer, [entry(made.id, "b")], now=NOW)
+        assert await backend(writer) == session
+        admin = await asyncpg.connect(postgres_url)
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", session)
+        finally:
+            await admin.close()
+        try:  # the loss seen before this statement (a new session for it), or by it (an outage)
+            await store_batch(writer, [entry(made.id, "lost")], now=NOW)
+        except DatabaseUnavailable:
+            lost = False
+        else:
+            lost = True
+        stored = await store_batch(writer, [entry(made.id, "c")], now=NOW)
+        assert list(stored.ids) == [f"collection:{made.id}:c"]
+        assert await backend(writer) != session
+    finally:
+        await writer.close()
+    keys = sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in await Inbox(db).list())
+    assert keys == sorted(["a", "b", "c", *(["lost"] if lost else [])])
+
+
+async def backend(writer: PostgresWriter) -> int:
+    async with writer._connection() as conn:
+        pid: int = await conn.fetchval("SELECT pg_backend_pid()")
+    return pid
