@@ -168,6 +168,7 @@ class InboxWriter:
         self._idle = asyncio.Event()
         self._settle()
         await self._idle.wait()
+        await asyncio.gather(*self._tasks)  # the parks that answer their batches after them
         if self.process is not None:
             await self.process.close()
 
@@ -233,10 +234,13 @@ class InboxWriter:
             ):
                 return False
             ids = [*self._taken(len(unique))]
-        planned = self._plan(batch, first, unique, ids)
         now = self.clock()
-        request = store_request(planned.made, now=now, reserve=planned.reserve)
-        self.process.send(request, lambda answer: self._answered(planned, now, answer))
+        try:
+            planned = self._plan(batch, first, unique, ids)
+            request = store_request(planned.made, now=now, reserve=planned.reserve)
+            self.process.send(request, lambda answer: self._answered(planned, now, answer))
+        except Exception:  # a job ``then`` could not make, or one that cannot be encoded:
+            return False  # `_commit` tries again and stores the others without it
         return True
 
     def _answered(

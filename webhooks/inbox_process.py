@@ -232,12 +232,13 @@ class InboxProcess:
         `ANSWER_SECONDS` (stuck: a hung disk, a stopped process; it is replaced)."""
         process = self._process
         assert process is not None and process.stdin is not None
+        frame = framed(request)  # first: one that cannot be encoded is sent and queued never
         stuck = asyncio.get_running_loop().call_later(
             ANSWER_SECONDS, self._end, process, "the inbox process did not answer"
         )
         # Queued and written in one step: the answers come in this order.
         self._waiting.append((answered, stuck))
-        process.stdin.write(framed(request))
+        process.stdin.write(frame)
 
     def _answered(self, process: asyncio.subprocess.Process, body: bytes) -> None:
         if process is not self._process:

@@ -280,3 +280,28 @@ async def test_a_batch_the_process_cannot_read_is_refused_not_an_outage(
     assert writer.process is not None and writer.process._process is not None
     assert writer.process._process.returncode is None
     assert sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in await Inbox(lite).list()) == ["a", "b"]
+
+
+async def test_a_batch_the_app_cannot_encode_stores_its_others(
+    lite: Database, writer: InboxWriter
+) -> None:
+    """A job payload the app cannot encode for the process never reaches the pipe (so its
+    answers stay in step): that delivery fails as an outage, the batch's others are stored, and
+    the same process serves the next batch."""
+    inst = await company(lite)
+    assert await store(writer, inst, "warm")
+    assert writer.process is not None and writer.process._process is not None
+    child = writer.process._process
+    odd = NewJob(kind="k", payload={"x": object()})
+    results = await asyncio.gather(
+        store(writer, inst, "a"),
+        writer.store(event(inst, "odd"), [odd]),
+        store(writer, inst, "b"),
+        return_exceptions=True,
+    )
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], InboxUnavailable)
+    assert await store(writer, inst, "after")
+    assert writer.process._process is child and child.returncode is None
+    keys = sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in await Inbox(lite).list())
+    assert keys == ["a", "after", "b", "warm"]
