@@ -78,7 +78,7 @@ from sync.store.db import Connection, Database, DatabaseUnavailable
 from sync.store.inbox import BatchStored, NewEntry, insert_entries, reserve_ids, store_batch
 from sync.store.postgres import PostgresDatabase
 from sync.worker import Clock
-from webhooks.inbox_process import Answer, InboxProcess, InboxRefused, store_request
+from webhooks.inbox_process import Answer, InboxProcess, InboxRefused, failure, store_request
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -229,9 +229,7 @@ class InboxWriter:
         first, unique = _first_of_each_key(batch)
         ids: list[int | None] | None = None
         if any(w.then is not None for w in unique):
-            if time.monotonic() - self._ids_at > self.id_stock_seconds or len(self._ids) < len(
-                unique
-            ):
+            if len(self._stock()) < len(unique):
                 return False
             ids = [*self._taken(len(unique))]
         now = self.clock()
@@ -249,14 +247,16 @@ class InboxWriter:
         """`_send`'s batch answered (or its process gone): done with, and its slot given to
         what waits, in this turn."""
         batch = planned.batch
-        if isinstance(answer, Answer) and answer.refused is not None and len(batch) > 1:
+        failed = answer if isinstance(answer, DatabaseUnavailable) else failure(answer)
+        if isinstance(failed, InboxRefused) and len(batch) > 1:
             # The database refused one delivery, not the service: each on its own instead.
             self._spawn(self._one_by_one(batch))
             return
-        if isinstance(answer, DatabaseUnavailable) or answer.unavailable or answer.refused:
-            self._failed(batch, answer if isinstance(answer, Exception) else InboxRefused())
+        if failed is not None:
+            self._failed(batch, failed)
             self._release()
             return
+        assert isinstance(answer, Answer)
         stored = BatchStored(ids=answer.ids, reserved=answer.reserved, statuses=answer.statuses)
         ids, jobs, stopped = self._settled(planned, stored)
         self._release()
@@ -377,14 +377,19 @@ class InboxWriter:
             await self._park(stopped, now=now)
         return ids_stored, jobs
 
-    def _taken(self, n: int) -> list[int]:
-        """Up to ``n`` ids of the stock reserved ahead (one older than `ID_STOCK_SECONDS` is
-        dropped first, so an id is never much older than its row; ids of rows committed at once
-        are in no particular order anyway, as with the identity's own default)."""
+    def _stock(self) -> list[int]:
+        """The ids reserved ahead; a stock older than `ID_STOCK_SECONDS` is dropped first, so
+        an id is never much older than its row (ids of rows committed at once are in no
+        particular order anyway, as with the identity's own default)."""
         if time.monotonic() - self._ids_at > self.id_stock_seconds:
             self._ids = []
-        taken = self._ids[:n]
-        del self._ids[:n]  # before any await: another batch takes the others
+        return self._ids
+
+    def _taken(self, n: int) -> list[int]:
+        """Up to ``n`` ids of the stock (`_stock`), taken out of it."""
+        stock = self._stock()
+        taken = stock[:n]
+        del stock[:n]  # before any await: another batch takes the others
         return taken
 
     def _plan(
@@ -412,9 +417,7 @@ class InboxWriter:
         and the installations read as not running, whose jobs are to be parked (PostgreSQL; on
         SQLite the process parks them in its transaction). The ids reserved join the stock."""
         if stored.reserved:
-            if time.monotonic() - self._ids_at > self.id_stock_seconds:
-                self._ids = []
-            self._ids += stored.reserved
+            self._stock().extend(stored.reserved)
             self._ids_at = time.monotonic()
         jobs = [j for entry, _, of in planned.made if entry.dedupe_key in stored.ids for j in of]
         stopped = {i for i, status in stored.statuses.items() if status in HOLDING}

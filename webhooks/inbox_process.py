@@ -159,9 +159,6 @@ class _Answers(asyncio.Protocol):
             del buffer[:end]
             self._on_answer(body)
 
-    def eof_received(self) -> bool | None:
-        return None  # the transport closes itself, and connection_lost follows
-
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_end()
 
@@ -326,13 +323,20 @@ def store_request(
     return Store([(e, i, list(jobs)) for e, i, jobs in batch], now, reserve)
 
 
-def checked(answer: Answer) -> Answer:
-    """``answer``, unless it says the batch failed: `DatabaseUnavailable` for an outage,
-    `InboxRefused` for a batch the database refused."""
+def failure(answer: Answer) -> DatabaseUnavailable | InboxRefused | None:
+    """What ``answer`` says went wrong: `DatabaseUnavailable` for an outage, `InboxRefused` for
+    a batch the database refused; None when it was stored."""
     if answer.unavailable is not None:
-        raise DatabaseUnavailable(answer.unavailable)
+        return DatabaseUnavailable(answer.unavailable)
     if answer.refused is not None:
-        raise InboxRefused(answer.refused)
+        return InboxRefused(answer.refused)
+    return None
+
+
+def checked(answer: Answer) -> Answer:
+    """``answer``, unless it says the batch failed (`failure`, raised)."""
+    if (failed := failure(answer)) is not None:
+        raise failed
     return answer
 
 
