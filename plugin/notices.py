@@ -23,6 +23,7 @@ so a retry reads as the first try would have.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 from collections.abc import Sequence
 from email.message import EmailMessage
@@ -33,7 +34,7 @@ import aiosmtplib
 import msgspec
 from yarl import URL
 
-from plugin.settings import Settings
+from plugin.settings import Settings, SmtpServer
 from sync.money import to_text
 from sync.redaction import scrub
 from sync.store.db import Database
@@ -61,7 +62,7 @@ async def send_mail(settings: Settings, *, to: str, subject: str, text: str) -> 
             hostname=smtp.host,
             port=smtp.port,
             use_tls=smtp.tls,
-            start_tls=False if smtp.tls else None,  # smtp://: STARTTLS when the server offers it
+            start_tls=start_tls(smtp),
             timeout=SMTP_TIMEOUT,
             **credentials,
         )
@@ -69,6 +70,28 @@ async def send_mail(settings: Settings, *, to: str, subject: str, text: str) -> 
         log.warning("e-mail not sent through %s: %s: %s", smtp, type(exc).__name__, scrub(str(exc)))
         return False
     return True
+
+
+def start_tls(smtp: SmtpServer) -> bool | None:
+    """aiosmtplib's ``start_tls`` for ``smtp``: never on smtps:// (TLS from the first byte);
+    on smtp:// with a login required (True: a server that does not offer STARTTLS, or someone
+    in between who strips it from the server's answer, fails the send and never sees the
+    password), except to a relay on this machine's loopback, whose traffic no one else sees;
+    otherwise when the server offers it (None)."""
+    if smtp.tls:
+        return False
+    if smtp.username and smtp.password is not None and not _loopback(smtp.host):
+        return True
+    return None
+
+
+def _loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
 
 
 def message_of(settings: Settings, *, to: str, subject: str, text: str) -> EmailMessage:

@@ -55,8 +55,9 @@ class Secret:
 
 
 class SmtpServer(msgspec.Struct, frozen=True, kw_only=True):
-    """Where notices are mailed: ``smtp://user:password@host:port`` (STARTTLS when the server
-    offers it; port 587 by default) or ``smtps://…`` (TLS from the first byte; 465).
+    """Where notices are mailed: ``smtp://user:password@host:port`` (STARTTLS, required with a
+    login unless the host is loopback, `plugin.notices.start_tls`; port 587 by default) or
+    ``smtps://…`` (TLS from the first byte; 465).
     ``?from=address`` sets the sender (default ``collectbridge@<host of the public URL>``)."""
 
     host: str

@@ -42,7 +42,18 @@ class Mailbox:
     """What the SMTP server received: one envelope per message."""
 
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)  # the logins tried (a password was sent)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False)
+        with self.lock:
+            self.logins.append(auth_data.login.decode())
+        given = (auth_data.login, auth_data.password)
+        return AuthResult(success=given == (LOGIN.encode(), PASSWORD.encode()))
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.original_content, policy=policy.default)
@@ -56,39 +67,41 @@ class Mailbox:
             return [m for rcpt, m in self.messages if address in rcpt]
 
 
-def authenticate(
-    server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
-) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        LOGIN.encode(),
-        PASSWORD.encode(),
-    )
-    return AuthResult(success=ok)
-
-
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
+def outside_address() -> str | None:
+    """One of this machine's IPv4 addresses that is not loopback (the route out), if any."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))  # no packet is sent: only the route is looked up
+        except OSError:
+            return None
+        address = str(sock.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
 @contextmanager
-def smtp_server() -> Iterator[tuple[Mailbox, SmtpServer]]:
-    """A local SMTP server that wants our login (AUTH over plain text: loopback only)."""
+def smtp_server(host: str = "127.0.0.1") -> Iterator[tuple[Mailbox, SmtpServer]]:
+    """An SMTP server on ``host`` that wants our login, offers AUTH over plain text and no
+    STARTTLS (so a password reaches it only if the client sends one in the clear)."""
     mailbox = Mailbox()
-    port = free_port()
+    port = free_port(host)
     controller = Controller(
         mailbox,
-        hostname="127.0.0.1",
+        hostname=host,
         port=port,
-        authenticator=authenticate,
+        authenticator=mailbox.authenticate,
         auth_require_tls=False,
     )
     controller.start()
     try:
         yield (
             mailbox,
-            SmtpServer(host="127.0.0.1", port=port, username=LOGIN, password=Secret(PASSWORD)),
+            SmtpServer(host=host, port=port, username=LOGIN, password=Secret(PASSWORD)),
         )
     finally:
         controller.stop()
@@ -300,6 +313,28 @@ async def test_send_mail_delivers_an_invitation_and_a_wrong_password_is_false(
 
 def _fields(settings: Settings) -> dict[str, Any]:
     return {name: getattr(settings, name) for name in settings.__struct_fields__}
+
+
+async def test_a_password_never_goes_in_the_clear_to_a_server_off_this_machine(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """smtp:// with a login: STARTTLS is required unless the server is on loopback, so a server
+    that offers no STARTTLS (or someone in between who strips it) never gets the password."""
+    if (address := outside_address()) is None:
+        pytest.skip("this machine has no address but loopback to serve SMTP on")
+    caplog.set_level(logging.WARNING)
+    with smtp_server(address) as (mailbox, smtp):
+        sent = await send_mail(Settings(smtp=smtp), to="a@example.dk", subject="s", text="t")
+        assert sent is False
+        assert mailbox.logins == [] and mailbox.messages == []
+        assert "STARTTLS" in caplog.text and PASSWORD not in caplog.text
+        # Without a login there is nothing to protect: mailed as before, TLS when offered.
+        anonymous = SmtpServer(host=smtp.host, port=smtp.port)
+        assert await send_mail(Settings(smtp=anonymous), to="a@example.dk", subject="s", text="t")
+        assert len(mailbox.messages) == 1
+    with smtp_server() as (mailbox, smtp):  # a relay on this machine: its loopback is private
+        assert await send_mail(Settings(smtp=smtp), to="a@example.dk", subject="s", text="t")
+        assert mailbox.logins == [LOGIN]
 
 
 def test_the_smtp_url_is_read_with_its_password_masked() -> None:
