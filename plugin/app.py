@@ -75,4 +75,5 @@ def webhook_wiring(app: web.Application) -> webhooks.Wiring:
         clock=services.clock,
         observer=app[METRICS],
         jobs_enqueued=worker.wake if worker is not None else None,
+        inbox_process=services.settings.inbox_process,
     )

@@ -105,6 +105,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Reverse proxies in front of the app that append to X-Forwarded-For (0: none; the peer's
     # address is the client's). Only the sign-in rate limit reads the client's address.
     forwarded_hops: int = 0
+    # The inbox's writes in a process of their own (`webhooks.inbox_process`); off: in the
+    # app's process (where starting another process is not allowed, or to debug).
+    inbox_process: bool = True
 
     def secret_values(self) -> list[str]:
         """Every configured secret as plain text, for the log filter to mask."""
@@ -244,6 +247,10 @@ def load_settings(environ: Mapping[str, str], *, require: tuple[str, ...] = ()) 
         if raw.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
         values["log_level"] = raw.upper()
+    if (raw := get("INBOX_PROCESS")) is not None:
+        if raw.lower() not in ("on", "off"):
+            raise SettingsError(f"{PREFIX}INBOX_PROCESS must be 'on' or 'off', got {raw!r}")
+        values["inbox_process"] = raw.lower() == "on"
     for name, kind, minimum in (
         ("JOB_LEASE_SECONDS", float, 1.0),
         ("WORKER_CONCURRENCY", int, 1),

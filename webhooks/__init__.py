@@ -41,7 +41,10 @@ def setup_routes(app: web.Application, wire: Callable[[web.Application], Wiring]
     async def inbox_writer(app: web.Application) -> AsyncIterator[None]:
         wiring = wire(app)
         writer = InboxWriter(
-            wiring.db, clock=wiring.clock, jobs_enqueued=wiring.jobs_enqueued, process=True
+            wiring.db,
+            clock=wiring.clock,
+            jobs_enqueued=wiring.jobs_enqueued,
+            process=wiring.inbox_process,
         )
         writer.start()
         app[RECEIVER] = Receiver(wiring, writer)

@@ -38,7 +38,9 @@ requests being served), so a batch is one of each:
   the event loop's thread, and a PostgreSQL batch would follow the last one only once the
   writer's task had its turn on the loop. A batch goes the slower way, in a task
   (`_commit`), when the process is not running yet (it is started) or the stock of ids
-  reserved ahead is short (some are reserved first).
+  reserved ahead is short (some are reserved first). Where the process cannot be started at
+  all (`ProcessUnstartable`: no such program, no room or no leave for another process), the
+  writer says so once in the log and writes in the app's process from then on, the ways below.
 - On PostgreSQL without ``process``, one statement sent outside any transaction, so it is its
   own commit and one round trip (`sync.store.inbox.store_batch`: the rows, the jobs of those
   stored with `sync.jobs.enqueue_in`'s semantics, and the status of their installations, read
@@ -78,7 +80,14 @@ from sync.store.db import Connection, Database, DatabaseUnavailable
 from sync.store.inbox import BatchStored, NewEntry, insert_entries, reserve_ids, store_batch
 from sync.store.postgres import PostgresDatabase
 from sync.worker import Clock
-from webhooks.inbox_process import Answer, InboxProcess, InboxRefused, failure, store_request
+from webhooks.inbox_process import (
+    Answer,
+    InboxProcess,
+    InboxRefused,
+    ProcessUnstartable,
+    failure,
+    store_request,
+)
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 500
@@ -313,6 +322,10 @@ class InboxWriter:
                 ids, jobs = await self._stored_at_once(batch, now)
             else:
                 ids, jobs = await self._stored_in_transaction(batch, now)
+        except ProcessUnstartable as exc:
+            self._without_process(exc)
+            await self._commit(batch)  # again, in this process
+            return
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, DatabaseUnavailable):
                 # The database refused one delivery, not the service: the others must not
@@ -323,6 +336,14 @@ class InboxWriter:
             self._failed(batch, exc)
             return
         self._done(batch, ids, jobs)
+
+    def _without_process(self, exc: ProcessUnstartable) -> None:
+        """The process cannot be started here: from now on the writes are the app's own."""
+        if self.process is None:
+            return  # another batch found out first
+        log.warning("%s: the inbox is written in the app's process", exc)
+        self.process = None
+        self.writers = WRITERS
 
     async def _stored_in_transaction(
         self, batch: list[_Waiting], now: dt.datetime

@@ -100,6 +100,11 @@ class InboxRefused(Exception):
     """The database refused a batch for a reason other than an outage."""
 
 
+class ProcessUnstartable(DatabaseUnavailable):
+    """The system would not start the inbox process (no such program, no room for another
+    process, not allowed): the writer writes in the app's process instead."""
+
+
 def framed(message: msgspec.Struct) -> bytes:
     body = _encoder.encode(message)
     return _LENGTH.pack(len(body)) + body
@@ -169,8 +174,9 @@ class InboxProcess:
     the turn the answer is read (`webhooks.inbox.InboxWriter` sends its next batch from it), or
     `store_batch` and `reserve_ids` to await."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, executable: str = sys.executable) -> None:
         self.target = target
+        self.executable = executable  # the Python that runs it: the app's own
         self._process: asyncio.subprocess.Process | None = None
         self._waiting: collections.deque[tuple[Answered, asyncio.TimerHandle]] = collections.deque()
         self._starting = asyncio.Lock()  # one process started at a time
@@ -192,7 +198,7 @@ class InboxProcess:
             answers, theirs = os.pipe()  # its stdout, read by the loop (`_Answers`)
             try:
                 process = await asyncio.create_subprocess_exec(
-                    sys.executable,
+                    self.executable,
                     "-c",
                     "import sys; from webhooks.inbox_process import main; main(sys.argv[1])",
                     _label(self.target),
@@ -208,7 +214,7 @@ class InboxProcess:
                 )
             except OSError as exc:
                 os.close(answers)
-                raise DatabaseUnavailable(f"the inbox process could not start: {exc}") from exc
+                raise ProcessUnstartable(f"the inbox process could not start: {exc}") from exc
             finally:
                 os.close(theirs)
             await loop.connect_read_pipe(

@@ -52,7 +52,8 @@ class Wiring:
     clock; ``cipher`` is None while no ``COLLECTBRIDGE_SECRET_KEY`` is configured (then no
     secret can have been stored, and every delivery is refused); ``jobs_enqueued`` is called
     after each commit that enqueued jobs (the embedded worker's ``wake``, so that a hint's
-    re-fetch starts at once rather than at the worker's next poll)."""
+    re-fetch starts at once rather than at the worker's next poll); ``inbox_process``: the
+    inbox's writes in a process of their own (`webhooks.inbox_process`), else in this one."""
 
     db: Database
     cipher: TokenCipher | None
@@ -60,3 +61,4 @@ class Wiring:
     observer: Observer
     wall: Callable[[], float] = field(default=time.time)
     jobs_enqueued: Callable[[], None] | None = None
+    inbox_process: bool = True

@@ -239,6 +239,30 @@ async def test_a_database_it_cannot_open_is_an_outage(lite: Database, database_u
     assert await Inbox(lite).count() == 0
 
 
+async def test_a_process_that_cannot_start_leaves_the_writes_to_the_app(
+    lite: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where no process may be started (the system refuses it), the inbox is written in the
+    app's process, said once in the log, rather than every delivery refused as an outage."""
+    inst = await company(lite)
+    writer = InboxWriter(lite, clock=lambda: NOW, process=True)
+    assert writer.process is not None
+    writer.process = InboxProcess(writer.process.target, executable="/no/such/python")
+    writer.start()
+    try:
+        results = await asyncio.gather(*(store(writer, inst, k) for k in ("a", "b", "a", "c")))
+        assert sorted(results) == [False, True, True, True]
+        assert writer.process is None
+        assert await store(writer, inst, "d")
+    finally:
+        await writer.close()
+    rows = await Inbox(lite).list()
+    assert sorted(r.dedupe_key.rsplit(":", 1)[-1] for r in rows) == ["a", "b", "c", "d"]
+    jobs = await JobQueue(lite).list()
+    assert sorted(j.payload["inbox_id"] for j in jobs) == sorted(r.id for r in rows)
+    assert caplog.text.count("could not start") == 1
+
+
 async def test_the_process_ends_when_its_app_closes_it_or_goes_away(lite: Database) -> None:
     inst = await company(lite)
     closing = InboxWriter(lite, clock=lambda: NOW, process=True)

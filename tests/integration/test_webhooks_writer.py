@@ -26,6 +26,7 @@ from tests.integration.test_api import NOW, SECRET_KEY, Bridge
 from tests.integration.test_webhooks import bridge, company, entry, jobs, send
 from tests.store.test_queue_races import waiting_on_a_lock
 from webhooks.inbox import InboxUnavailable, InboxWriter
+from webhooks.receivers import RECEIVER
 
 __all__ = ["bridge"]  # the fixture, shared with test_webhooks
 
@@ -188,14 +189,19 @@ async def test_the_worker_is_woken_after_a_commit_that_enqueued_jobs(bridge: Bri
     assert [j.kind for j in await jobs(bridge)] == ["sync.invoice"]
 
 
-async def test_a_hints_job_runs_at_once_with_the_embedded_worker(database_url: str) -> None:
-    """A worker polling once a minute still runs the hint's job within a second."""
+@pytest.mark.parametrize("inbox_process", [True, False], ids=["inbox process", "in the app"])
+async def test_a_hints_job_runs_at_once_with_the_embedded_worker(
+    database_url: str, inbox_process: bool
+) -> None:
+    """A worker polling once a minute still runs the hint's job within a second; the same with
+    the inbox process switched off (``COLLECTBRIDGE_INBOX_PROCESS=off``: no process started)."""
     sock, url = loopback_socket()
     settings = Settings(
         database_url=database_url,
         public_url=url,
         secret_keys=(Secret(SECRET_KEY),),
         worker_poll_seconds=60.0,
+        inbox_process=inbox_process,
     )
     clock = Clock(NOW)
     ran: list[int] = []
@@ -218,3 +224,5 @@ async def test_a_hints_job_runs_at_once_with_the_embedded_worker(database_url: s
         answer = await send("GET", f"{url}/webhooks/economic/{key}/{secret}/invoice?number=7")
         assert answer.status == 204
         await eventually(lambda: ran == [7], within=5.0)
+        process = running[RECEIVER].writer.process
+        assert (process is not None and process.running) is inbox_process

@@ -51,6 +51,7 @@ BAD = [
     ("WORKER_CONCURRENCY", "0"),
     ("INSTALLATION_CONCURRENCY", "many"),
     ("SHUTDOWN_GRACE_SECONDS", "-1"),
+    ("INBOX_PROCESS", "maybe"),
 ]
 
 
@@ -82,6 +83,9 @@ def test_defaults_and_good_values() -> None:
     assert [s.reveal() for s in settings.secret_keys] == [KEY, "o" * 32]
     assert settings.collection_api_url == "http://127.0.0.1:9"
     assert settings.economic_openapi_url == "https://apis.e-conomic.com"
+    assert settings.inbox_process is True
+    assert load_settings({"COLLECTBRIDGE_INBOX_PROCESS": "off"}).inbox_process is False
+    assert load_settings({"COLLECTBRIDGE_INBOX_PROCESS": "On"}).inbox_process is True
 
 
 def test_secrets_are_masked_in_repr_and_str() -> None:
