@@ -19,6 +19,9 @@ the same run:
   `webhooks.inbox_process` (one round trip over a pipe a batch, two batches in flight), which
   commits them in turn, each in one transaction (on PostgreSQL the rows, their ``inbox.event``
   jobs and the installation's status in one statement that is its own commit).
+- **(d−) rows only**, a diagnosis, not a goal: (d)'s pipeline storing the inbox rows alone,
+  without their ``inbox.event`` jobs: what the jobs cost (d), and how far the rows and the
+  pipeline alone get on this machine.
 
 Each variant: a warm-up second, then `SECONDS` measured; every delivery is a fresh event. Run
 on a SQLite temp file and on a fresh PostgreSQL schema (``COLLECTBRIDGE_BENCH_POSTGRES_DSN``,
@@ -133,6 +136,7 @@ class Row(msgspec.Struct, frozen=True, kw_only=True):
     naive: Load
     ours: Load
     reads: Reads
+    rows_only: Load | None = None
     goals: list[Goal]
     rounds: dict[str, list[float]] = {}  # every round's deliveries/s of (b), (c), (d)
     disk: Disk | None = None
@@ -163,6 +167,16 @@ class OneByOne(InboxWriter):
                 await enqueue_in(tx, made, now=now)
         self.commits += 1
         return inbox_id is not None
+
+
+class RowsOnly(InboxWriter):
+    """(d) without the jobs: the inbox rows alone, through the same pipeline (the inbox
+    process, group commit, acknowledged after the commit). A diagnosis of (d), not a goal."""
+
+    async def store(
+        self, entry: NewEntry, jobs: Sequence[NewJob] = (), *, then: JobsFor | None = None
+    ) -> bool:
+        return await super().store(entry)
 
 
 # --- servers and the load generator ----------------------------------------------------------
@@ -330,18 +344,24 @@ async def measure(engine: str, store: Store) -> Row:
             reads = await time_reads(app, *signer)
             # (b) and (d) back to back in each round, so that a pair sees the machine alike
             # (its speed drifts over minutes); (c) after them.
+            rows_only = RowsOnly(db, clock=clock, process=True)
+            rows_only.start()
             writers: dict[str, Callable[[], InboxWriter | None]] = {
                 "no_storage": lambda: Instant(db, clock=clock),
                 "ours": lambda: None,
+                "rows_only": lambda: rows_only,
                 "naive": lambda: OneByOne(db, clock=clock),
             }
             runs: dict[str, list[Load]] = {name: [] for name in writers}
-            for round_ in range(1, ROUNDS + 1):
-                for name, writer in writers.items():
-                    await quiesce(database_url)
-                    runs[name].append(await through_receiver(url, app, signer, writer()))
-                    label = f"{LABELS[name]} {round_}/{ROUNDS}"
-                    print(f"  {engine:<10} {label:<18} {progress(runs[name][-1])}", flush=True)
+            try:
+                for round_ in range(1, ROUNDS + 1):
+                    for name, writer in writers.items():
+                        await quiesce(database_url)
+                        runs[name].append(await through_receiver(url, app, signer, writer()))
+                        label = f"{LABELS[name]} {round_}/{ROUNDS}"
+                        print(f"  {engine:<10} {label:<18} {progress(runs[name][-1])}", flush=True)
+            finally:
+                await rows_only.close()
     no_storage, naive, ours = (median_run(runs[name]) for name in ("no_storage", "naive", "ours"))
     return Row(
         engine=engine,
@@ -351,6 +371,7 @@ async def measure(engine: str, store: Store) -> Row:
         naive=naive,
         ours=ours,
         reads=reads,
+        rows_only=median_run(runs["rows_only"]),
         goals=goals(no_storage, naive, ours),
         rounds={name: [x.per_s for x in loads] for name, loads in runs.items()},
         disk=disk,
@@ -396,7 +417,12 @@ def paired(r: Row) -> list[float]:
     return [d_ / b_ if b_ else 0.0 for b_, d_ in zip(b, d, strict=True)]
 
 
-LABELS = {"no_storage": "(b) no storage", "naive": "(c) naive", "ours": "(d) ours"}
+LABELS = {
+    "no_storage": "(b) no storage",
+    "naive": "(c) naive",
+    "ours": "(d) ours",
+    "rows_only": "(d−) rows only",
+}
 
 
 def goals(no_storage: Load, naive: Load, ours: Load) -> list[Goal]:
@@ -430,15 +456,18 @@ VARIANTS = (
     ("no_storage", "(b) signed, no storage"),
     ("naive", "(c) naive, 1 commit/request"),
     ("ours", "(d) ours, group commit"),
+    ("rows_only", "(d−) ours without the jobs (diagnosis)"),
 )
 
 
 def table_lines(r: Row) -> list[str]:
     lines = []
     for field, label in VARIANTS:
-        x: Load = getattr(r, field)
+        x: Load | None = getattr(r, field)
+        if x is None:
+            continue
         failed = x.requests - x.acknowledged
-        commits = f"{x.commits:,}" if field in ("naive", "ours") else "–"
+        commits = f"{x.commits:,}" if field in ("naive", "ours", "rows_only") else "–"
         lines.append(
             f"| {r.engine} | {label} | {x.per_s:,.0f} | {x.p50_ms:.1f} | {x.p99_ms:.1f} "
             f"| {failed} | {x.server_cpu_s:.1f} | {x.client_cpu_s:.1f} | {busy(x):.0%} "
@@ -478,6 +507,15 @@ def why(r: Row) -> str:
             f"{reads.cached_ms * 1000:.0f} µs, a miss {reads.reads_ms:.2f} ms once per key every "
             f"{TTL_SECONDS:.0f} s; the HMAC {reads.verify_ms * 1000:.0f} µs)."
         )
+        if (rows := r.rows_only) is not None:
+            server = "" if r.engine == "sqlite" else "the database server, "
+            parts.append(
+                f"Without its jobs ((d−): the inbox rows alone, through the same pipeline) the "
+                f"receiver acknowledges {rows.per_s:,.0f}/s, {rows.per_s / b.per_s:.2f} × (b), "
+                f"in {rows.commits:,} commits: {server}"
+                "the inbox process, the app and the load generator share the machine's cores, so "
+                "every CPU millisecond a batch costs the database is one the receiver lacks."
+            )
     if not r.goals[1].met:
         parts.append(
             f"Group commit cut commits from {c.commits:,} to {d.commits:,}; the naive variant "
@@ -546,11 +584,11 @@ async def main() -> int:
     notes = (
         f"{CONNECTIONS} connections from {generator}, on loopback; "
         f"{WARMUP:.0f} s warm-up, then {SECONDS:.0f} s measured per run; every delivery a "
-        f"fresh signed event of about 170 bytes. (b), (d) and (c) run in turn (the pair the "
+        f"fresh signed event of about 170 bytes. (b), (d), (d−) and (c) run in turn (the pair the "
         f"first goal compares back to back), {ROUNDS} rounds, the store checkpointed (and on "
         "PostgreSQL vacuumed) before each run; each is shown by its round of median throughput "
         "(every round's rate above the goals, as the machine is shared and single runs vary by "
-        "2× or more). (b)–(d) are the same app and receiver (the "
+        "2× or more). (b)–(d−) are the same app and receiver (the "
         "installation and its secrets from the receiver's cache, `webhooks.credentials`, read "
         f"from the store once per key every {TTL_SECONDS:.0f} s); only the writer differs. "
         f"Server CPU is the benchmark process's (the app) over {cpu_over} ((d)'s inbox "
