@@ -266,17 +266,27 @@ async def store_batch(
 
     The jobs are enqueued with `sync.jobs.enqueue_in`'s semantics, as if one by one in order (a
     twin in backoff takes a job over keeping its run_at, a queued twin absorbs it: earlier
-    run_at, higher priority, payload keys merged; the jobs of one key in the batch as one).
+    run_at, higher priority, payload keys merged; the jobs of one key in the batch as one). A
+    batch whose jobs' keys are all distinct, as a burst of collection events is, goes as
+    ``store_inbox_batch_distinct``, the statement without that merge (a fifth of the server's
+    CPU a batch, measured).
 
     The batch goes as one JSON text (`_batch_json`, one encode): as twenty arrays of one column
     each, asyncpg's conversion of every element cost the client about 0.9 ms of CPU a batch of
     27 deliveries (0.3 ms this way), measured on the event loop that serves the requests."""
-    rows = await conn.fetch("store_inbox_batch", **batch_params(batch, now=now, reserve=reserve))
+    rows = await conn.fetch(batch_statement(batch), **batch_params(batch, now=now, reserve=reserve))
     return BatchStored(
         ids={r["dedupe_key"]: int(r["id"]) for r in rows if r["dedupe_key"] is not None},
         reserved=[int(r["id"]) for r in rows if r["dedupe_key"] is None and r["status"] is None],
         statuses={int(r["id"]): str(r["status"]) for r in rows if r["status"] is not None},
     )
+
+
+def batch_statement(batch: Sequence[tuple[NewEntry, int | None, Sequence[NewJob]]]) -> str:
+    """The statement `store_batch` sends ``batch`` as: without the merge of a key's jobs when
+    no two of its jobs share a dedupe key."""
+    keys = [j.dedupe_key for _, _, jobs in batch for j in jobs if j.dedupe_key is not None]
+    return "store_inbox_batch_distinct" if len(set(keys)) == len(keys) else "store_inbox_batch"
 
 
 def batch_params(
@@ -285,7 +295,7 @@ def batch_params(
     now: dt.datetime,
     reserve: int = 0,
 ) -> dict[str, Any]:
-    """The parameters of PostgreSQL's ``store_inbox_batch`` for ``batch`` (`store_batch`)."""
+    """The parameters of PostgreSQL's batch statement for ``batch`` (`store_batch`)."""
     return {
         "received_at": now,
         "batch": _batch_json.encode(list(batch)).decode(),

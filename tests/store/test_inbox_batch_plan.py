@@ -54,9 +54,11 @@ def jobs_read(node: dict[str, Any]) -> int:
     return max([own if reads_jobs else 0] + [jobs_read(child) for child in node.get("Plans", [])])
 
 
-async def most_jobs_read(conn: asyncpg.Connection[Any], installation_id: int, key: str) -> int:
+async def most_jobs_read(
+    conn: asyncpg.Connection[Any], installation_id: int, key: str, statement: str
+) -> int:
     """What one batch of 27 deliveries reads of the jobs under the generic plan (rolled back)."""
-    query = load("postgresql")["store_inbox_batch"]
+    query = load("postgresql")[statement]
     batch = [entry(installation_id, f"{key}{n}") for n in range(27)]
     args = query.bind(batch_params(batch, now=NOW, reserve=27))
     statement = await conn.prepare(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query.sql}")
@@ -69,8 +71,9 @@ async def most_jobs_read(conn: asyncpg.Connection[Any], installation_id: int, ke
     return jobs_read(plan["Plan"])
 
 
+@pytest.mark.parametrize("statement", ["store_inbox_batch", "store_inbox_batch_distinct"])
 async def test_a_batch_reads_no_more_of_the_queue_than_its_own_jobs(
-    postgres_url: str, db_for: Callable[[str], Awaitable[Database]]
+    postgres_url: str, db_for: Callable[[str], Awaitable[Database]], statement: str
 ) -> None:
     db = await db_for(postgres_url)
     made = await Installations(db).activate(agreement_number=1001, company_name="c", now=NOW)
@@ -79,7 +82,7 @@ async def test_a_batch_reads_no_more_of_the_queue_than_its_own_jobs(
         await conn.execute("ANALYZE jobs; ANALYZE inbox")  # statistics of empty tables
         await conn.execute("SET plan_cache_mode = force_generic_plan")
         await queue_jobs(conn, made.id, 20_000, "queued")
-        read = await most_jobs_read(conn, made.id, "a")
+        read = await most_jobs_read(conn, made.id, "a", statement)
     finally:
         await conn.close()
     assert read <= 27, f"a step of the batch read {read:,} jobs"

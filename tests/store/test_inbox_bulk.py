@@ -13,7 +13,14 @@ import pytest
 
 from sync.jobs import Job, JobQueue, NewJob, enqueue_in
 from sync.store.db import Database
-from sync.store.inbox import Inbox, NewEntry, reserve_ids, store_batch
+from sync.store.inbox import (
+    Inbox,
+    NewEntry,
+    batch_params,
+    batch_statement,
+    reserve_ids,
+    store_batch,
+)
 from sync.store.installations import Installations
 
 pytestmark = pytest.mark.postgres
@@ -141,6 +148,56 @@ async def test_a_batch_enqueues_its_jobs_as_the_queue_does(pg: Database) -> None
         {"a": 2, "b": 1},
         True,
     )
+
+
+def one_of_each(ns: str) -> list[list[NewJob]]:
+    """The jobs of four deliveries, no two of one key: each twin's case once, a new key, and a
+    job without a key."""
+    return [
+        [NewJob(kind="k", dedupe_key=f"{ns}:q", payload={"n": 1}, run_at=NOW, priority=4)],
+        [NewJob(kind="k", dedupe_key=f"{ns}:f", payload={"reason": "hint"}, priority=3)],
+        [
+            NewJob(kind="k", dedupe_key=f"{ns}:r", payload={"again": 1}),
+            NewJob(kind="new", dedupe_key=f"{ns}:n", serial_key="s1", payload={}, max_attempts=3),
+        ],
+        [NewJob(kind="plain", payload={"ns": ns, "i": 1}, run_at=NOW - MINUTE)],
+    ]
+
+
+async def test_a_batch_of_distinct_keys_goes_without_the_merge_and_enqueues_alike(
+    pg: Database,
+) -> None:
+    """Its own statement, and the same jobs as the full one and as the queue."""
+    queue = JobQueue(pg)
+    for ns in ("a", "b", "c"):
+        await twins(queue, ns)
+    async with pg.transaction() as tx:
+        await enqueue_in(tx, [j for jobs in one_of_each("a") for j in jobs], now=NOW)
+    company = await Installations(pg).activate(agreement_number=1, company_name="c", now=NOW)
+    for ns, statement in (("b", "store_inbox_batch_distinct"), ("c", "store_inbox_batch")):
+        batch = [
+            (
+                NewEntry(
+                    source="economic", installation_id=company.id, dedupe_key=f"{ns}{i}", topic="t"
+                ),
+                None,
+                jobs,
+            )
+            for i, jobs in enumerate(one_of_each(ns))
+        ]
+        rows = await pg.fetch(statement, **batch_params(batch, now=NOW))
+        assert sorted(r["dedupe_key"] for r in rows if r["dedupe_key"]) == [
+            f"{ns}{i}" for i in range(4)
+        ]
+    assert batch_statement(batch) == "store_inbox_batch_distinct"
+    assert batch_statement([*batch, batch[0]]) == "store_inbox_batch"  # a key twice
+    everything = await queue.list(limit=1000)
+    expected = of(everything, "a")
+    assert of(everything, "b") == expected and of(everything, "c") == expected
+    by_key = {s[0]: s for s in expected}
+    assert by_key["q"][4:6] == (4, NOW) and by_key["q"][8] == {"full": True, "n": 1}
+    assert by_key["f"][2] == "failed" and by_key["f"][6] == 0
+    assert [s[2] for s in expected if s[0] == "r"] == ["running", "queued"]
 
 
 async def test_duplicates_store_nothing_and_enqueue_nothing(pg: Database) -> None:

@@ -50,3 +50,80 @@ jobs.payload || excluded.payload
 -- fragment: payload_with_new
 -- A twin in backoff absorbing a job takes the new job's payload keys over its own.
 payload || CAST(:payload AS jsonb)
+
+-- fragment: inbox_batch_rows
+-- The inbox batch statements' first part (store_inbox_batch, store_inbox_batch_distinct): the batch read, its rows stored, the installations locked, the jobs of the rows stored (`fresh`); the statement goes on with its `one_each`.
+WITH batch AS (
+    SELECT b.value AS x, b.n
+    FROM jsonb_array_elements(CAST(CAST(:batch AS text) AS jsonb)) WITH ORDINALITY AS b(value, n)
+), entries AS (
+    SELECT CAST(b.x ->> 1 AS bigint) AS id, e.source, e.installation_id, e.dedupe_key, e.topic,
+           e.headers, decode(e.body, 'base64') AS body, e.state, b.n
+    FROM batch b CROSS JOIN LATERAL jsonb_to_record(b.x -> 0)
+        AS e(source text, installation_id bigint, dedupe_key text, topic text, headers jsonb,
+             body text, state text)
+), wanted AS (
+    SELECT b.x -> 0 ->> 'dedupe_key' AS entry, j.kind, j.installation_id,
+           COALESCE(j.payload, '{}'::jsonb) AS payload, j.dedupe_key, j.serial_key, j.priority,
+           COALESCE(j.run_at, :received_at::timestamptz) AS run_at, j.max_attempts,
+           ROW_NUMBER() OVER (ORDER BY b.n, k.n) AS n
+    FROM batch b CROSS JOIN LATERAL jsonb_array_elements(b.x -> 2) WITH ORDINALITY AS k(value, n)
+        CROSS JOIN LATERAL jsonb_to_record(k.value)
+        AS j(kind text, installation_id bigint, payload jsonb, dedupe_key text, serial_key text,
+             priority int, run_at timestamptz, max_attempts int)
+), held AS (
+    SELECT i.id, i.status FROM installations i
+    WHERE i.id IN (SELECT w.installation_id FROM wanted w)
+    ORDER BY i.id
+    FOR SHARE
+), stored AS (
+    INSERT INTO inbox (id, source, installation_id, dedupe_key, topic, headers, body, state,
+                       received_at, processed_at)
+    SELECT COALESCE(e.id, nextval(pg_get_serial_sequence('inbox', 'id'))), e.source,
+           e.installation_id, e.dedupe_key, e.topic, e.headers, e.body, e.state,
+           :received_at::timestamptz,
+           CASE WHEN e.state = 'processed' THEN :received_at::timestamptz END
+    FROM entries e
+    ORDER BY e.n
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, dedupe_key
+), fresh AS (
+    SELECT w.* FROM wanted w
+    WHERE w.entry IN (SELECT dedupe_key FROM stored) AND (SELECT COUNT(*) FROM held) >= 0
+
+-- fragment: inbox_batch_jobs
+-- The inbox batch statements' last part, after their `one_each` (a row for each job to enqueue): failed twins absorbing, the jobs inserted, and the answer.
+), twins AS (
+    SELECT DISTINCT ON (t.dedupe_key) t.id, t.state, o.payload, o.priority
+    FROM jobs t JOIN one_each o ON o.dedupe_key = t.dedupe_key
+    WHERE t.state = 'failed'
+      AND t.dedupe_key = ANY(ARRAY(SELECT dedupe_key FROM one_each WHERE dedupe_key IS NOT NULL))
+    ORDER BY t.dedupe_key, t.id
+), absorbed AS (
+    UPDATE jobs SET attempts = 0, updated_at = :received_at::timestamptz, lease_token = NULL,
+                    payload = jobs.payload || w.payload,
+                    priority = CASE WHEN w.priority > jobs.priority THEN w.priority ELSE jobs.priority END
+    FROM twins w
+    WHERE jobs.id = ANY(ARRAY(SELECT id FROM twins)) AND jobs.id = w.id AND jobs.state = w.state
+    RETURNING jobs.dedupe_key
+), enqueued AS (
+    INSERT INTO jobs (kind, installation_id, payload, dedupe_key, serial_key, priority, state, run_at,
+                      max_attempts, created_at, updated_at)
+    SELECT o.kind, o.installation_id, o.payload, o.dedupe_key, o.serial_key, o.priority, 'queued',
+           o.run_at, o.max_attempts, :received_at::timestamptz, :received_at::timestamptz
+    FROM one_each o
+    WHERE o.dedupe_key IS NULL OR o.dedupe_key NOT IN (SELECT dedupe_key FROM absorbed)
+    ORDER BY o.n
+    ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
+    DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
+                  priority = CASE WHEN excluded.priority > jobs.priority THEN excluded.priority ELSE jobs.priority END,
+                  payload = jobs.payload || excluded.payload,
+                  updated_at = excluded.updated_at
+    RETURNING jobs.id
+)
+SELECT id, dedupe_key, NULL::text AS status FROM stored
+UNION ALL
+SELECT nextval(pg_get_serial_sequence('inbox', 'id')), NULL, NULL
+FROM generate_series(1, CAST(:reserve AS INT))
+UNION ALL
+SELECT id, NULL, status FROM held

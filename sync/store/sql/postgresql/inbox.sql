@@ -28,44 +28,8 @@ RETURNING id, dedupe_key
 SELECT nextval(pg_get_serial_sequence('inbox', 'id')) AS id FROM generate_series(1, CAST(:n AS INT))
 
 -- name: store_inbox_batch
--- Store a batch of webhook deliveries and, for each one stored, its jobs, in one statement (one commit). :batch is one JSON array (`sync.store.inbox.store_batch`, one encode on the client where an array a column costs a conversion an element), each element [entry, id, jobs]: the entry's fields as NewEntry has them (keys distinct; the body base64), its id (reserved, or null for the identity's next), its jobs as NewJob has them. Returns the rows stored, with their keys, then :reserve ids reserved for the next batch (rows without a key), as reserve_inbox_ids would, then the status of each installation the jobs are for (rows with a status: id is the installation's). The installations are locked FOR SHARE before any job row is touched (an InitPlan of `fresh`), so a status change waits for this commit and then finds the jobs to park, and one committed before is the status read here. The jobs go in as enqueue_job and absorb_into_failed_twin would put them one by one, in order: jobs of one dedupe key first become one (the first one's kind, installation, serial key and attempts; the earliest run_at, the highest priority, the payloads merged in order); a twin in backoff (the oldest, still failed when its lock is granted) absorbs it keeping its run_at, taking the priority, the payload's keys and a fresh count of attempts; any other is inserted, a queued twin absorbing it (earlier run_at, higher priority, payload merged). Twins are looked up by the batch's keys and updated by their ids (`= ANY`), never found by their state: the session keeps one plan, maybe made while the jobs were few, and a plan that reads every waiting job makes each batch cost what the queue behind it holds.
-WITH batch AS (
-    SELECT b.value AS x, b.n
-    FROM jsonb_array_elements(CAST(CAST(:batch AS text) AS jsonb)) WITH ORDINALITY AS b(value, n)
-), entries AS (
-    SELECT CAST(b.x ->> 1 AS bigint) AS id, e.source, e.installation_id, e.dedupe_key, e.topic,
-           e.headers, decode(e.body, 'base64') AS body, e.state, b.n
-    FROM batch b CROSS JOIN LATERAL jsonb_to_record(b.x -> 0)
-        AS e(source text, installation_id bigint, dedupe_key text, topic text, headers jsonb,
-             body text, state text)
-), wanted AS (
-    SELECT b.x -> 0 ->> 'dedupe_key' AS entry, j.kind, j.installation_id,
-           COALESCE(j.payload, '{}'::jsonb) AS payload, j.dedupe_key, j.serial_key, j.priority,
-           COALESCE(j.run_at, :received_at::timestamptz) AS run_at, j.max_attempts,
-           ROW_NUMBER() OVER (ORDER BY b.n, k.n) AS n
-    FROM batch b CROSS JOIN LATERAL jsonb_array_elements(b.x -> 2) WITH ORDINALITY AS k(value, n)
-        CROSS JOIN LATERAL jsonb_to_record(k.value)
-        AS j(kind text, installation_id bigint, payload jsonb, dedupe_key text, serial_key text,
-             priority int, run_at timestamptz, max_attempts int)
-), held AS (
-    SELECT i.id, i.status FROM installations i
-    WHERE i.id IN (SELECT w.installation_id FROM wanted w)
-    ORDER BY i.id
-    FOR SHARE
-), stored AS (
-    INSERT INTO inbox (id, source, installation_id, dedupe_key, topic, headers, body, state,
-                       received_at, processed_at)
-    SELECT COALESCE(e.id, nextval(pg_get_serial_sequence('inbox', 'id'))), e.source,
-           e.installation_id, e.dedupe_key, e.topic, e.headers, e.body, e.state,
-           :received_at::timestamptz,
-           CASE WHEN e.state = 'processed' THEN :received_at::timestamptz END
-    FROM entries e
-    ORDER BY e.n
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id, dedupe_key
-), fresh AS (
-    SELECT w.* FROM wanted w
-    WHERE w.entry IN (SELECT dedupe_key FROM stored) AND (SELECT COUNT(*) FROM held) >= 0
+-- Store a batch of webhook deliveries and, for each one stored, its jobs, in one statement (one commit). :batch is one JSON array (`sync.store.inbox.store_batch`, one encode on the client where an array a column costs a conversion an element), each element [entry, id, jobs]: the entry's fields as NewEntry has them (keys distinct; the body base64), its id (reserved, or null for the identity's next), its jobs as NewJob has them. Returns the rows stored, with their keys, then :reserve ids reserved for the next batch (rows without a key), as reserve_inbox_ids would, then the status of each installation the jobs are for (rows with a status: id is the installation's). The installations are locked FOR SHARE before any job row is touched (an InitPlan of `fresh`), so a status change waits for this commit and then finds the jobs to park, and one committed before is the status read here. The jobs go in as enqueue_job and absorb_into_failed_twin would put them one by one, in order: jobs of one dedupe key first become one (the first one's kind, installation, serial key and attempts; the earliest run_at, the highest priority, the payloads merged in order); a twin in backoff (the oldest, still failed when its lock is granted) absorbs it keeping its run_at, taking the priority, the payload's keys and a fresh count of attempts; any other is inserted, a queued twin absorbing it (earlier run_at, higher priority, payload merged). Twins are looked up by the batch's keys and updated by their ids (`= ANY`), never found by their state: the session keeps one plan, maybe made while the jobs were few, and a plan that reads every waiting job makes each batch cost what the queue behind it holds. `store_inbox_batch_distinct` is this statement for a batch whose jobs' dedupe keys are distinct.
+{{inbox_batch_rows}}
 ), keyed AS (
     SELECT f.dedupe_key, MIN(f.n) AS first, MIN(f.run_at) AS run_at, MAX(f.priority) AS priority
     FROM fresh f WHERE f.dedupe_key IS NOT NULL
@@ -83,37 +47,13 @@ WITH batch AS (
     SELECT f.n, f.kind, f.installation_id, f.payload, NULL, f.serial_key, f.priority,
            f.run_at, f.max_attempts
     FROM fresh f WHERE f.dedupe_key IS NULL
-), twins AS (
-    SELECT DISTINCT ON (t.dedupe_key) t.id, t.state, o.payload, o.priority
-    FROM jobs t JOIN one_each o ON o.dedupe_key = t.dedupe_key
-    WHERE t.state = 'failed'
-      AND t.dedupe_key = ANY(ARRAY(SELECT dedupe_key FROM one_each WHERE dedupe_key IS NOT NULL))
-    ORDER BY t.dedupe_key, t.id
-), absorbed AS (
-    UPDATE jobs SET attempts = 0, updated_at = :received_at::timestamptz, lease_token = NULL,
-                    payload = jobs.payload || w.payload,
-                    priority = CASE WHEN w.priority > jobs.priority THEN w.priority ELSE jobs.priority END
-    FROM twins w
-    WHERE jobs.id = ANY(ARRAY(SELECT id FROM twins)) AND jobs.id = w.id AND jobs.state = w.state
-    RETURNING jobs.dedupe_key
-), enqueued AS (
-    INSERT INTO jobs (kind, installation_id, payload, dedupe_key, serial_key, priority, state, run_at,
-                      max_attempts, created_at, updated_at)
-    SELECT o.kind, o.installation_id, o.payload, o.dedupe_key, o.serial_key, o.priority, 'queued',
-           o.run_at, o.max_attempts, :received_at::timestamptz, :received_at::timestamptz
-    FROM one_each o
-    WHERE o.dedupe_key IS NULL OR o.dedupe_key NOT IN (SELECT dedupe_key FROM absorbed)
-    ORDER BY o.n
-    ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL AND state = 'queued'
-    DO UPDATE SET run_at = CASE WHEN excluded.run_at < jobs.run_at THEN excluded.run_at ELSE jobs.run_at END,
-                  priority = CASE WHEN excluded.priority > jobs.priority THEN excluded.priority ELSE jobs.priority END,
-                  payload = jobs.payload || excluded.payload,
-                  updated_at = excluded.updated_at
-    RETURNING jobs.id
-)
-SELECT id, dedupe_key, NULL::text AS status FROM stored
-UNION ALL
-SELECT nextval(pg_get_serial_sequence('inbox', 'id')), NULL, NULL
-FROM generate_series(1, CAST(:reserve AS INT))
-UNION ALL
-SELECT id, NULL, status FROM held
+{{inbox_batch_jobs}}
+
+-- name: store_inbox_batch_distinct
+-- store_inbox_batch for a batch whose jobs' dedupe keys are distinct (or null), as `sync.store.inbox.store_batch` finds them: each job is its own, so the merge of a key's jobs is left out (its grouping and payload aggregation cost the server about a fifth of the statement's CPU a batch, measured); rows, locks, twins and answer as store_inbox_batch.
+{{inbox_batch_rows}}
+), one_each AS (
+    SELECT f.n, f.kind, f.installation_id, f.payload, f.dedupe_key, f.serial_key, f.priority,
+           f.run_at, f.max_attempts
+    FROM fresh f
+{{inbox_batch_jobs}}
