@@ -29,3 +29,7 @@ UPDATE inbox SET body = :body WHERE id = :id
 -- name: store_inbox_batch
 -- PostgreSQL only (its one-statement batch); SQLite's writer stores a batch in a transaction (`webhooks.inbox`). Running it fails loudly.
 SELECT id, dedupe_key FROM "store_inbox_batch is PostgreSQL only"
+
+-- name: store_inbox_batch_distinct
+-- PostgreSQL only, as store_inbox_batch is. Running it fails loudly.
+SELECT id, dedupe_key FROM "store_inbox_batch_distinct is PostgreSQL only"
