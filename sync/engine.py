@@ -5,11 +5,22 @@ these; the mapping and the policy stay pure (`sync.mapping`, `sync.policy`).
 What is sent is decided by fingerprints: a debtor or claim goes to the collection platform only
 when the hash of its document differs from the hash of what the platform last accepted, so an
 unchanged ledger writes nothing. Batches of at most 500 go through the platform's batch upserts
-with an idempotency key derived from their content (a retry of the same batch after a crash is
-a replay; a batch whose content changed meanwhile is a new key, never a refused reuse).
+with an idempotency key derived from what they change: each item's fingerprint, the one the
+platform held before and, for claims, when the claim was last recorded (a retry of the same
+batch after a crash is a replay; a batch whose content changed meanwhile is a new key, never a
+refused reuse; and a claim changed and changed back within the platform's 24 h of keys is a
+new key, not a replay of the first send that the platform would answer without applying it).
 Refused items become problems (`rejected_by_collector`) with the platform's reason and are
 cleared when the item is accepted later; a claim the platform holds as handed over (409
 ``claim_locked``) is left to reconciliation, which reports the change as a payment.
+
+One company's claims are sent by one job at a time (the store's lease ``claims-push:<id>``,
+across processes). The platform has no conditional write: a claim takes whatever arrives last.
+Jobs of different invoices run side by side and each sends every claim waiting, so without it
+a send held up by a retry could land after a newer one of the same claim, which the newer
+send's job had already marked as the platform's: the account would keep the older remainder.
+Under the lease the claims are read, sent and marked before the next sender reads them; a mark
+is written only while the lease is still held (checked in its transaction).
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from sync import schedules
 from sync.clients.collection_types import BatchItemResult, Claim, Debtor
 from sync.clients.economic_types import BookedInvoice, Customer
 from sync.company_settings import CompanySettings
+from sync.errors import TransientError
 from sync.jobs import JobQueue
 from sync.mapping import claim_of, debtor_of, fingerprint
 from sync.mapping.problems import MappingProblem
@@ -40,10 +52,13 @@ from sync.store.claims import (
     StoredClaim,
     Unsent,
 )
-from sync.store.db import Database
+from sync.store.db import Connection, Database
+from sync.store.leases import Held, Leases
 from sync.store.problems import Problems
 
 BATCH = 500
+PUSH_LEASE_TTL = 30.0  # seconds; renewed every third while a send runs
+PUSH_WAIT = 600.0  # seconds a job waits for another job's send of the same company's claims
 Clock = Callable[[], dt.datetime]
 
 
@@ -68,12 +83,16 @@ class Installation(Protocol):
 
 
 def batch_key(kind: str, agreement: int, items: Iterable[tuple[str, str]]) -> str:
-    """An idempotency key naming exactly this content: ``kind:agreement:<hash of refs and
-    fingerprints>``."""
+    """An idempotency key naming exactly this send: ``kind:agreement:<hash of refs and
+    versions>``, a version the fingerprint sent and what it replaces (`Engine._send_batch`)."""
     digest = hashlib.sha256()
     for ref, print_ in items:
         digest.update(f"{ref}={print_};".encode())
     return f"{kind}:{agreement}:{digest.hexdigest()[:32]}"
+
+
+class _LeaseLost(Exception):
+    """The push lease passed to another sender while claims were on their way."""
 
 
 class Engine:
@@ -170,6 +189,7 @@ class Engine:
         (customer number → fingerprint the platform holds) is updated. How many were sent."""
         records: list[CustomerRecord] = []
         changed: list[tuple[str, Debtor, str]] = []
+        was: dict[int, str | None] = {}  # the version each debtor sent replaces (the key)
         cleared: list[str] = []
         for customer in customers:
             mapped = debtor_of(customer, self.settings)
@@ -193,16 +213,18 @@ class Engine:
             )
             if mapped.value is not None and print_ != pushed.get(customer.customer_number):
                 changed.append((str(customer.customer_number), mapped.value, print_ or ""))
+                stamp = customer.last_updated and customer.last_updated.isoformat()
+                was[customer.customer_number] = f"{pushed.get(customer.customer_number)}@{stamp}"
         # Each batch is on its way while the store records the customers (or marks the batch
         # before): the platform's time and ours overlap.
         batches = iter([changed[start : start + BATCH] for start in range(0, len(changed), BATCH)])
-        posting = self._post_debtors(next(batches, None))
+        posting = self._post_debtors(next(batches, None), was)
         try:
             await self.customers.record(self.installation.id, records, now=self.clock())
             await self.clear_problems(cleared)
             while posting is not None:
                 accepted = await posting
-                posting = self._post_debtors(next(batches, None))
+                posting = self._post_debtors(next(batches, None), was)
                 await self.customers.mark_pushed(
                     self.installation.id,
                     [(int(ref), print_, cid) for ref, print_, cid in accepted],
@@ -217,12 +239,12 @@ class Engine:
         return len(changed)
 
     def _post_debtors(
-        self, chunk: Sequence[tuple[str, Debtor, str]] | None
+        self, chunk: Sequence[tuple[str, Debtor, str]] | None, was: dict[int, str | None]
     ) -> asyncio.Task[list[tuple[str, str, str | None]]] | None:
         if chunk is None:
             return None
         upsert = self._require_collection().upsert_debtors
-        return asyncio.create_task(self._send_batch("debtors", chunk, upsert))
+        return asyncio.create_task(self._send_batch("debtors", chunk, upsert, was))
 
     # -- claims out -----------------------------------------------------------------------
 
@@ -237,14 +259,45 @@ class Engine:
 
         While a batch is on its way the store marks the one before as sent and reads the next,
         so the platform's time and ours overlap. A batch the process dies with before it was
-        marked goes again on the next run: the same content, so the same key, a replay."""
+        marked goes again on the next run: the same content, so the same key, a replay.
+
+        All under the company's push lease (the module's docstring). A sender that finds it
+        lost (it stalled past it, and another sender may have sent since) marks nothing more:
+        once it has the lease again, every sender in between has marked what it sent, and the
+        claims it had on their way are marked unsure, so the next send sends them again after
+        whatever landed; then a `TransientError` (the job is retried)."""
+        leases = Leases(self.db.reserved())
+        name = f"claims-push:{self.installation.id}"
+        in_doubt: set[int] = set()
+        try:
+            async with leases.hold(
+                name, ttl=PUSH_LEASE_TTL, wait=PUSH_WAIT, clock=self.clock
+            ) as held:
+                return await self._send_claims(held, in_doubt, progress, pushed)
+        except _LeaseLost:
+            async with leases.hold(name, ttl=PUSH_LEASE_TTL, wait=PUSH_WAIT, clock=self.clock):
+                await self.claims.mark_unsure(self.installation.id, in_doubt, now=self.clock())
+            raise TransientError(f"the lease {name} was lost while claims were sent") from None
+
+    async def _send_claims(
+        self,
+        held: Held,
+        in_doubt: set[int],
+        progress: Callable[[int], Awaitable[None]] | None,
+        pushed: Callable[[list[Unsent]], Awaitable[None]] | None,
+    ) -> int:
+        """`send_claims` holding the lease; ``in_doubt`` keeps the claims sent and not marked."""
         sent, sending = 0, await self.claims.to_push(self.installation.id, limit=BATCH)
         taken: list[tuple[str, str, str | None]] = []
         before: list[Unsent] = []
         while sending:
+            if held.lost:
+                raise _LeaseLost
+            in_doubt.update(u.invoice_number for u in sending)
             posting = asyncio.create_task(self._post_claims(sending))
             try:
-                await self._marked(before, taken, pushed)
+                await self._marked(before, taken, pushed, held)
+                in_doubt.difference_update(u.invoice_number for u in before)
                 following = await self.claims.to_push(
                     self.installation.id, after=sending[-1].invoice_number, limit=BATCH
                 )
@@ -257,7 +310,7 @@ class Engine:
             if progress is not None:
                 await progress(len(sending))
             sending, before = following, sending
-        await self._marked(before, taken, pushed)
+        await self._marked(before, taken, pushed, held)
         return sent
 
     async def _marked(
@@ -265,9 +318,24 @@ class Engine:
         batch: Sequence[Unsent],
         accepted: Sequence[tuple[str, str, str | None]],
         pushed: Callable[[list[Unsent]], Awaitable[None]] | None,
+        held: Held,
     ) -> None:
-        await self._mark_claims_pushed(accepted)
-        if pushed is not None and accepted:
+        """Mark what the platform took, fenced by the push lease (`_LeaseLost` when it is no
+        longer held: nothing marked)."""
+        if not accepted:
+            return
+        marks = [(int(ref), print_, cid) for ref, print_, cid in accepted]
+
+        async def mark(tx: Connection) -> bool:
+            if not await Leases(tx).holds(held.name, held.holder, now=self.clock()):
+                return False
+            await Claims(tx).mark_pushed(self.installation.id, marks, now=self.clock())
+            return True
+
+        if not await self.db.atomically(mark):
+            held.lost = True
+            raise _LeaseLost
+        if pushed is not None:
             took = {ref for ref, _, _ in accepted}
             await pushed([u for u in batch if str(u.invoice_number) in took])
 
@@ -276,23 +344,24 @@ class Engine:
             (str(u.invoice_number), msgspec.convert(u.document, Claim), u.fingerprint)
             for u in unsent
         ]
-        return await self._send_batch("claims", chunk, self._require_collection().upsert_claims)
-
-    async def _mark_claims_pushed(self, accepted: Sequence[tuple[str, str, str | None]]) -> None:
-        await self.claims.mark_pushed(
-            self.installation.id,
-            [(int(ref), print_, cid) for ref, print_, cid in accepted],
-            now=self.clock(),
-        )
+        was = {
+            u.invoice_number: f"{u.pushed_fingerprint}@{u.updated_at and u.updated_at.isoformat()}"
+            for u in unsent
+        }
+        upsert = self._require_collection().upsert_claims
+        return await self._send_batch("claims", chunk, upsert, was)
 
     async def _send_batch(
         self,
         kind: str,
         chunk: Sequence[tuple[str, Any, str]],
         upsert: Callable[..., Awaitable[list[BatchItemResult]]],
+        was: dict[int, str | None],
     ) -> list[tuple[str, str, str | None]]:
-        """Post one batch; ``(ref, fingerprint, platform id)`` of the items the platform took."""
-        key = batch_key(kind, self.agreement, ((ref, print_) for ref, _, print_ in chunk))
+        """Post one batch; ``(ref, fingerprint, platform id)`` of the items the platform took.
+        ``was``: by number, the version each item replaces (in the key)."""
+        versions = ((ref, f"{print_}<{was.get(int(ref))}") for ref, _, print_ in chunk)
+        key = batch_key(kind, self.agreement, versions)
         results = await upsert([(ref, item) for ref, item, _ in chunk], idempotency_key=key)
         prints = {ref: print_ for ref, _, print_ in chunk}
         accepted: list[tuple[str, str, str | None]] = []

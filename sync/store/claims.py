@@ -127,6 +127,8 @@ class Unsent(msgspec.Struct, frozen=True, kw_only=True):
     document: dict[str, Any]
     fingerprint: str
     document_at: dt.datetime | None = None  # when its PDF went (None: not yet)
+    pushed_fingerprint: str | None = None  # what the platform was last known to hold
+    updated_at: dt.datetime | None = None  # when the claim was last recorded or marked
 
 
 class CustomerRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -208,6 +210,18 @@ class Claims:
             "claims_to_push", installation_id=installation_id, after=after, limit=limit
         )
         return [to_struct(r, Unsent) for r in rows]
+
+    async def mark_unsure(
+        self, installation_id: int, invoice_numbers: Iterable[int], *, now: dt.datetime
+    ) -> None:
+        """What the platform holds for these claims is not known: each goes again with the next
+        send (`sync.engine.Engine.send_claims`, a send whose lease was lost)."""
+        rows = [
+            {"installation_id": installation_id, "invoice_number": number, "now": now}
+            for number in invoice_numbers
+        ]
+        if rows:
+            await self.db.executemany("mark_claim_unsure", rows)
 
     async def mark_pushed(
         self,

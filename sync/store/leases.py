@@ -10,13 +10,34 @@ Which clock judges expiry: on PostgreSQL the database server's (``clock_timestam
 clock that workers on many machines share, so a worker whose clock runs ahead can neither take
 a live lease nor keep a dead one; the ``now`` passed in is then unused. On SQLite every worker
 is on one machine and the ``now`` passed in serves.
+
+`Leases.hold` waits for a lease and keeps it renewed while its block runs (a heartbeat every
+third of its length), for work whose length is not known in advance, such as sending a
+company's claims.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
-from sync.store.db import Connection
+from sync.errors import TransientError
+from sync.store.db import Connection, DatabaseError
+
+
+@dataclass
+class Held:
+    """A lease `Leases.hold` took; ``lost`` once a renewal found it taken by another holder
+    (the holder stalled past it): from then on nothing may be written as if it were held."""
+
+    name: str
+    holder: str
+    lost: bool = False
 
 
 class Leases:
@@ -45,3 +66,42 @@ class Leases:
     async def release(self, name: str, holder: str) -> bool:
         """Give the lease back, only if ``holder`` still has it."""
         return await self.db.execute("release_lease", name=name, holder=holder) == 1
+
+    @asynccontextmanager
+    async def hold(
+        self,
+        name: str,
+        *,
+        ttl: float,
+        wait: float,
+        clock: Callable[[], dt.datetime],
+    ) -> AsyncIterator[Held]:
+        """Wait for the lease (at most ``wait`` seconds by the monotonic clock, else a
+        `TransientError`: the job is retried), hold it renewed while the block runs, give it
+        back after. A holder that dies leaves it to expire after ``ttl`` seconds."""
+        held = Held(name, secrets.token_hex(8))
+        deadline = time.monotonic() + wait
+        pause = 0.005
+        while not await self.acquire(name, held.holder, ttl=ttl, now=clock()):
+            if time.monotonic() > deadline:
+                raise TransientError(f"the lease {name} stayed busy for {wait:.0f} s")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        renewing = asyncio.create_task(self._renew(held, ttl=ttl, clock=clock))
+        try:
+            yield held
+        finally:
+            renewing.cancel()
+            with suppress(asyncio.CancelledError):
+                await renewing
+            if not held.lost:
+                await self.release(name, held.holder)
+
+    async def _renew(self, held: Held, *, ttl: float, clock: Callable[[], dt.datetime]) -> None:
+        while not held.lost:
+            await asyncio.sleep(ttl / 3)
+            try:
+                taken = await self.acquire(held.name, held.holder, ttl=ttl, now=clock())
+            except DatabaseError:  # an outage: the next beat tries again; writes are fenced
+                continue
+            held.lost = not taken
