@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import msgspec
@@ -266,18 +267,21 @@ class Engine:
         once it has the lease again, every sender in between has marked what it sent, and the
         claims it had on their way are marked unsure, so the next send sends them again after
         whatever landed; then a `TransientError` (the job is retried)."""
-        leases = Leases(self.db.reserved())
-        name = f"claims-push:{self.installation.id}"
         in_doubt: set[int] = set()
         try:
-            async with leases.hold(
-                name, ttl=PUSH_LEASE_TTL, wait=PUSH_WAIT, clock=self.clock
-            ) as held:
+            async with self.pushing() as held:
                 return await self._send_claims(held, in_doubt, progress, pushed)
         except _LeaseLost:
-            async with leases.hold(name, ttl=PUSH_LEASE_TTL, wait=PUSH_WAIT, clock=self.clock):
+            async with self.pushing() as held:
                 await self.claims.mark_unsure(self.installation.id, in_doubt, now=self.clock())
-            raise TransientError(f"the lease {name} was lost while claims were sent") from None
+            raise TransientError(f"the lease {held.name} was lost while claims were sent") from None
+
+    def pushing(self) -> AbstractAsyncContextManager[Held]:
+        """The company's claims push lease (the module's docstring), for every send of a claim:
+        `send_claims`, and the handover's send of a claim as the ledger has it now."""
+        name = f"claims-push:{self.installation.id}"
+        leases = Leases(self.db.reserved())
+        return leases.hold(name, ttl=PUSH_LEASE_TTL, wait=PUSH_WAIT, clock=self.clock)
 
     async def _send_claims(
         self,
@@ -356,7 +360,7 @@ class Engine:
         kind: str,
         chunk: Sequence[tuple[str, Any, str]],
         upsert: Callable[..., Awaitable[list[BatchItemResult]]],
-        was: dict[int, str | None],
+        was: Mapping[int, str | None],
     ) -> list[tuple[str, str, str | None]]:
         """Post one batch; ``(ref, fingerprint, platform id)`` of the items the platform took.
         ``was``: by number, the version each item replaces (in the key)."""
