@@ -59,7 +59,7 @@ from sync.store.problems import Problems
 
 BATCH = 500
 PUSH_LEASE_TTL = 30.0  # seconds; renewed every third while a send runs
-PUSH_WAIT = 600.0  # seconds a job waits for another job's send of the same company's claims
+PUSH_WAIT = 60.0  # seconds a job waits for another's send of its company's claims, then retries
 Clock = Callable[[], dt.datetime]
 
 
@@ -92,8 +92,12 @@ def batch_key(kind: str, agreement: int, items: Iterable[tuple[str, str]]) -> st
     return f"{kind}:{agreement}:{digest.hexdigest()[:32]}"
 
 
-class _LeaseLost(Exception):
-    """The push lease passed to another sender while claims were on their way."""
+class _LeaseLost(TransientError):
+    """The push lease passed to another sender while claims were on their way (the job is
+    retried)."""
+
+    def __init__(self) -> None:
+        super().__init__("the claims push lease was lost while claims were sent")
 
 
 class Engine:
@@ -269,19 +273,43 @@ class Engine:
         whatever landed; then a `TransientError` (the job is retried)."""
         in_doubt: set[int] = set()
         try:
-            async with self.pushing() as held:
+            async with self._pushing() as held:
                 return await self._send_claims(held, in_doubt, progress, pushed)
         except _LeaseLost:
-            async with self.pushing() as held:
-                await self.claims.mark_unsure(self.installation.id, in_doubt, now=self.clock())
-            raise TransientError(f"the lease {held.name} was lost while claims were sent") from None
+            await self._unsure(in_doubt)
+            raise
 
-    def pushing(self) -> AbstractAsyncContextManager[Held]:
-        """The company's claims push lease (the module's docstring), for every send of a claim:
-        `send_claims`, and the handover's send of a claim as the ledger has it now."""
+    async def send_claim(
+        self, number: int, print_: str, put: Callable[[], Awaitable[str | None]]
+    ) -> None:
+        """One claim sent by ``put`` (which returns the platform's id for it) under the push
+        lease and marked as `send_claims` marks a batch: the handover's send of a claim as the
+        ledger has it now."""
+        try:
+            async with self._pushing() as held:
+                collection_id = await put()
+                await self._marked([], [(str(number), print_, collection_id)], None, held)
+        except _LeaseLost:
+            await self._unsure({number})
+            raise
+
+    def _pushing(self) -> AbstractAsyncContextManager[Held]:
+        """The company's claims push lease (the module's docstring): waited for on the pool,
+        renewed on the reserved connections."""
         name = f"claims-push:{self.installation.id}"
-        leases = Leases(self.db.reserved())
-        return leases.hold(name, ttl=PUSH_LEASE_TTL, wait=PUSH_WAIT, clock=self.clock)
+        return Leases(self.db).hold(
+            name,
+            ttl=PUSH_LEASE_TTL,
+            wait=PUSH_WAIT,
+            clock=self.clock,
+            renewals=self.db.reserved(),
+        )
+
+    async def _unsure(self, in_doubt: set[int]) -> None:
+        """After a lost lease, once it is ours again (every sender in between has marked what it
+        sent): the claims we had on their way go again with the next send."""
+        async with self._pushing():
+            await self.claims.mark_unsure(self.installation.id, in_doubt, now=self.clock())
 
     async def _send_claims(
         self,

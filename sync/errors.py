@@ -4,6 +4,7 @@
     ├── TransientError             429, 500, 502-504, timeouts, connection errors: retry later
     │   ├── RateLimitedError       429 with the time to wait
     │   │   └── BudgetExhaustedError  our daily e-conomic budget is used up: wait, no attempt spent
+    │   ├── LeaseBusyError         another job holds a lease this one waited for: no attempt spent
     │   └── ConfigurationError     our own set-up is refused (e.g. client credentials): wait for the
     │                              operator, no attempt spent; no installation loses its link
     ├── AuthLostError              the platform no longer accepts an installation's grant: park
@@ -57,6 +58,17 @@ class RateLimitedError(TransientError):
 class BudgetExhaustedError(RateLimitedError):
     code = "budget_exhausted"
     spends_attempt = False
+
+
+class LeaseBusyError(TransientError):
+    """Another job holds the lease this one waits for (`sync.store.leases.Leases.hold`): not
+    this job's failure; it tries again in a minute without spending an attempt."""
+
+    code = "lease_busy"
+    spends_attempt = False
+
+    def __init__(self, message: str, *, retry_after: float | None = 60.0) -> None:
+        super().__init__(message, retry_after=retry_after)
 
 
 class ConfigurationError(TransientError):

@@ -129,11 +129,13 @@ class Handover:
         )
         now = engine.clock()
         await engine.claims.record(engine.installation.id, [record], scan=claim.seen_scan, now=now)
-        async with engine.pushing():  # never overtaken by another job's older send of it
+
+        async def put() -> str | None:
             answer = await self.collection.put_claim(str(claim.invoice_number), current)
-            await engine.claims.mark_pushed(
-                engine.installation.id, [(claim.invoice_number, print_, answer.id)], now=now
-            )
+            return answer.id
+
+        # Under the push lease: never overtaken by another job's older send of the claim.
+        await engine.send_claim(claim.invoice_number, print_, put)
 
     async def _hand_over(self, claim: StoredClaim) -> Outcome:
         engine = self.engine

@@ -20,14 +20,17 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sync.errors import TransientError
+from sync.errors import LeaseBusyError
 from sync.store.db import Connection, DatabaseError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -67,6 +70,19 @@ class Leases:
         """Give the lease back, only if ``holder`` still has it."""
         return await self.db.execute("release_lease", name=name, holder=holder) == 1
 
+    async def renew(self, name: str, holder: str, *, ttl: float, now: dt.datetime) -> bool:
+        """Extend the lease for ``ttl`` seconds while ``holder`` still has it; False once it
+        expired or passed on (never taken back, unlike `acquire`)."""
+        row = await self.db.fetchrow(
+            "renew_lease",
+            name=name,
+            holder=holder,
+            ttl=float(ttl),
+            until=now + dt.timedelta(seconds=ttl),
+            now=now,
+        )
+        return row is not None
+
     @asynccontextmanager
     async def hold(
         self,
@@ -75,33 +91,39 @@ class Leases:
         ttl: float,
         wait: float,
         clock: Callable[[], dt.datetime],
+        renewals: Connection | None = None,
     ) -> AsyncIterator[Held]:
         """Wait for the lease (at most ``wait`` seconds by the monotonic clock, else a
-        `TransientError`: the job is retried), hold it renewed while the block runs, give it
-        back after. A holder that dies leaves it to expire after ``ttl`` seconds."""
+        `LeaseBusyError`: the job waits and tries again, without spending an attempt), hold it
+        renewed while the block runs (on ``renewals``, say `Database.reserved()`; by default
+        where it was taken), give it back after. A holder that dies leaves it to expire after
+        ``ttl`` seconds; one that stalled past it finds ``lost`` set at its next renewal."""
         held = Held(name, secrets.token_hex(8))
         deadline = time.monotonic() + wait
         pause = 0.005
         while not await self.acquire(name, held.holder, ttl=ttl, now=clock()):
             if time.monotonic() > deadline:
-                raise TransientError(f"the lease {name} stayed busy for {wait:.0f} s")
+                raise LeaseBusyError(f"the lease {name} stayed busy for {wait:.0f} s")
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
-        renewing = asyncio.create_task(self._renew(held, ttl=ttl, clock=clock))
+        keeper = Leases(renewals) if renewals is not None else self
+        renewing = asyncio.create_task(keeper._renew(held, ttl=ttl, clock=clock))
         try:
             yield held
         finally:
             renewing.cancel()
-            with suppress(asyncio.CancelledError):
-                await renewing
+            await asyncio.gather(renewing, return_exceptions=True)
             if not held.lost:
-                await self.release(name, held.holder)
+                try:
+                    await self.release(name, held.holder)
+                except DatabaseError:  # it expires by itself
+                    log.warning("the lease %s could not be given back; it expires by itself", name)
 
     async def _renew(self, held: Held, *, ttl: float, clock: Callable[[], dt.datetime]) -> None:
         while not held.lost:
             await asyncio.sleep(ttl / 3)
             try:
-                taken = await self.acquire(held.name, held.holder, ttl=ttl, now=clock())
+                renewed = await self.renew(held.name, held.holder, ttl=ttl, now=clock())
             except DatabaseError:  # an outage: the next beat tries again; writes are fenced
                 continue
-            held.lost = not taken
+            held.lost = not renewed

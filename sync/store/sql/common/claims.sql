@@ -74,10 +74,9 @@ WHERE installation_id = :installation_id AND invoice_number = :invoice_number
   AND fingerprint = :fingerprint
 
 -- name: mark_claim_unsure
--- What the collection account holds for a claim is not known (a send whose lease passed to another sender may have landed after that sender's): sent again by the next send. Not NULL, which says the claim never reached the account; no fingerprint is 'unsure'.
+-- What the collection account holds for a claim is not known (a send whose lease passed to another sender may have landed after that sender's): sent again by the next send, and taken to be in the account (not NULL, which says it never reached it; no fingerprint is 'unsure').
 UPDATE claims SET pushed_fingerprint = 'unsure', updated_at = :now
 WHERE installation_id = :installation_id AND invoice_number = :invoice_number
-  AND pushed_fingerprint IS NOT NULL
 
 -- name: set_claim_problem
 -- Note why a claim could not be sent (the problems table says what to do).

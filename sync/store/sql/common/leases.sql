@@ -12,3 +12,8 @@ SELECT holder FROM leases WHERE name = :name AND holder = :holder AND until > :n
 -- name: release_lease
 -- Give a named lease back, only if we still hold it.
 DELETE FROM leases WHERE name = :name AND holder = :holder
+
+-- name: renew_lease
+-- Extend a named lease its holder still has (not expired); a row only when renewed. Never takes a lease back that expired or passed to another holder.
+UPDATE leases SET until = :until WHERE name = :name AND holder = :holder AND until > :now
+RETURNING holder

@@ -11,3 +11,9 @@ RETURNING holder
 SELECT holder FROM leases
 WHERE name = :name AND holder = :holder AND until > clock_timestamp()
 FOR UPDATE
+
+-- name: renew_lease
+-- Extend a named lease its holder still has, by the server's clock; a row only when renewed. Never takes a lease back that expired or passed to another holder.
+UPDATE leases SET until = clock_timestamp() + make_interval(secs => :ttl)
+WHERE name = :name AND holder = :holder AND until > clock_timestamp()
+RETURNING holder
