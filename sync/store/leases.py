@@ -49,15 +49,7 @@ class Leases:
 
     async def acquire(self, name: str, holder: str, *, ttl: float, now: dt.datetime) -> bool:
         """Take the lease for ``ttl`` seconds if it is free, expired or already ``holder``'s."""
-        row = await self.db.fetchrow(
-            "acquire_lease",
-            name=name,
-            holder=holder,
-            ttl=float(ttl),
-            until=now + dt.timedelta(seconds=ttl),
-            now=now,
-        )
-        return row is not None
+        return await self._until("acquire_lease", name, holder, ttl=ttl, now=now)
 
     async def holds(self, name: str, holder: str, *, now: dt.datetime) -> bool:
         """Whether ``holder`` still has the lease. Run it in the transaction that writes under
@@ -73,13 +65,15 @@ class Leases:
     async def renew(self, name: str, holder: str, *, ttl: float, now: dt.datetime) -> bool:
         """Extend the lease for ``ttl`` seconds while ``holder`` still has it; False once it
         expired or passed on (never taken back, unlike `acquire`)."""
+        return await self._until("renew_lease", name, holder, ttl=ttl, now=now)
+
+    async def _until(
+        self, query: str, name: str, holder: str, *, ttl: float, now: dt.datetime
+    ) -> bool:
+        """``query`` (acquire or renew) setting the lease's end ``ttl`` seconds on."""
+        until = now + dt.timedelta(seconds=ttl)
         row = await self.db.fetchrow(
-            "renew_lease",
-            name=name,
-            holder=holder,
-            ttl=float(ttl),
-            until=now + dt.timedelta(seconds=ttl),
-            now=now,
+            query, name=name, holder=holder, ttl=float(ttl), until=until, now=now
         )
         return row is not None
 
