@@ -194,7 +194,7 @@ class Engine:
         (customer number → fingerprint the platform holds) is updated. How many were sent."""
         records: list[CustomerRecord] = []
         changed: list[tuple[str, Debtor, str]] = []
-        was: dict[int, str | None] = {}  # the version each debtor sent replaces (the key)
+        was: dict[int, str] = {}  # the version each debtor sent replaces (the key)
         cleared: list[str] = []
         for customer in customers:
             mapped = debtor_of(customer, self.settings)
@@ -244,7 +244,7 @@ class Engine:
         return len(changed)
 
     def _post_debtors(
-        self, chunk: Sequence[tuple[str, Debtor, str]] | None, was: dict[int, str | None]
+        self, chunk: Sequence[tuple[str, Debtor, str]] | None, was: Mapping[int, str]
     ) -> asyncio.Task[list[tuple[str, str, str | None]]] | None:
         if chunk is None:
             return None
@@ -264,7 +264,8 @@ class Engine:
 
         While a batch is on its way the store marks the one before as sent and reads the next,
         so the platform's time and ours overlap. A batch the process dies with before it was
-        marked goes again on the next run: the same content, so the same key, a replay.
+        marked goes again on the next run: the same key, a replay, unless a claim of it was
+        recorded again meanwhile (then a new key for the same content, which changes nothing).
 
         All under the company's push lease (the module's docstring). A sender that finds it
         lost (it stalled past it, and another sender may have sent since) marks nothing more:
@@ -308,6 +309,8 @@ class Engine:
     async def _unsure(self, in_doubt: set[int]) -> None:
         """After a lost lease, once it is ours again (every sender in between has marked what it
         sent): the claims we had on their way go again with the next send."""
+        if not in_doubt:
+            return
         async with self._pushing():
             await self.claims.mark_unsure(self.installation.id, in_doubt, now=self.clock())
 
@@ -388,7 +391,7 @@ class Engine:
         kind: str,
         chunk: Sequence[tuple[str, Any, str]],
         upsert: Callable[..., Awaitable[list[BatchItemResult]]],
-        was: Mapping[int, str | None],
+        was: Mapping[int, str],
     ) -> list[tuple[str, str, str | None]]:
         """Post one batch; ``(ref, fingerprint, platform id)`` of the items the platform took.
         ``was``: by number, the version each item replaces (in the key)."""
